@@ -283,8 +283,11 @@ def ask(obj: _Context, question: str, k: int | None, index_dir: Path | None, as_
     unless configured otherwise). QUESTION '-' reads one question per line from stdin.
     """
     from .errors import QuestionError
+    from .service import clean_question
 
     config = obj.config
+    if question != "-":
+        clean_question(question, config.search.max_question_chars)  # refuse before any slow work
     service = _service(config, index_dir)
     if question != "-":
         answer = service.ask(question, k=k)

@@ -1,0 +1,118 @@
+"""The CLI: output contracts, error lines and exit codes, help for every command."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from tests.conftest import BUNDLED
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text("embedding:\n  model: hash\nsearch:\n  min_score: 0.1\n")
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
+    return tmp_path
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_every_command_has_help():
+    for name, command in main.commands.items():
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert command.help and len(command.help.split()) > 4, name
+
+
+def test_index_then_ask_json(env):
+    result = run("index", str(BUNDLED))
+    assert result.exit_code == 0, result.output
+    assert "Indexed 15 documents" in result.output
+    again = run("index")  # no PATH: the folder indexed last time
+    assert "up to date" in again.output and "nothing to embed" in again.output
+
+    result = run("ask", "--json", "-k", "3", "coalition of civil and human rights groups")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"question", "answered", "hits", "took_ms"}
+    assert len(data["hits"]) == 3
+    hit = data["hits"][0]
+    assert set(hit) == {"rank", "score", "text", "title", "outlet", "published", "url", "source", "doc_id"}
+    assert isinstance(hit["score"], float) and hit["rank"] == 1
+
+
+def test_ask_reads_questions_from_stdin(env):
+    run("index", str(BUNDLED))
+    result = run(
+        "ask", "--json", "-", input="Amazon Rekognition police\n\nIRS facial recognition\n" + "x" * 2000 + "\n"
+    )
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["question"] for d in lines[:2]] == ["Amazon Rekognition police", "IRS facial recognition"]
+    assert all(d["hits"] for d in lines[:2])
+    assert "error" in lines[2] and lines[2]["hits"] == []
+
+
+def test_first_ask_builds_the_index(env, monkeypatch):
+    monkeypatch.delenv("SOURCED_INDEX_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(env / "xdg"))
+    result = run("ask", "Rekognition")
+    assert result.exit_code == 0, result.output
+    assert "building one" in result.output
+    assert "score" in result.output
+    assert (env / "xdg" / "sourced" / "index" / "CURRENT").is_file()
+
+
+def test_human_output_shows_title_outlet_date_and_link(env):
+    run("index", str(BUNDLED))
+    result = run("ask", "-k", "15", "facial recognition")
+    assert (
+        "https://www.japantimes.co.jp/opinion/2022/02/07/commentary/world-commentary/facial-recognition-overlords/"
+        in (result.stdout)
+    )
+    assert "The Japan Times · 2022-02-07" in result.stdout
+    assert "source: 003_dda86c09921c1694.txt" in result.stdout
+
+
+def test_sources_lists_documents(env):
+    run("index", str(BUNDLED))
+    result = run("sources", "--json")
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(docs) == 15
+    assert run("sources").stdout.startswith("15 articles")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "--index-dir", "/nonexistent/idx", "hello"], "does not exist"),
+        (["ask", "   "], "question is empty"),
+        (["sources"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(env, args, message):
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_unknown_config_key_is_an_error(env):
+    (env / "config.yaml").write_text("search:\n  top_k: 3\n")
+    result = run("ask", "hello")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: Unknown setting 'search.top_k'. Known in 'search': candidates, k, max_question_chars, min_score, per_document."
+    )
+
+
+def test_config_yaml_is_valid_and_complete():
+    result = run("config", "--yaml")
+    assert result.exit_code == 0 and "max_tokens: 200" in result.stdout
+    assert "search.min_score" in run("config").stdout

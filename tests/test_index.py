@@ -1,0 +1,104 @@
+"""The persisted index: search against brute force, atomic writes, manifest checks, locking."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from retrieval.errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
+from retrieval.index import FORMAT_VERSION, ChunkRecord, IndexStore
+from retrieval.types import Document
+
+
+def random_index(tmp_path, n=500, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [Document(id=f"d{i}", title=f"T{i}", text=f"text number {i}", source=f"f{i}.txt") for i in range(n)]
+    chunks = [ChunkRecord(f"d{i}", 0, 0, len(docs[i].text), f"h{i}") for i in range(n)]
+    store = IndexStore(tmp_path / "idx")
+    with store.writer_lock():
+        store.write(docs, chunks, vectors, {"model_id": "test", "dimension": dim, "chunking": {}})
+    return store, vectors, rng
+
+
+def test_search_matches_brute_force(tmp_path):
+    store, vectors, rng = random_index(tmp_path)
+    snap = store.open()
+    for _ in range(20):
+        q = rng.normal(size=vectors.shape[1]).astype(np.float32)
+        q /= np.linalg.norm(q)
+        expected = np.argsort(-(vectors @ q))[:10]
+        got = snap.search(q, 10)
+        assert [row for row, _ in got] == expected.tolist()
+        np.testing.assert_allclose([s for _, s in got], (vectors @ q)[expected], rtol=1e-5)
+
+
+def test_rows_map_back_to_chunks_and_documents(tmp_path):
+    store, _, _ = random_index(tmp_path, n=20)
+    found = store.open().chunks([3, 7])
+    chunk, doc = found[7]
+    assert doc.id == "d7" and chunk.text == "text number 7" == doc.text[chunk.start : chunk.end]
+
+
+def test_missing_index_says_what_to_run(tmp_path):
+    with pytest.raises(IndexMissingError, match="sourced index"):
+        IndexStore(tmp_path / "none").open()
+
+
+def test_manifest_format_version_is_checked(tmp_path):
+    store, _, _ = random_index(tmp_path, n=5)
+    manifest = store.path / store.current_name() / "manifest.json"
+    data = json.loads(manifest.read_text())
+    assert data["format_version"] == FORMAT_VERSION and data["dimension"] == 32 and data["chunks"] == 5
+    data["format_version"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        store.open()
+
+
+def test_failed_write_leaves_previous_index_live(tmp_path, monkeypatch):
+    store, _vectors, _ = random_index(tmp_path, n=10)
+    before = store.current_name()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(IndexStore, "_write_faiss", staticmethod(disk_full))
+    with store.writer_lock(), pytest.raises(IndexWriteError, match="previous index is unchanged"):
+        store.write([], [], np.zeros((0, 32), np.float32), {"model_id": "test", "dimension": 32})
+    assert store.current_name() == before
+    assert store.open().chunk_count == 10
+    assert not list(store.path.glob(".tmp-*"))
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    store = IndexStore(tmp_path / "idx")
+    with store.writer_lock():
+        errors = []
+
+        def other():
+            try:
+                with IndexStore(tmp_path / "idx").writer_lock():
+                    pass
+            except IndexBusyError as exc:
+                errors.append(str(exc))
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert errors and "being written by process" in errors[0]
+    with store.writer_lock():  # released: can be taken again
+        pass
+
+
+def test_old_generations_are_pruned(tmp_path):
+    store, vectors, _ = random_index(tmp_path, n=5)
+    docs = store.open().documents()
+    chunks = [ChunkRecord(d.id, 0, 0, 1, "h") for d in docs]
+    for _ in range(3):
+        with store.writer_lock():
+            store.write(docs, chunks, vectors, {"model_id": "test", "dimension": 32, "chunking": {}})
+    gens = sorted(p.name for p in store.path.glob("gen-*"))
+    assert gens == ["gen-000003", "gen-000004"] and store.current_name() == "gen-000004"

@@ -1,0 +1,88 @@
+"""Incremental indexing: only new or changed passages are embedded."""
+
+import shutil
+
+from retrieval.config import replace
+from retrieval.index import IndexStore
+from tests.conftest import BUNDLED, CountingEmbedder, build
+
+
+def copy_bundled(tmp_path):
+    folder = tmp_path / "articles"
+    shutil.copytree(BUNDLED, folder)
+    return folder
+
+
+def test_first_run_embeds_everything_second_run_nothing(tmp_path, hash_config):
+    folder = copy_bundled(tmp_path)
+    embedder = CountingEmbedder()
+    first = build(hash_config, tmp_path / "idx", [folder], embedder)
+    assert first.written and first.added == 15 and first.documents == 15
+    assert embedder.embedded == first.chunks_embedded == first.chunks > 15
+    gen = IndexStore(tmp_path / "idx").current_name()
+
+    second = build(hash_config, tmp_path / "idx", [folder], embedder)
+    assert not second.written and second.chunks_embedded == 0 and second.unchanged == 15
+    assert embedder.embedded == first.chunks  # nothing more was embedded
+    assert IndexStore(tmp_path / "idx").current_name() == gen
+
+
+def test_changed_added_and_removed_files(tmp_path, hash_config):
+    folder = copy_bundled(tmp_path)
+    embedder = CountingEmbedder()
+    first = build(hash_config, tmp_path / "idx", [folder], embedder)
+
+    truthout = folder / "003_dda86c09921c1694.txt"
+    truthout.write_text(truthout.read_text().replace("a coalition of 90", "a coalition of ninety"))
+    (folder / "004_a582f3a2c9e06838.txt").unlink()
+    (folder / "new.txt").write_text("A new story\n\nIt has one sentence of text.\n")
+    embedder.embedded = 0
+    report = build(hash_config, tmp_path / "idx", [folder], embedder)
+    assert (report.added, report.updated, report.removed) == (1, 1, 1)
+    # Only the Truthout passages holding the edit (two, as chunks overlap) and the new story.
+    assert 0 < report.chunks_embedded == embedder.embedded <= 3
+    snap = IndexStore(tmp_path / "idx").open()
+    assert snap.manifest["documents"] == 15 and len(snap.documents()) == 15
+    assert not [d for d in snap.documents() if d.source == "004_a582f3a2c9e06838.txt"]
+    assert report.chunks == snap.chunk_count == sum(len(v) for v in snap.chunk_records().values())
+    assert first.chunks != report.chunks
+
+
+def test_vectors_reused_are_the_vectors_a_rebuild_computes(tmp_path, hash_config):
+    folder = copy_bundled(tmp_path)
+    build(hash_config, tmp_path / "a", [folder])
+    (folder / "new.txt").write_text("A new story\n\nIt has one sentence of text.\n")
+    build(hash_config, tmp_path / "a", [folder])  # incremental
+    build(hash_config, tmp_path / "b", [folder])  # from scratch
+    a, b = IndexStore(tmp_path / "a").open(), IndexStore(tmp_path / "b").open()
+    rows_a = {(r.doc_id, r.ordinal): row for recs in a.chunk_records().values() for row, r in recs}
+    rows_b = {(r.doc_id, r.ordinal): row for recs in b.chunk_records().values() for row, r in recs}
+    assert rows_a.keys() == rows_b.keys()
+    ea, eb = a.embeddings(), b.embeddings()
+    for key, row in rows_a.items():
+        assert (ea[row] == eb[rows_b[key]]).all()
+
+
+def test_changed_chunk_settings_rechunk_everything(tmp_path, hash_config):
+    folder = copy_bundled(tmp_path)
+    build(hash_config, tmp_path / "idx", [folder])
+    smaller = replace(hash_config, chunking={"max_tokens": 60})
+    report = build(smaller, tmp_path / "idx", [folder])
+    assert report.written
+    assert IndexStore(tmp_path / "idx").open().manifest["chunking"]["max_tokens"] == 60
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, hash_config):
+    folder = copy_bundled(tmp_path)
+    (folder / "broken.md").write_text("---\ntitle: never closed\n")
+    (folder / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n....")
+    report = build(hash_config, tmp_path / "idx", [folder])
+    assert report.documents == 15
+    assert sorted(p.source for p in report.skipped) == ["broken.md", "picture.txt"]
+
+
+def test_chunks_keep_offsets_into_the_document(bundled_index):
+    snap = IndexStore(bundled_index).open()
+    rows = list(range(snap.chunk_count))
+    for chunk, doc in snap.chunks(rows).values():
+        assert doc.text[chunk.start : chunk.end] == chunk.text

@@ -1,0 +1,52 @@
+"""End to end with the real packaged all-MiniLM-L6-v2 (loaded offline from site-packages)."""
+
+import numpy as np
+import pytest
+
+from retrieval.config import build_config
+from retrieval.embedding import PACKAGED_MODEL_ID, make_embedder
+from retrieval.index import IndexStore
+from retrieval.indexer import Indexer
+from retrieval.service import QueryService
+from tests.conftest import BUNDLED
+
+pytestmark = pytest.mark.slow
+
+COALITION_SOURCES = {"003_dda86c09921c1694.txt", "004_a582f3a2c9e06838.txt"}
+
+
+@pytest.fixture(scope="module")
+def real_service(tmp_path_factory):
+    config = build_config({})
+    embedder = make_embedder(config.embedding.model)
+    store = IndexStore(tmp_path_factory.mktemp("real") / "index")
+    report = Indexer(config, store, embedder).run([BUNDLED])
+    assert report.documents == 15 and not report.skipped
+    return QueryService(store, lambda: embedder, config.search)
+
+
+def test_packaged_model_gives_normalised_vectors(real_service):
+    embedder = real_service.embedder
+    assert embedder.model_id == PACKAGED_MODEL_ID and embedder.dimension == 384
+    vecs = embedder.embed(["Amazon sells Rekognition to police.", "The weather is nice today."])
+    assert vecs.dtype == np.float32 and vecs.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-5)
+    query = embedder.embed_query("Who sells face recognition to the police?")
+    assert query @ vecs[0] > query @ vecs[1] + 0.2
+
+
+def test_rekognition_question_finds_the_coalition_passage(real_service):
+    answer = real_service.ask("who urged Amazon to stop selling Rekognition?")
+    assert answer.answered
+    top3 = answer.hits[:3]
+    coalition = [h for h in top3 if h.document.source in COALITION_SOURCES and "coalition" in h.text]
+    assert coalition, [(h.document.source, h.text[:80]) for h in top3]
+    hit = coalition[0]
+    # The source shown is the article file: it has no link, and none is invented.
+    assert hit.document.url is None and hit.document.display_source == hit.document.source
+    assert hit.document.text[hit.chunk.start : hit.chunk.end] == hit.text
+
+
+def test_off_topic_question_is_not_answered(real_service):
+    answer = real_service.ask("what is a good recipe for banana bread?")
+    assert not answer.answered
