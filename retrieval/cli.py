@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -215,17 +216,26 @@ def _service(config: Config, index_dir: Path | None, build_if_missing: bool = Tr
 
 
 def hit_json(hit) -> dict[str, Any]:
+    from .highlight import text_fragment_url
+
     doc = hit.document
     return {
         "rank": hit.rank,
         "score": round(hit.score, 4),
+        "similarity": round(hit.similarity, 4),
         "text": hit.text,
+        "highlight": hit.highlight,
+        "highlight_start": hit.highlight_start,
+        "highlight_end": hit.highlight_end,
         "title": doc.title,
         "outlet": doc.outlet,
         "published": doc.published.isoformat() if doc.published else None,
         "url": doc.url,
+        "url_highlight": text_fragment_url(doc.url, hit.highlight) if doc.url and hit.highlight else None,
         "source": doc.source,
         "doc_id": doc.id,
+        "more_in_document": hit.more_in_document,
+        "duplicates": [{"title": d.title, "url": d.url, "source": d.source} for d in hit.duplicates],
     }
 
 
@@ -256,18 +266,55 @@ def _print_answer(answer) -> None:
         title = _escape(doc.title)
         if doc.url:
             title = f"[link={doc.url}]{title}[/link]"
-        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]score {hit.score:.2f}[/]", overflow="fold")
+        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]relevance {hit.similarity:.2f}[/]", overflow="fold")
         meta = " · ".join(x for x in (doc.outlet, doc.published.date().isoformat() if doc.published else None) if x)
         if meta:
             out.print(f"   [cyan]{_escape(meta)}[/]")
         # Never wrap a link: a URL broken over two lines no longer opens.
         where = f"   [blue underline]{_escape(doc.url)}[/]" if doc.url else f"   source: {_escape(doc.source)}"
         out.print(where, no_wrap=True, overflow="ignore", crop=False)
-        out.print(_indent(_escape(hit.text)))
+        out.print(_indent(_marked(hit)))
+        notes = []
+        if hit.more_in_document:
+            s = "s" if hit.more_in_document > 1 else ""
+            notes.append(f"{hit.more_in_document} more passage{s} from this article")
+        if hit.duplicates:
+            notes.append("same passage also in: " + "; ".join(d.title for d in hit.duplicates))
+        if notes:
+            out.print(f"   [dim]({_escape('; '.join(notes))})[/]")
+
+
+def _marked(hit) -> str:
+    """The passage with its best-answering sentence in bold."""
+    if hit.highlight_start is None:
+        return _escape(hit.text)
+    a, b = hit.highlight_start, hit.highlight_end
+    return _escape(hit.text[:a]) + "[bold yellow]" + _escape(hit.text[a:b]) + "[/]" + _escape(hit.text[b:])
 
 
 def _indent(text: str, prefix: str = "   ") -> str:
     return "\n".join(prefix + line if line else "" for line in text.splitlines())
+
+
+_DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])
+
+
+def filter_options(f):
+    f = click.option("--source", help="Only articles whose file name or link contains this text.")(f)
+    f = click.option("--outlet", help="Only articles from outlets whose name contains this text.")(f)
+    f = click.option("--until", type=_DATE, help="Only articles published before this date (YYYY-MM-DD).")(f)
+    f = click.option("--since", type=_DATE, help="Only articles published on or after this date (YYYY-MM-DD).")(f)
+    return f
+
+
+def make_filters(since, until, outlet, source):
+
+    from .ranking import Filters
+
+    def utc(value):
+        return value.replace(tzinfo=UTC) if value else None
+
+    return Filters(since=utc(since), until=utc(until), outlet=outlet or None, source=source or None)
 
 
 @main.command()
@@ -275,8 +322,21 @@ def _indent(text: str, prefix: str = "   ") -> str:
 @click.option("-k", "k", type=click.IntRange(1, 100), help="Number of passages (default: search.k).")
 @index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (QUESTION '-' reads stdin lines).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), help="Ranking mode (default: search.mode).")
+@filter_options
 @click.pass_obj
-def ask(obj: _Context, question: str, k: int | None, index_dir: Path | None, as_json: bool) -> None:
+def ask(
+    obj: _Context,
+    question: str,
+    k: int | None,
+    index_dir: Path | None,
+    as_json: bool,
+    mode: str | None,
+    since,
+    until,
+    outlet: str | None,
+    source: str | None,
+) -> None:
     """Answer QUESTION with the best passages and their sources.
 
     With no index yet, the first question builds one (from the bundled sample articles
@@ -289,8 +349,9 @@ def ask(obj: _Context, question: str, k: int | None, index_dir: Path | None, as_
     if question != "-":
         clean_question(question, config.search.max_question_chars)  # refuse before any slow work
     service = _service(config, index_dir)
+    filters = make_filters(since, until, outlet, source)
     if question != "-":
-        answer = service.ask(question, k=k)
+        answer = service.ask(question, k=k, filters=filters, mode=mode)
         if as_json:
             click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
         else:
@@ -300,7 +361,7 @@ def ask(obj: _Context, question: str, k: int | None, index_dir: Path | None, as_
         if not line.strip():
             continue
         try:
-            answer = service.ask(line, k=k)
+            answer = service.ask(line, k=k, filters=filters, mode=mode)
         except QuestionError as exc:
             record = {"question": line.strip(), "answered": False, "hits": [], "took_ms": 0.0, "error": str(exc)}
         else:
@@ -353,6 +414,76 @@ def sources(obj: _Context, index_dir: Path | None, as_json: bool) -> None:
         date = doc.published.date().isoformat() if doc.published else "----------"
         where = f"[link={doc.url}]{_escape(doc.url)}[/link]" if doc.url else _escape(doc.source)
         out.print(f"{date}  [bold]{_escape(doc.title)}[/] [cyan]{_escape(doc.outlet or '')}[/]\n            {where}")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures (quality and speed)."""
+
+
+def _cache_root() -> Path:
+    import platformdirs
+
+    return (
+        Path(os.environ.get("SOURCED_CACHE_DIR") or platformdirs.user_cache_dir("sourced", appauthor=False)) / "bench"
+    )
+
+
+@bench.command("beir")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option(
+    "--mode", "modes", multiple=True, type=click.Choice(["bm25", "dense", "hybrid"]), help="Only these modes."
+)
+@click.option("--no-reference", is_flag=True, help="Skip the whole-document rows (saves embedding the corpus twice).")
+@click.pass_obj
+def bench_beir(
+    obj: _Context, folder: Path, split: str, as_json: bool, modes: tuple[str, ...], no_reference: bool
+) -> None:
+    """Run a BEIR dataset (corpus.jsonl, queries, qrels) through each retrieval mode.
+
+    Prints nDCG@10, Recall@10, Recall@100, MRR@10 and queries/s per mode, beside the
+    published reference rows. The corpus index is cached, so later runs take seconds.
+    """
+    from .beir import run_benchmark
+    from .embedding import make_embedder
+
+    config = obj.config
+    with _progress_bars() as bars:
+        result = run_benchmark(
+            folder,
+            split,
+            config,
+            lambda: make_embedder(config.embedding.model),
+            _cache_root(),
+            modes=modes or ("bm25", "dense", "hybrid"),
+            reference_setup=not no_reference,
+            progress_factory=lambda: bars,
+        )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    _print_bench_table(result)
+
+
+def _print_bench_table(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result['dataset']} ({result['split']} split); sourced ask uses: {result['default']}")
+    columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "queries_per_s"]
+    table.add_column("system")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result["rows"] + result.get("references", []):
+        table.add_row(row["system"], *(_fmt(row.get(c)) for c in columns))
+    _console(stderr=False).print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if value >= 10 else f"{value:.4f}"
 
 
 @main.command("config")

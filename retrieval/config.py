@@ -127,12 +127,25 @@ class IndexSettings:
 @dataclass(frozen=True)
 class SearchSettings:
     k: int = _setting(5, "Passages returned per question.")
+    mode: str = _setting(
+        "hybrid", "Ranking: 'hybrid' (BM25 + embeddings, fused), 'dense' (embeddings) or 'bm25' (words)."
+    )
+    fusion: str = _setting("convex", "How hybrid mode fuses: 'convex' (weighted normalised scores) or 'rrf'.")
+    alpha: float = _setting(0.5, "Weight of the embedding side in convex fusion (0 = BM25 only, 1 = dense only).")
+    rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
         0.35,
-        "Best score below which a question counts as not answered (cosine similarity).",
+        "Cosine similarity the best passage must reach for the question to count as answered; "
+        "below it the closest passages are shown marked low-confidence.",
     )
     per_document: int = _setting(1, "Most passages from one article among the results.")
-    candidates: int = _setting(100, "Nearest passages fetched before grouping by article.")
+    duplicate_threshold: float = _setting(
+        0.95, "Passages at least this similar (cosine) are one passage repeated: shown once."
+    )
+    mmr_lambda: float = _setting(
+        1.0, "Maximal marginal relevance: 1 ranks by relevance only; lower values favour variety."
+    )
+    candidates: int = _setting(100, "Passages fetched from each side before grouping by article.")
     max_question_chars: int = _setting(1000, "Longer questions are refused.")
 
 
@@ -254,6 +267,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
     if config.search.k < 1 or config.search.per_document < 1 or config.embedding.batch_size < 1:
         raise ConfigError("Settings 'search.k', 'search.per_document' and 'embedding.batch_size' must be at least 1.")
+    from .ranking import FUSIONS, MODES
+
+    if config.search.mode not in MODES:
+        raise ConfigError(f"Setting 'search.mode' must be one of {', '.join(MODES)}.")
+    if config.search.fusion not in FUSIONS:
+        raise ConfigError(f"Setting 'search.fusion' must be one of {', '.join(FUSIONS)}.")
+    if not 0.0 <= config.search.alpha <= 1.0 or not 0.0 < config.search.mmr_lambda <= 1.0:
+        raise ConfigError("Settings 'search.alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1].")
     for key, patterns in (("clean.drop_lines", config.clean.drop_lines), ("clean.cut_from", config.clean.cut_from)):
         for pattern in patterns:
             try:

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
+from .lexical import LEXICAL_DIR, LexicalIndex
 from .types import Chunk, Document
 
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 index in each generation
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 META = "meta.sqlite"
@@ -115,6 +116,8 @@ class Snapshot:
             )
         self._local = threading.local()
         self._faiss = None
+        self._lexical: LexicalIndex | None = None
+        self._embeddings: np.ndarray | None = None
         self._faiss_lock = threading.Lock()
 
     @property
@@ -151,14 +154,24 @@ class Snapshot:
                     self._faiss = faiss.read_index(str(self.path / VECTORS))
         return self._faiss
 
-    def search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """The ``n`` nearest chunk rows to ``vector`` by inner product, best first."""
+    def search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``n`` nearest chunk rows to ``vector`` by inner product, best first.
+
+        ``allowed``: search only these rows (a filter), exactly, inside FAISS.
+        """
         import numpy as np
 
-        if self.chunk_count == 0 or n <= 0:
+        if self.chunk_count == 0 or n <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.faiss_index.search(query, min(n, self.chunk_count))
+        if allowed is not None:
+            import faiss
+
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)
+            scores, ids = self.faiss_index.search(query, min(n, len(allowed)), params=params)
+        else:
+            scores, ids = self.faiss_index.search(query, min(n, self.chunk_count))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
@@ -199,6 +212,47 @@ class Snapshot:
         ):
             grouped.setdefault(doc_id, []).append((row, ChunkRecord(doc_id, ordinal, start, end, embed_hash)))
         return grouped
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            with self._faiss_lock:
+                if self._lexical is None:
+                    self._lexical = LexicalIndex.load(self.path / LEXICAL_DIR)
+        return self._lexical
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of some rows (exact, whatever the FAISS index type)."""
+        import numpy as np
+
+        if self._embeddings is None:
+            self._embeddings = self.embeddings()
+        return np.asarray(self._embeddings[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
+    def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
+        """Row numbers of chunks whose document passes the filters (dates as ISO text)."""
+        import numpy as np
+
+        clauses, args = [], []
+        if since:
+            clauses.append("d.published >= ?")
+            args.append(since)
+        if until:
+            clauses.append("d.published < ?")
+            args.append(until)
+        if outlet:
+            clauses.append("lower(coalesce(d.outlet, '')) LIKE ? ESCAPE '\\'")
+            args.append(f"%{_like(outlet.lower())}%")
+        if source:
+            clauses.append("(lower(d.source) LIKE ? ESCAPE '\\' OR lower(coalesce(d.url, '')) LIKE ? ESCAPE '\\')")
+            args += [f"%{_like(source.lower())}%"] * 2
+        where = " AND ".join(clauses) or "1"
+        rows = (
+            self.db()
+            .execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", args)
+            .fetchall()
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def embeddings(self) -> np.ndarray:
         """All chunk vectors, row-aligned, memory-mapped (not read until used)."""
@@ -272,8 +326,13 @@ class IndexStore:
         chunks: Sequence[ChunkRecord],
         embeddings: np.ndarray,
         manifest: dict[str, Any],
+        texts: Sequence[str] | None = None,
     ) -> Snapshot:
-        """Write a new generation and make it live. Call with :meth:`writer_lock` held."""
+        """Write a new generation and make it live. Call with :meth:`writer_lock` held.
+
+        ``texts``: the text of each chunk as embedded, for the BM25 index (default: the
+        chunk's own text).
+        """
         import numpy as np
 
         if len(chunks) != len(embeddings):
@@ -294,9 +353,16 @@ class IndexStore:
                 np.save(f, vectors)
                 _fsync(f)
             self._write_faiss(tmp / VECTORS, vectors, manifest)
+            if texts is None:
+                by_id = {d.id: d for d in documents}
+                texts = [by_id[c.doc_id].text[c.start : c.end] for c in chunks]
+            lexical = LexicalIndex.build(texts, manifest.get("lexical"))
+            lexical.save(tmp / LEXICAL_DIR)
+            manifest["lexical"] = lexical.params
             with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
                 json.dump(manifest, f, indent=2, sort_keys=True)
                 _fsync(f)
+            _fsync_tree(tmp)
             name = self._next_generation()
             os.rename(tmp, self.path / name)
             _fsync_dir(self.path)
@@ -363,9 +429,24 @@ class IndexStore:
             shutil.rmtree(self.path / old, ignore_errors=True)
 
 
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _fsync(f) -> None:
     f.flush()
     os.fsync(f.fileno())
+
+
+def _fsync_tree(folder: Path) -> None:
+    # Files written by libraries (FAISS, bm25s) are not fsynced by them; do it before
+    # the rename that makes them live, or a power cut could expose empty files.
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        elif path.is_dir():
+            _fsync_dir(path)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -124,6 +124,15 @@ class Indexer:
             collection = self._read(roots, progress)
             return self._update(collection, previous, roots, progress, started)
 
+    def index_documents(
+        self, documents: Sequence[Document], progress: IndexProgress | None = None, label: str = "documents"
+    ) -> IndexReport:
+        """Index documents made in code (benchmarks, tests) instead of read from files."""
+        started = time.perf_counter()
+        collection = Collection(tuple(documents), (), 0, 0)
+        with self.store.writer_lock():
+            return self._update(collection, self._previous(False), [Path(label)], progress or _NoProgress(), started)
+
     def _previous(self, rebuild: bool) -> Snapshot | None:
         if rebuild or not self.store.exists():
             return None
@@ -165,6 +174,7 @@ class Indexer:
         records: list[ChunkRecord] = []
         sources: list[tuple[str, int] | str] = []  # old row to copy, or text to embed
         to_embed: list[str] = []
+        texts: list[str] = []  # every chunk's embedded text, for the BM25 index
         added = updated = unchanged = 0
         for doc in collection.documents:
             old_hash = old_hashes.get(doc.id)
@@ -178,11 +188,14 @@ class Indexer:
                 for row, rec in old_chunks[doc.id]:
                     records.append(rec)
                     sources.append(("old", row))
+                    chunk = Chunk(doc.id, rec.ordinal, doc.text[rec.start : rec.end], rec.start, rec.end)
+                    texts.append(embed_text(doc, chunk, self.config.chunking.embed_title))
                 continue
             for chunk in chunk_document(
                 doc, self.config.chunking.max_tokens, self.config.chunking.overlap_sentences, self.embedder.count_tokens
             ):
                 text = embed_text(doc, chunk, self.config.chunking.embed_title)
+                texts.append(text)
                 h = stable_hash(text)
                 records.append(ChunkRecord(doc.id, chunk.ordinal, chunk.start, chunk.end, h))
                 if h in old_vectors_by_hash:
@@ -191,7 +204,7 @@ class Indexer:
                     sources.append(text)
                     to_embed.append(text)
         removed = len(set(old_hashes) - {d.id for d in collection.documents})
-        root_names = [str(r) for r in roots]
+        root_names = [str(r) for r in roots]  # recorded so a later run can re-sync them
         unchanged_index = (
             previous is not None
             and same_chunking
@@ -222,7 +235,7 @@ class Indexer:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "sourced_version": __version__,
         }
-        self.store.write(collection.documents, records, vectors, manifest)
+        self.store.write(collection.documents, records, vectors, manifest, texts)
         return self._report(collection, len(records), added, updated, removed, unchanged, len(to_embed), True, started)
 
     def _report(

@@ -18,10 +18,14 @@ from datetime import datetime
 from .config import SearchSettings
 from .embedding import Embedder
 from .errors import IndexMismatchError, QuestionError
+from .highlight import best_sentence
 from .index import IndexStore, Snapshot
+from .lexical import tokenize
+from .ranking import Candidate, Filters, FusionParams, retrieve, select
 from .types import Answer, Document, Hit
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_RESULTS = 100
 
 
 @dataclass(frozen=True)
@@ -100,35 +104,85 @@ class QueryService:
                 "Run `sourced index` to rebuild it with the configured model."
             )
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """The best passages for ``question``, at most ``search.per_document`` per article."""
+    def candidates(
+        self, question: str, n: int, mode: str | None = None, filters: Filters | None = None
+    ) -> tuple[Snapshot, list[Candidate]]:
+        """The ``n`` best passages before grouping (benchmarks rank documents from these)."""
+        snap = self.snapshot()
+        mode = mode or self.settings.mode
+        vector = self.embedder.embed_query(question)
+        allowed = filters.rows(snap) if filters else None
+        params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
+        return snap, retrieve(snap, vector, question, mode, n, params, allowed)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        offset: int = 0,
+        mode: str | None = None,
+    ) -> Answer:
+        """The best passages for ``question``; ``offset`` skips that many (for "more results")."""
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
         k = k or self.settings.k
-        if not 1 <= k <= 100:
-            raise QuestionError("The number of results must be between 1 and 100.")
-        snap = self.snapshot()
-        vector = self.embedder.embed_query(text)
-        candidates = snap.search(vector, max(self.settings.candidates, k * self.settings.per_document * 4))
-        found = snap.chunks([row for row, _ in candidates])
-        hits: list[Hit] = []
-        per_doc: dict[str, int] = {}
-        for row, score in candidates:
-            if row not in found:
-                continue
-            chunk, doc = found[row]
-            if per_doc.get(doc.id, 0) >= self.settings.per_document:
-                continue
-            per_doc[doc.id] = per_doc.get(doc.id, 0) + 1
-            hits.append(Hit(chunk=chunk, document=doc, score=score, rank=len(hits) + 1))
-            if len(hits) == k:
-                break
-        answered = bool(hits) and hits[0].score >= self.settings.min_score
+        if not 1 <= k <= MAX_RESULTS or not 0 <= offset <= MAX_RESULTS:
+            raise QuestionError(f"The number of results must be between 1 and {MAX_RESULTS}.")
+        wanted = offset + k
+        pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
+        snap, candidates = self.candidates(text, pool, mode, filters)
+        import numpy as np
+
+        rows = [c.row for c in candidates]
+        found = snap.chunks(rows)
+        candidates = [c for c in candidates if c.row in found]
+        vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
+        chosen = select(
+            candidates,
+            lambda row: found[row][1].id,
+            vectors,
+            wanted,
+            self.settings.per_document,
+            self.settings.duplicate_threshold,
+            self.settings.mmr_lambda,
+        )
+        best_similarity = max((c.dense for c in candidates), default=0.0)
+        hits = [self._hit(text, snap, found, entry, rank) for rank, entry in enumerate(chosen, start=1)]
+        hits = hits[offset:]
+        answered = bool(hits) and best_similarity >= self.settings.min_score
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took)
 
+    def _hit(self, question: str, snap: Snapshot, found, entry, rank: int) -> Hit:
+        chunk, doc = found[entry.candidate.row]
+        lexical = snap.lexical
+        q_tokens = lexical.query_tokens(question)
+        span = best_sentence(
+            chunk.text,
+            q_tokens,
+            lexical.idf(q_tokens),
+            lambda sents: tokenize(sents, lexical.params),
+            dense=lambda sents: self.embedder.embed(list(sents)) @ self.embedder.embed_query(question),
+        )
+        duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
+        return Hit(
+            chunk=chunk,
+            document=doc,
+            score=entry.candidate.score,
+            rank=rank,
+            similarity=entry.candidate.dense,
+            highlight_start=span[0] if span else None,
+            highlight_end=span[1] if span else None,
+            more_in_document=entry.more_in_document,
+            duplicates=duplicates,
+        )
+
     def documents(self) -> list[Document]:
         return self.snapshot().documents()
+
+    def outlets(self) -> list[str]:
+        return list(self.stats().outlets)
 
     def stats(self) -> IndexStats:
         snap = self.snapshot()

@@ -7,7 +7,7 @@ between threads (the bot answers many questions at once) without copying.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -75,16 +75,32 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A chunk returned for a question, with the document it came from."""
+    """A chunk returned for a question, with the document it came from.
+
+    ``score`` ranks hits (its scale depends on the search mode); ``similarity`` is the
+    cosine similarity between question and passage, comparable across questions.
+    ``highlight_start/end`` locate the best-answering sentence inside ``text``.
+    """
 
     chunk: Chunk
     document: Document
     score: float
     rank: int
+    similarity: float = 0.0
+    highlight_start: int | None = None
+    highlight_end: int | None = None
+    more_in_document: int = 0
+    duplicates: tuple[Document, ...] = ()
 
     @property
     def text(self) -> str:
         return self.chunk.text
+
+    @property
+    def highlight(self) -> str | None:
+        if self.highlight_start is None or self.highlight_end is None:
+            return None
+        return self.chunk.text[self.highlight_start : self.highlight_end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +111,3 @@ class Answer:
     hits: tuple[Hit, ...]
     answered: bool
     took_ms: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """A file (or part of one) that could not be read, and why, in words for a user."""
-
-    source: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReadResult:
-    """Everything read from a set of paths: the documents and what was skipped."""
-
-    documents: tuple[Document, ...]
-    skipped: tuple[Skipped, ...] = ()
-    files_read: int = 0
-    merged: int = field(default=0)

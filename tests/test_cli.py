@@ -107,9 +107,9 @@ def test_unknown_config_key_is_an_error(env):
     (env / "config.yaml").write_text("search:\n  top_k: 3\n")
     result = run("ask", "hello")
     assert result.exit_code == 1
-    assert result.stderr.strip() == (
-        "error: Unknown setting 'search.top_k'. Known in 'search': candidates, k, max_question_chars, min_score, per_document."
-    )
+    line = result.stderr.strip()
+    assert line.startswith("error: Unknown setting 'search.top_k'. Known in 'search': ")
+    assert ", k, " in line and "\n" not in line
 
 
 def test_config_yaml_is_valid_and_complete():

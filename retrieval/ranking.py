@@ -1,0 +1,205 @@
+"""Ranking: dense and BM25 candidates, their fusion, and a diverse final selection.
+
+Kept as small functions over arrays so each step can be checked against a brute-force
+oracle and measured on its own (``sourced bench beir`` runs every mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .errors import QuestionError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .index import Snapshot
+
+MODES = ("dense", "bm25", "hybrid")
+FUSIONS = ("convex", "rrf")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrict a search to some documents. Dates compare with ``published``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    outlet: str | None = None
+    source: str | None = None
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.since, self.until, self.outlet, self.source))
+
+    def rows(self, snap: Snapshot) -> np.ndarray | None:
+        """The index rows that pass, or None when nothing is filtered."""
+        if not self.active():
+            return None
+        if self.since and self.until and self.since >= self.until:
+            raise QuestionError("--since must be earlier than --until.")
+        return snap.rows_where(
+            self.since.isoformat() if self.since else None,
+            self.until.isoformat() if self.until else None,
+            self.outlet,
+            self.source,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One passage in the running: its fused score, cosine similarity and BM25 score."""
+
+    row: int
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    fusion: str = "convex"
+    alpha: float = 0.5  # weight of the dense side in convex fusion
+    rrf_k: int = 60
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    import numpy as np
+
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-9:
+        return np.ones_like(values) if hi > 0 else np.zeros_like(values)
+    return (values - lo) / (hi - lo)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
+
+
+def retrieve(
+    snap: Snapshot,
+    query_vector: np.ndarray | None,
+    question: str,
+    mode: str,
+    n: int,
+    params: FusionParams = FusionParams(),
+    allowed: np.ndarray | None = None,
+) -> list[Candidate]:
+    """The best ``n`` passages for a question by ``mode``, best first."""
+    import numpy as np
+
+    if mode not in MODES:
+        raise QuestionError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
+    rows: list[int] = []
+    lexical_all = None
+    if mode in ("bm25", "hybrid"):
+        lexical_all = snap.lexical.scores(question)
+        if allowed is not None:
+            mask = np.zeros(len(lexical_all), dtype=bool)
+            mask[allowed] = True
+            lexical_all = np.where(mask, lexical_all, 0.0).astype(np.float32)
+        top = _top(lexical_all, n)
+        rows += [int(r) for r in top if lexical_all[r] > 0]
+    if mode in ("dense", "hybrid"):
+        rows += [row for row, _ in snap.search(query_vector, n, allowed)]
+    if not rows:
+        return []
+    rows_arr = np.array(list(dict.fromkeys(rows)), dtype=np.int64)
+    dense = snap.vectors(rows_arr) @ query_vector if query_vector is not None else np.zeros(len(rows_arr))
+    lexical = lexical_all[rows_arr] if lexical_all is not None else np.zeros(len(rows_arr))
+    if mode == "dense":
+        fused = dense
+    elif mode == "bm25":
+        fused = lexical
+    elif params.fusion == "rrf":
+        fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(lexical))
+    else:
+        fused = params.alpha * _minmax(dense) + (1.0 - params.alpha) * _minmax(lexical)
+    order = np.argsort(-fused, kind="stable")[:n]
+    return [Candidate(int(rows_arr[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+
+
+@dataclass
+class Selected:
+    """A passage chosen for the answer, with what was folded into it."""
+
+    candidate: Candidate
+    doc_id: str
+    more_in_document: int = 0
+    duplicate_rows: list[int] = field(default_factory=list)
+
+
+def select(
+    candidates: Sequence[Candidate],
+    doc_of: Callable[[int], str],
+    vectors: np.ndarray,
+    k: int,
+    per_document: int = 1,
+    duplicate_threshold: float = 0.95,
+    mmr_lambda: float = 1.0,
+) -> list[Selected]:
+    """Pick ``k`` passages: at most ``per_document`` per article, near-duplicates folded.
+
+    ``vectors[i]`` is the unit vector of ``candidates[i]``. With ``mmr_lambda < 1`` the
+    order follows maximal marginal relevance (relevance minus similarity to what is
+    already chosen), so five passages saying the same thing do not crowd out the rest.
+    """
+    import numpy as np
+
+    if not candidates:
+        return []
+    relevance = np.array([c.score for c in candidates], dtype=np.float64)
+    if mmr_lambda < 1.0:
+        relevance = _minmax(relevance)
+    chosen: list[Selected] = []
+    chosen_idx: list[int] = []
+    per_doc: dict[str, Selected] = {}
+    counts: dict[str, int] = {}
+    remaining = list(range(len(candidates)))
+    while remaining and len(chosen) < k:
+        if mmr_lambda < 1.0 and chosen_idx:
+            sims = vectors[remaining] @ vectors[chosen_idx].T
+            gains = mmr_lambda * relevance[remaining] - (1 - mmr_lambda) * sims.max(axis=1)
+            pick = remaining[int(np.argmax(gains))]
+        else:
+            pick = remaining[0]
+        remaining.remove(pick)
+        cand = candidates[pick]
+        doc_id = doc_of(cand.row)
+        if counts.get(doc_id, 0) >= per_document:
+            per_doc[doc_id].more_in_document += 1
+            continue
+        if chosen_idx:
+            sims = vectors[chosen_idx] @ vectors[pick]
+            best = int(np.argmax(sims))
+            if sims[best] >= duplicate_threshold:
+                chosen[best].duplicate_rows.append(cand.row)
+                continue
+        entry = Selected(cand, doc_id)
+        chosen.append(entry)
+        chosen_idx.append(pick)
+        per_doc.setdefault(doc_id, entry)
+        counts[doc_id] = counts.get(doc_id, 0) + 1
+    # Passages beyond the k chosen still count as "more from this article".
+    for idx in remaining:
+        doc_id = doc_of(candidates[idx].row)
+        if doc_id in per_doc:
+            per_doc[doc_id].more_in_document += 1
+    return chosen
