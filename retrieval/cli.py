@@ -416,6 +416,50 @@ def sources(obj: _Context, index_dir: Path | None, as_json: bool) -> None:
         out.print(f"{date}  [bold]{_escape(doc.title)}[/] [cyan]{_escape(doc.outlet or '')}[/]\n            {where}")
 
 
+@main.command("eval")
+@click.argument("questions_file", type=click.Path(dir_okay=False, path_type=Path))
+@index_dir_option
+@click.option("-k", "k", type=click.IntRange(5, 100), default=5, show_default=True, help="Passages per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and every question as JSON.")
+@click.pass_obj
+def eval_cmd(obj: _Context, questions_file: Path, index_dir: Path | None, k: int, as_json: bool) -> None:
+    """Score answers on your own question set (hit@1/3/5, MRR, abstention).
+
+    QUESTIONS_FILE is YAML: a list under `questions:` of `q:` with `expect:` phrases
+    and/or `url:`/`source:`, or `off_topic: true` for questions that should not be
+    answered. See data/questions.yaml.
+    """
+    from .evaluation import evaluate, load_questions
+
+    questions = load_questions(questions_file)
+    service = _service(obj.config, index_dir)
+    report = evaluate(questions, [service.ask(q.q, k=k) for q in questions])
+    if as_json:
+        click.echo(json.dumps({"summary": report.summary(), "questions": report.rows}, ensure_ascii=False))
+        return
+    out = _console(stderr=False)
+    summary = report.summary()
+    out.print(
+        f"{summary['questions']} questions: hit@1 {summary['hit@1']:.2f}  hit@3 {summary['hit@3']:.2f}  "
+        f"hit@5 {summary['hit@5']:.2f}  MRR {summary['mrr']:.2f}  answered {summary['answered_rate']:.2f}"
+    )
+    if report.off_topic:
+        out.print(
+            f"{report.off_topic} off-topic questions: {summary['off_topic_abstention']:.2f} correctly not answered"
+        )
+    misses = [r for r in report.rows if (r["off_topic"] and r["answered"]) or (not r["off_topic"] and r["rank"] != 1)]
+    if misses:
+        from rich.table import Table
+
+        table = Table(title="Questions not answered at rank 1")
+        for column in ("question", "found at", "answered", "similarity"):
+            table.add_column(column)
+        for r in misses:
+            found = "off-topic" if r["off_topic"] else (str(r["rank"]) if r["rank"] else f"not in top {k}")
+            table.add_row(_escape(r["q"]), found, str(r["answered"]), f"{r['similarity']:.2f}")
+        out.print(table)
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures (quality and speed)."""

@@ -1,0 +1,146 @@
+"""`sourced eval`: score the service on a user's own question set.
+
+A question file is YAML::
+
+    questions:
+      - q: who urged Amazon to stop selling Rekognition?
+        expect: ["coalition of 90 civil and human rights groups"]   # any phrase, in the passage
+        source: 003_dda86c09921c1694.txt                             # and/or url: https://...
+      - q: what is a good banana bread recipe?
+        off_topic: true                                             # should not be answered
+
+A hit matches when its passage contains one of the ``expect`` phrases (case and spacing
+ignored) and, if given, its article has that ``url`` / ``source``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .metrics import first_match_rr, hit_at_k
+from .types import Answer, Hit
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    q: str
+    expect: tuple[str, ...] = ()
+    url: str | None = None
+    source: str | None = None
+    off_topic: bool = False
+
+    def matches(self, hit: Hit) -> bool:
+        if self.url and (hit.document.url or "").rstrip("/") != self.url.rstrip("/"):
+            return False
+        if self.source and hit.document.source != self.source:
+            return False
+        if self.expect:
+            text = _norm(hit.text)
+            return any(_norm(p) in text for p in self.expect)
+        return True
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[’‘]", "'", text).lower().split())
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read question file {path}: {exc.strerror or exc}.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Question file {path} is not valid YAML: {exc}.") from None
+    items = data.get("questions") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"Question file {path} needs a list under 'questions:'.")
+    known = {"q", "expect", "url", "source", "off_topic", "note"}
+    out = []
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("q"), str) or not item["q"].strip():
+            raise ConfigError(f"Question {n} in {path} needs a 'q:' with the question text.")
+        unknown = set(item) - known
+        if unknown:
+            raise ConfigError(f"Question {n} in {path} has unknown keys: {', '.join(sorted(unknown))}.")
+        expect = item.get("expect") or ()
+        expect = (expect,) if isinstance(expect, str) else tuple(str(e) for e in expect)
+        question = EvalQuestion(
+            q=item["q"],
+            expect=expect,
+            url=item.get("url"),
+            source=item.get("source"),
+            off_topic=bool(item.get("off_topic", False)),
+        )
+        if not question.off_topic and not (question.expect or question.url or question.source):
+            raise ConfigError(f"Question {n} in {path} needs 'expect', 'url' or 'source' (or off_topic: true).")
+        out.append(question)
+    return out
+
+
+@dataclass
+class EvalReport:
+    on_topic: int = 0
+    off_topic: int = 0
+    hit1: float = 0.0
+    hit3: float = 0.0
+    hit5: float = 0.0
+    mrr: float = 0.0
+    answered_rate: float = 0.0
+    abstention_rate: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "questions": self.on_topic,
+            "off_topic_questions": self.off_topic,
+            "hit@1": round(self.hit1, 4),
+            "hit@3": round(self.hit3, 4),
+            "hit@5": round(self.hit5, 4),
+            "mrr": round(self.mrr, 4),
+            "answered_rate": round(self.answered_rate, 4),
+            "off_topic_abstention": round(self.abstention_rate, 4),
+        }
+
+
+def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> EvalReport:
+    report = EvalReport()
+    for question, answer in zip(questions, answers, strict=True):
+        best = round(max((h.similarity for h in answer.hits), default=0.0), 4)
+        if question.off_topic:
+            report.off_topic += 1
+            report.abstention_rate += 0.0 if answer.answered else 1.0
+            report.rows.append(
+                {"q": question.q, "off_topic": True, "answered": answer.answered, "rank": None, "similarity": best}
+            )
+            continue
+        matches = [question.matches(h) for h in answer.hits]
+        report.on_topic += 1
+        report.hit1 += hit_at_k(matches, 1)
+        report.hit3 += hit_at_k(matches, 3)
+        report.hit5 += hit_at_k(matches, 5)
+        report.mrr += first_match_rr(matches)
+        report.answered_rate += 1.0 if answer.answered else 0.0
+        rank = matches.index(True) + 1 if any(matches) else None
+        report.rows.append(
+            {
+                "q": question.q,
+                "off_topic": False,
+                "answered": answer.answered,
+                "rank": rank,
+                "similarity": best,
+                "top": answer.hits[0].document.title if answer.hits else None,
+            }
+        )
+    if report.on_topic:
+        for name in ("hit1", "hit3", "hit5", "mrr", "answered_rate"):
+            setattr(report, name, getattr(report, name) / report.on_topic)
+    if report.off_topic:
+        report.abstention_rate /= report.off_topic
+    return report

@@ -1,0 +1,152 @@
+"""Fusion and selection, checked against brute-force computations on seeded data."""
+
+from datetime import UTC
+
+import numpy as np
+import pytest
+
+from retrieval.highlight import best_sentence, text_fragment_url
+from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.ranking import Candidate, Filters, FusionParams, retrieve, select
+from tests.conftest import BUNDLED, service_for
+
+
+class FakeSnapshot:
+    """Dense vectors + BM25 over a handful of texts, searched by brute force."""
+
+    def __init__(self, texts, vectors):
+        self.texts = texts
+        self._vectors = vectors
+        self.lexical = LexicalIndex.build(texts)
+
+    def search(self, vector, n, allowed=None):
+        scores = self._vectors @ vector
+        rows = np.arange(len(scores)) if allowed is None else np.asarray(allowed)
+        order = rows[np.argsort(-scores[rows], kind="stable")][:n]
+        return [(int(r), float(scores[r])) for r in order]
+
+    def vectors(self, rows):
+        return self._vectors[np.asarray(rows)]
+
+
+@pytest.fixture
+def snap():
+    rng = np.random.default_rng(1)
+    texts = [f"passage {i} about " + ("zebra stripes" if i % 3 == 0 else "penguin flight") for i in range(30)]
+    texts[7] = "Rekognition is sold to police by Amazon"
+    vectors = rng.normal(size=(30, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return FakeSnapshot(texts, vectors)
+
+
+def query(snap):
+    q = snap._vectors[3] + 0.3 * snap._vectors[7]
+    return (q / np.linalg.norm(q)).astype(np.float32)
+
+
+def test_dense_mode_is_exact_cosine_order(snap):
+    q = query(snap)
+    got = retrieve(snap, q, "zebra", "dense", 10)
+    expected = np.argsort(-(snap._vectors @ q))[:10]
+    assert [c.row for c in got] == expected.tolist()
+    assert all(c.score == pytest.approx(c.dense) for c in got)
+
+
+def test_bm25_mode_matches_lexical_scores(snap):
+    got = retrieve(snap, query(snap), "Rekognition police", "bm25", 5)
+    assert got[0].row == 7 and len(got) == 1  # only one passage has those words
+
+
+def test_convex_fusion_equals_brute_force(snap):
+    q = query(snap)
+    params = FusionParams("convex", alpha=0.3)
+    got = retrieve(snap, q, "zebra Rekognition", "hybrid", 8, params)
+    lex = snap.lexical.scores("zebra Rekognition")
+    rows = sorted({r for r, _ in snap.search(q, 8)} | set(np.argsort(-lex)[:8][lex[np.argsort(-lex)[:8]] > 0].tolist()))
+    dense = snap._vectors[rows] @ q
+    lx = lex[rows]
+
+    def mm(x):
+        return (x - x.min()) / (x.max() - x.min())
+
+    fused = 0.3 * mm(dense) + 0.7 * mm(lx)
+    expected = [rows[i] for i in np.argsort(-fused, kind="stable")[:8]]
+    assert [c.row for c in got] == expected
+
+
+def test_rrf_fusion_rewards_agreement(snap):
+    q = query(snap)
+    got = retrieve(snap, q, "zebra stripes", "hybrid", 5, FusionParams("rrf"))
+    scores = [c.score for c in got]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s <= 2 / 61 for s in scores)
+
+
+def test_filters_restrict_rows(snap):
+    allowed = np.array([1, 2, 7])
+    got = retrieve(snap, query(snap), "zebra Rekognition", "hybrid", 10, allowed=allowed)
+    assert {c.row for c in got} <= {1, 2, 7}
+
+
+def test_select_caps_per_document_and_folds_duplicates():
+    v = np.eye(4, dtype=np.float32)
+    vectors = np.stack([v[0], v[1], v[0], v[2], v[3]])  # third is a copy of the first
+    cands = [Candidate(r, 1.0 - r * 0.1, 0.5, 0.0) for r in range(5)]
+    docs = {0: "a", 1: "a", 2: "b", 3: "c", 4: "a"}
+    chosen = select(cands, docs.__getitem__, vectors, k=3)
+    assert [c.candidate.row for c in chosen] == [0, 3]
+    first = chosen[0]
+    assert first.more_in_document == 2  # rows 1 and 4 are also from "a"
+    assert first.duplicate_rows == [2]
+
+
+def test_mmr_prefers_variety():
+    a, b = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
+    vectors = np.stack([a, a * 0.999 + b * 0.04, b])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cands = [Candidate(0, 1.0, 0, 0), Candidate(1, 0.95, 0, 0), Candidate(2, 0.9, 0, 0)]
+    plain = select(cands, str, vectors, k=2, duplicate_threshold=1.1)
+    varied = select(cands, str, vectors, k=2, duplicate_threshold=1.1, mmr_lambda=0.5)
+    assert [c.candidate.row for c in plain] == [0, 1]
+    assert [c.candidate.row for c in varied] == [0, 2]
+
+
+def test_highlight_picks_the_sentence_with_the_rare_words():
+    text = "Facial recognition is everywhere. A study found it was inaccurate in 98 percent of cases. It continues."
+    lex = LexicalIndex.build([text, "facial recognition facial recognition", "other words here"])
+    q = lex.query_tokens("how inaccurate was facial recognition")
+    span = best_sentence(text, q, lex.idf(q), lambda s: tokenize(s, lex.params))
+    assert text[span[0] : span[1]] == "A study found it was inaccurate in 98 percent of cases."
+
+
+def test_text_fragment_links():
+    url = text_fragment_url("https://ex.org/a#old", "Short one-line sentence, here.")
+    assert url == "https://ex.org/a#:~:text=Short%20one%2Dline%20sentence%2C%20here."
+    long = text_fragment_url("https://ex.org/a", " ".join(f"w{i}" for i in range(20)))
+    assert long == "https://ex.org/a#:~:text=w0%20w1%20w2%20w3%20w4,w15%20w16%20w17%20w18%20w19"
+
+
+def test_service_filters(bundled_index, hash_config):
+    from datetime import datetime
+
+    service = service_for(hash_config, bundled_index)
+    since = datetime(2022, 1, 1, tzinfo=UTC)
+    hits = service.ask("facial recognition", k=10, filters=Filters(since=since)).hits
+    assert hits and all(h.document.published and h.document.published >= since for h in hits)
+    hits = service.ask("facial recognition", k=10, filters=Filters(outlet="guardian")).hits
+    assert [h.document.outlet for h in hits] == ["The Guardian"]
+    hits = service.ask("facial recognition", k=10, filters=Filters(source="004_")).hits
+    assert [h.document.source for h in hits] == ["004_a582f3a2c9e06838.txt"]
+    assert not service.ask("facial recognition", filters=Filters(outlet="no such outlet")).hits
+
+
+def test_service_pages_with_offset(bundled_index, hash_config):
+    service = service_for(hash_config, bundled_index)
+    first = service.ask("facial recognition", k=3)
+    second = service.ask("facial recognition", k=3, offset=3)
+    assert [h.rank for h in second.hits] == [4, 5, 6]
+    assert not {h.document.id for h in first.hits} & {h.document.id for h in second.hits}
+
+
+def test_bundled_exists():
+    assert BUNDLED.is_dir()
