@@ -460,6 +460,92 @@ def eval_cmd(obj: _Context, questions_file: Path, index_dir: Path | None, k: int
         out.print(table)
 
 
+def _state_dir(config: Config) -> Path:
+    import platformdirs
+
+    if config.bot.state_dir:
+        return resolve_path(config, config.bot.state_dir)
+    return Path(platformdirs.user_data_dir("sourced", appauthor=False)) / "bot"
+
+
+TOKEN_HELP = (
+    "Create a bot at https://discord.com/developers/applications (Bot > Reset Token), then run "
+    "`export DISCORD_TOKEN=...` or put DISCORD_TOKEN=... in a .env file in this folder."
+)
+
+
+def _discord_token() -> str | None:
+    token = os.environ.get("DISCORD_TOKEN")
+    if not token:
+        from dotenv import dotenv_values
+
+        token = dotenv_values(Path.cwd() / ".env").get("DISCORD_TOKEN")
+    return token.strip() if token and token.strip() else None
+
+
+@main.command()
+@index_dir_option
+@click.pass_obj
+def serve(obj: _Context, index_dir: Path | None) -> None:
+    """Run the Discord bot (needs DISCORD_TOKEN in the environment or a .env file)."""
+    import logging
+
+    token = _discord_token()
+    if not token:
+        _fail(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
+    config = obj.config
+    service = _service(config, index_dir)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.app import serve as serve_bot
+
+    from .feedback import FeedbackStore
+    from .indexer import Indexer
+
+    def reindex(progress):
+        class Progress:
+            def reading(self, done, total):
+                progress(f"Reading files: {done}/{total}")
+
+            def embedding(self, total):
+                self.total, self.done = total, 0
+                progress(f"Embedding {total} new passages…")
+
+            def embedded(self, n):
+                self.done += n
+                progress(f"Embedding passages: {self.done}/{self.total}")
+
+        return Indexer(config, service.store, service.embedder).run((), progress=Progress())
+
+    store = FeedbackStore(_state_dir(config) / "feedback.sqlite")
+    serve_bot(service, config.bot, store, reindex, token, token_help=TOKEN_HELP)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def feedback(obj: _Context, as_json: bool) -> None:
+    """Summarise the 👍/👎 feedback users gave the bot's answers."""
+    from .feedback import FeedbackStore
+
+    path = _state_dir(obj.config) / "feedback.sqlite"
+    if not path.is_file():
+        _fail(f"No feedback recorded yet ({path} does not exist). Run the bot with `sourced serve`.")
+    summary = FeedbackStore(path).summary()
+    if as_json:
+        click.echo(json.dumps(summary.__dict__, ensure_ascii=False))
+        return
+    rated = summary.up + summary.down
+    share = f"{summary.up / rated:.0%} helpful" if rated else "no votes yet"
+    click.echo(
+        f"{summary.questions} questions asked, {summary.answered} answered; "
+        f"{summary.up} 👍 / {summary.down} 👎 ({share})."
+    )
+    if summary.worst:
+        click.echo("Most disliked answers:")
+        for question, up, down in summary.worst:
+            click.echo(f"  {down} 👎 {up} 👍  {question}")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures (quality and speed)."""

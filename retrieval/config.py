@@ -150,6 +150,23 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class BotSettings:
+    allowed_guilds: tuple[int, ...] = _setting(
+        (), "Server ids where the bot answers. Empty: every server it is invited to."
+    )
+    allowed_channels: tuple[int, ...] = _setting((), "Channel ids where the bot answers. Empty: every channel.")
+    cooldown_seconds: float = _setting(5.0, "Each user may ask one question per this many seconds.")
+    max_question_chars: int = _setting(300, "Longest question accepted in Discord.")
+    results_per_page: int = _setting(3, "Passages per reply; 'More results' shows the next ones.")
+    dev_guild: int | None = _setting(
+        None, "Server id to sync slash commands to instantly while developing (else global sync)."
+    )
+    state_dir: str | None = _setting(
+        None, "Where the bot keeps its question log and feedback. Default: the per-user data folder."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     clean: CleanSettings = field(default_factory=CleanSettings)
@@ -157,6 +174,7 @@ class Config:
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    bot: BotSettings = field(default_factory=BotSettings)
     # Folder relative paths in the config file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
 
@@ -265,6 +283,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("Setting 'chunking.max_tokens' must be at least 16.")
     if config.chunking.overlap_sentences < 0:
         raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
+    if not 1 <= config.bot.results_per_page <= 10:
+        raise ConfigError("Setting 'bot.results_per_page' must be between 1 and 10 (Discord shows 10 embeds).")
+    if not 1 <= config.bot.max_question_chars <= 1000 or config.bot.cooldown_seconds < 0:
+        raise ConfigError("Setting 'bot.max_question_chars' must be 1-1000 and 'bot.cooldown_seconds' not negative.")
     if config.search.k < 1 or config.search.per_document < 1 or config.embedding.batch_size < 1:
         raise ConfigError("Settings 'search.k', 'search.per_document' and 'embedding.batch_size' must be at least 1.")
     from .ranking import FUSIONS, MODES

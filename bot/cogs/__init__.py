@@ -1,0 +1,1 @@
+"""One cog per feature: asking questions, and information/admin commands."""

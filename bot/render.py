@@ -1,0 +1,197 @@
+"""Answer -> Discord message: pure functions, no network, tested on exact output.
+
+Everything taken from articles is escaped (markdown and mentions), so article text can
+never ping anyone or change formatting; replies are also sent with
+``AllowedMentions.none()`` as a second guard. Every Discord limit is respected; long
+passages are trimmed at sentence boundaries around the answer sentence, with "…".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import discord
+
+from retrieval.chunking import sentence_spans
+from retrieval.highlight import text_fragment_url
+from retrieval.types import Answer, Hit
+
+MESSAGE_LIMIT = 2000
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+TITLE_LIMIT = 256
+FOOTER_LIMIT = 2048
+TOTAL_EMBED_LIMIT = 6000
+EMBEDS_LIMIT = 10
+PASSAGE_BUDGET = 900  # characters of passage per embed in a normal reply
+ELLIPSIS = "…"
+COLOUR_ANSWER = 0x2B8A3E
+COLOUR_WEAK = 0x868E96
+
+_MENTIONISH = re.compile(r"<(?=[@#/]|a?:|t:)")
+
+
+def escape(text: str) -> str:
+    """Article text made inert: markdown escaped, mentions and @everyone defused."""
+    text = discord.utils.escape_markdown(text, as_needed=False)
+    text = discord.utils.escape_mentions(text)
+    return _MENTIONISH.sub(r"\\<", text)
+
+
+def _cut_words(text: str, budget: int) -> str:
+    """At most ``budget`` characters of ``text`` ending on a whole word, plus "…"."""
+    if len(text) <= budget:
+        return text
+    cut = text[: max(0, budget - 1)]
+    space = cut.rfind(" ")
+    if space > budget // 3:
+        cut = cut[:space]
+    cut = cut.rstrip()
+    # Never leave a dangling escape backslash at the end.
+    while cut.endswith("\\"):
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def passage_markdown(hit: Hit, budget: int = PASSAGE_BUDGET) -> str:
+    """The passage, escaped, answer sentence in bold, trimmed to ``budget`` characters."""
+    text = hit.text
+    spans = sentence_spans(text) or [(0, len(text))]
+    hl = None
+    if hit.highlight_start is not None:
+        hl = next((i for i, (s, e) in enumerate(spans) if s <= hit.highlight_start < e), None)
+    pieces = []
+    for i, (s, e) in enumerate(spans):
+        body = escape(" ".join(text[s:e].split()))
+        pieces.append(f"**{body}**" if i == hl else body)
+    centre = hl if hl is not None else 0
+    if len(pieces[centre]) > budget:
+        inner = pieces[centre].strip("*") if centre == hl else pieces[centre]
+        cut = _cut_words(inner, budget - (4 if centre == hl else 0) - 2)
+        core = f"**{cut}**" if centre == hl else cut
+        prefix = ELLIPSIS + " " if centre > 0 else ""
+        return prefix + core
+    lo = hi = centre
+    length = len(pieces[centre])
+    # Grow around the answer sentence, alternating after/before, while it fits.
+    while True:
+        grown = False
+        for side in (1, -1):
+            j = hi + 1 if side == 1 else lo - 1
+            if 0 <= j < len(pieces) and length + 1 + len(pieces[j]) + 4 <= budget:
+                length += 1 + len(pieces[j])
+                if side == 1:
+                    hi = j
+                else:
+                    lo = j
+                grown = True
+        if not grown:
+            break
+    out = " ".join(pieces[lo : hi + 1])
+    if lo > 0:
+        out = ELLIPSIS + " " + out
+    if hi < len(pieces) - 1:
+        out = out + " " + ELLIPSIS
+    return out
+
+
+def relevance_label(similarity: float, answered: bool) -> str:
+    if not answered:
+        return f"low confidence ({similarity:.2f})"
+    if similarity >= 0.6:
+        return f"strong match ({similarity:.2f})"
+    if similarity >= 0.45:
+        return f"good match ({similarity:.2f})"
+    return f"possible match ({similarity:.2f})"
+
+
+def _footer(hit: Hit, answered: bool) -> str:
+    doc = hit.document
+    parts = [f"#{hit.rank}"]
+    if doc.outlet:
+        parts.append(doc.outlet)
+    if doc.published:
+        parts.append(doc.published.date().isoformat())
+    if not doc.url:
+        parts.append(f"source: {doc.source}")
+    parts.append(relevance_label(hit.similarity, answered))
+    if hit.more_in_document:
+        n = hit.more_in_document
+        parts.append(f"{n} more passage{'s' if n > 1 else ''} from this article")
+    return _cut_words(" · ".join(parts), FOOTER_LIMIT)
+
+
+def _embed_size(embed: discord.Embed) -> int:
+    return len(embed)
+
+
+def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord.Embed:
+    doc = hit.document
+    url = None
+    if doc.url:
+        url = text_fragment_url(doc.url, hit.highlight) if hit.highlight else doc.url
+    embed = discord.Embed(
+        title=_cut_words(escape(doc.title), TITLE_LIMIT),
+        url=url,
+        description=passage_markdown(hit, min(budget, DESCRIPTION_LIMIT)),
+        colour=COLOUR_ANSWER if answered else COLOUR_WEAK,
+    )
+    embed.set_footer(text=_footer(hit, answered))
+    if hit.duplicates:
+        names = "; ".join(escape(d.title) for d in hit.duplicates)
+        embed.add_field(name="Same passage also in", value=_cut_words(names, FIELD_LIMIT), inline=False)
+    return embed
+
+
+@dataclass
+class Reply:
+    content: str
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+    def total_embed_chars(self) -> int:
+        return sum(_embed_size(e) for e in self.embeds)
+
+
+def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET) -> Reply:
+    """One embed per article; hits that share a link become fields of one embed."""
+    question = _cut_words(escape(answer.question), 300)
+    if not answer.hits:
+        return Reply(f"**Q:** {question}\nI couldn't find this in the collection.")
+    if answer.answered:
+        content = f"**Q:** {question}"
+    else:
+        content = f"**Q:** {question}\nI couldn't find this in the collection. The closest passages, low confidence:"
+    hits = list(answer.hits)[:EMBEDS_LIMIT]
+    per_embed = min(budget, (TOTAL_EMBED_LIMIT - 200 * len(hits) - 100) // max(1, len(hits)))
+    embeds: list[discord.Embed] = []
+    by_url: dict[str, discord.Embed] = {}
+    for hit in hits:
+        base_url = hit.document.url
+        if base_url and base_url in by_url:
+            # Discord merges embeds that share a URL; keep the passage as a field instead.
+            by_url[base_url].add_field(
+                name=f"#{hit.rank} another passage",
+                value=passage_markdown(hit, min(per_embed, FIELD_LIMIT)),
+                inline=False,
+            )
+            continue
+        embed = hit_embed(hit, answer.answered, per_embed)
+        embeds.append(embed)
+        if base_url:
+            by_url[base_url] = embed
+    reply = Reply(_cut_words(content, MESSAGE_LIMIT), embeds)
+    while reply.total_embed_chars() > TOTAL_EMBED_LIMIT and reply.embeds:
+        reply.embeds.pop()
+    return reply
+
+
+def render_full_passages(answer: Answer) -> Reply:
+    """The page's passages in full (as far as Discord allows), for "Show full passage"."""
+    hits = list(answer.hits)[:EMBEDS_LIMIT]
+    budget = min(DESCRIPTION_LIMIT, (TOTAL_EMBED_LIMIT - 300 * len(hits)) // max(1, len(hits)))
+    embeds = [hit_embed(h, answer.answered, budget) for h in hits]
+    reply = Reply("Full passages:", embeds)
+    while reply.total_embed_chars() > TOTAL_EMBED_LIMIT and reply.embeds:
+        reply.embeds.pop()
+    return reply
