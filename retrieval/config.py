@@ -94,8 +94,9 @@ class CleanSettings:
 @dataclass(frozen=True)
 class ChunkingSettings:
     max_tokens: int = _setting(
-        200,
-        "Most word-piece tokens in a chunk (the model reads 256). A single longer sentence becomes a chunk of its own.",
+        128,
+        "Most word-piece tokens in a chunk. The model reads 256, but 128 retrieved best when "
+        "measured (docs/chunk-size.md). A single longer sentence becomes a chunk of its own.",
     )
     overlap_sentences: int = _setting(
         1, "Sentences repeated at the start of the next chunk, so no answer straddles a cut."

@@ -116,5 +116,5 @@ def test_unknown_config_key_is_an_error(env):
 
 def test_config_yaml_is_valid_and_complete():
     result = run("config", "--yaml")
-    assert result.exit_code == 0 and "max_tokens: 200" in result.stdout
+    assert result.exit_code == 0 and "max_tokens: 128" in result.stdout
     assert "search.min_score" in run("config").stdout
