@@ -23,6 +23,7 @@ from .config import ENV_INDEX_DIR, Config, load_config, render_default_yaml, res
 from .errors import IndexMissingError, SourcedError
 
 EXIT_ERROR = 1
+EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -180,8 +181,9 @@ def _print_report(report) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
+@click.option("--strict", is_flag=True, help="Exit with code 3 if any file was skipped.")
 @click.pass_obj
-def index(obj: _Context, paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool) -> None:
+def index(obj: _Context, paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
     """Index article files and folders (Markdown/text, HTML, JSONL).
 
     Only new or changed articles are embedded; articles no longer present are removed.
@@ -190,7 +192,31 @@ def index(obj: _Context, paths: tuple[Path, ...], index_dir: Path | None, rebuil
     """
     config = obj.config
     folder, _ = resolve_index_dir(config, index_dir)
-    _run_index(config, folder, paths, rebuild=rebuild)
+    report = _run_index(config, folder, paths, rebuild=rebuild)
+    if strict and report.skipped:
+        click.echo(f"error: {len(report.skipped)} file(s) skipped (--strict).", err=True)
+        sys.exit(EXIT_SKIPPED)
+
+
+@main.command()
+@index_dir_option
+@click.pass_obj
+def doctor(obj: _Context, index_dir: Path | None) -> None:
+    """Check that the index is whole: vectors, passages, documents and manifest agree."""
+    from .index import IndexStore, check_index
+
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    report = check_index(IndexStore(folder))
+    for fact in report.facts:
+        click.echo(f"  {fact}")
+    if report.ok:
+        click.echo(f"OK: the index at {folder} is consistent.")
+        return
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    hint = "sourced index --rebuild" if report.facts else "sourced index"
+    click.echo(f"Run `{hint}` to build a whole index.", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 # ---------------------------------------------------------------------------- ask

@@ -29,8 +29,11 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
-# Files larger than this are refused rather than read into memory.
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# No news article is this large: a bigger text or HTML file is a dump or junk, refused
+# before it is read (cleaning and chunking it would take minutes and fill the index).
+MAX_ARTICLE_BYTES = 8 * 1024 * 1024
+# JSONL files hold many articles and are read line by line; each line has the limit above.
+MAX_JSONL_BYTES = 2 * 1024 * 1024 * 1024
 
 _MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -347,10 +350,15 @@ class CollectionReader:
         return Collection(tuple(merged_docs), tuple(problems), len(files), merged)
 
     def read_file(self, file: Path, source: str, problems: list[Problem]) -> list[Document]:
+        suffix = file.suffix.lower()
+        limit = MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_ARTICLE_BYTES
         try:
             size = file.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise UnreadableError(f"file is {size // 2**20} MB, larger than the {MAX_FILE_BYTES // 2**20} MB limit")
+            if size > limit:
+                raise UnreadableError(
+                    f"file is {size / 2**20:.0f} MB, larger than the {limit / 2**20:.0f} MB limit for one "
+                    f"{'JSONL file' if suffix in JSONL_SUFFIXES else 'article'}"
+                )
             data = file.read_bytes()
         except PermissionError:
             raise UnreadableError("permission denied") from None
@@ -361,7 +369,6 @@ class CollectionReader:
         except OSError as exc:
             raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
         text = decode(data).replace("\r\n", "\n").replace("\r", "\n")
-        suffix = file.suffix.lower()
         fields = _Fields(source, self.cleaner, problems)
         if suffix in JSONL_SUFFIXES:
             return self._read_jsonl(text, source, fields)
@@ -479,6 +486,9 @@ class CollectionReader:
             if not line.strip():
                 continue
             where = f"{source} line {n}"
+            if len(line) > MAX_ARTICLE_BYTES:
+                fields.problems.append(Problem(where, "line is longer than the limit for one article"))
+                continue
             line_fields = _Fields(where, fields.cleaner, fields.problems)
             try:
                 data = json.loads(line)

@@ -118,3 +118,34 @@ def test_config_yaml_is_valid_and_complete():
     result = run("config", "--yaml")
     assert result.exit_code == 0 and "max_tokens: 128" in result.stdout
     assert "search.min_score" in run("config").stdout
+
+
+def test_doctor_reports_a_consistent_index(env):
+    run("index", str(BUNDLED))
+    result = run("doctor")
+    assert result.exit_code == 0 and "OK: the index" in result.stdout
+
+
+def test_doctor_finds_damage(env):
+    import json as _json
+
+    run("index", str(BUNDLED))
+    index_dir = env / "index"
+    gen = (index_dir / "CURRENT").read_text().strip()
+    manifest = index_dir / gen / "manifest.json"
+    data = _json.loads(manifest.read_text())
+    data["chunks"] += 1
+    manifest.write_text(_json.dumps(data))
+    result = run("doctor")
+    assert result.exit_code == 1 and "manifest says" in result.stderr and "--rebuild" in result.stderr
+
+
+def test_strict_index_fails_when_files_are_skipped(env, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Title\n\nSome text.\n")
+    (folder / "bad.txt").write_bytes(b"\x89PNG\r\n\x1a\nxxxx")
+    lenient = run("index", str(folder))
+    assert lenient.exit_code == 0 and "skipped: bad.txt: binary file (a PNG image)" in lenient.stderr
+    strict = run("index", "--strict", str(folder))
+    assert strict.exit_code == 3
