@@ -96,9 +96,9 @@ def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
         return Path(os.environ[ENV_INDEX_DIR]).expanduser(), True
     if config.index.dir:
         return resolve_path(config, config.index.dir), True
-    import platformdirs
+    from .paths import data_dir
 
-    return Path(platformdirs.user_data_dir("sourced", appauthor=False)) / "index", False
+    return data_dir() / "index", False
 
 
 def _console(stderr: bool = True):
@@ -151,7 +151,7 @@ def _run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: 
     from .index import IndexStore
     from .indexer import Indexer
 
-    indexer = Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model))
+    indexer = Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model, config.embedding.backend))
     with _progress_bars() as bars:
         report = indexer.run(paths, progress=bars, rebuild=rebuild)
     _print_report(report)
@@ -238,7 +238,7 @@ def _service(config: Config, index_dir: Path | None, build_if_missing: bool = Tr
             raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
         _console().print("No index yet: building one from the collection first (this happens once).")
         _run_index(config, folder, ())
-    return QueryService(store, lambda: make_embedder(config.embedding.model), config.search)
+    return QueryService(store, lambda: make_embedder(config.embedding.model, config.embedding.backend), config.search)
 
 
 def hit_json(hit) -> dict[str, Any]:
@@ -487,11 +487,11 @@ def eval_cmd(obj: _Context, questions_file: Path, index_dir: Path | None, k: int
 
 
 def _state_dir(config: Config) -> Path:
-    import platformdirs
+    from .paths import data_dir
 
     if config.bot.state_dir:
         return resolve_path(config, config.bot.state_dir)
-    return Path(platformdirs.user_data_dir("sourced", appauthor=False)) / "bot"
+    return data_dir() / "bot"
 
 
 TOKEN_HELP = (
@@ -578,11 +578,9 @@ def bench() -> None:
 
 
 def _cache_root() -> Path:
-    import platformdirs
+    from .paths import cache_dir
 
-    return (
-        Path(os.environ.get("SOURCED_CACHE_DIR") or platformdirs.user_cache_dir("sourced", appauthor=False)) / "bench"
-    )
+    return cache_dir() / "bench"
 
 
 @bench.command("beir")
@@ -611,7 +609,7 @@ def bench_beir(
             folder,
             split,
             config,
-            lambda: make_embedder(config.embedding.model),
+            lambda: make_embedder(config.embedding.model, config.embedding.backend),
             _cache_root(),
             modes=modes or ("bm25", "dense", "hybrid"),
             reference_setup=not no_reference,

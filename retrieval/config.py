@@ -114,6 +114,11 @@ class EmbeddingSettings:
         "package), a path to a sentence-transformers model folder, or 'hash' (a fast "
         "deterministic stand-in for tests).",
     )
+    backend: str = _setting(
+        "torch",
+        "How the model runs: 'torch' (sentence-transformers), 'onnx' (onnxruntime, same vectors, "
+        "no torch at query time) or 'onnx-int8' (quantised). ONNX files are exported locally on first use.",
+    )
     batch_size: int = _setting(32, "Passages encoded per batch.")
 
 
@@ -284,6 +289,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("Setting 'chunking.max_tokens' must be at least 16.")
     if config.chunking.overlap_sentences < 0:
         raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
+    from .embedding import BACKENDS
+
+    if config.embedding.backend not in BACKENDS:
+        raise ConfigError(f"Setting 'embedding.backend' must be one of {', '.join(BACKENDS)}.")
     if not 1 <= config.bot.results_per_page <= 10:
         raise ConfigError("Setting 'bot.results_per_page' must be between 1 and 10 (Discord shows 10 embeds).")
     if not 1 <= config.bot.max_question_chars <= 1000 or config.bot.cooldown_seconds < 0:

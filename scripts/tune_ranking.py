@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     args = parser.parse_args()
     config = load_config()
-    embedder = make_embedder(config.embedding.model)
+    embedder = make_embedder(config.embedding.model, config.embedding.backend)
     dataset = load_beir(args.folder, args.split)
     run = prepare(dataset, args.folder, config, embedder, _cache_root())
     qids = list(dataset.queries)

@@ -18,7 +18,7 @@ COALITION_SOURCES = {"003_dda86c09921c1694.txt", "004_a582f3a2c9e06838.txt"}
 @pytest.fixture(scope="module")
 def real_service(tmp_path_factory):
     config = build_config({})
-    embedder = make_embedder(config.embedding.model)
+    embedder = make_embedder(config.embedding.model, config.embedding.backend)
     store = IndexStore(tmp_path_factory.mktemp("real") / "index")
     report = Indexer(config, store, embedder).run([BUNDLED])
     assert report.documents == 15 and not report.skipped

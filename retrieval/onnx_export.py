@@ -1,0 +1,97 @@
+"""Export a local sentence-transformers model to ONNX once, and quantise it to int8.
+
+Runs torch only here, on first use of an ONNX backend, and never again: the files are
+cached (keyed by the model files' size and modification time) and written atomically,
+under a lock, so two processes starting at once export only once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+EXPORT_VERSION = 1
+
+
+def _model_key(model_dir: Path) -> str:
+    digest = hashlib.sha1(f"v{EXPORT_VERSION}".encode())
+    for f in sorted(model_dir.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            digest.update(f"{f.relative_to(model_dir)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def ensure_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
+    """Path of the (possibly int8) ONNX model for ``model_dir``, exporting it if needed."""
+    folder = cache_dir / f"{model_dir.name}-{_model_key(model_dir)}"
+    fp32 = folder / "model.onnx"
+    int8 = folder / "model-int8.onnx"
+    target = int8 if quantized else fp32
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(folder / ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not fp32.is_file():
+                _export(model_dir, fp32)
+            if quantized and not int8.is_file():
+                _quantize(fp32, int8)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - export failures all mean the same to a user
+            raise ModelLoadError(f"Could not prepare the ONNX model in {folder}: {exc}") from None
+    return target
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    from .embedding import _force_offline
+
+    _force_offline()
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class Encoder(torch.nn.Module):
+        """Keyword arguments only: transformers' positional order differs between versions."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = torch.ones((2, 8), dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    with torch.no_grad(), open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        torch.onnx.export(
+            Encoder(model),
+            (sample, sample, torch.zeros_like(sample)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(tmp, out)
+
+
+def _quantize(fp32: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out.with_suffix(f".tmp{os.getpid()}.onnx")
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    os.replace(tmp, out)
