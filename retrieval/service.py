@@ -9,6 +9,7 @@ between questions, so a long-running process never needs a restart.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -129,6 +130,16 @@ class QueryService:
         k = k or self.settings.k
         if not 1 <= k <= MAX_RESULTS or not 0 <= offset <= MAX_RESULTS:
             raise QuestionError(f"The number of results must be between 1 and {MAX_RESULTS}.")
+        try:
+            return self._ask(text, k, filters, offset, mode, started)
+        except (OSError, sqlite3.Error):
+            # A writer replaced the index and removed the generation this thread was
+            # still opening: forget it and answer from the live one.
+            with self._lock:
+                self._snapshot = None
+            return self._ask(text, k, filters, offset, mode, started)
+
+    def _ask(self, text: str, k: int, filters: Filters | None, offset: int, mode: str | None, started: float) -> Answer:
         wanted = offset + k
         pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
         snap, candidates = self.candidates(text, pool, mode, filters)

@@ -134,12 +134,13 @@ def decode(data: bytes) -> str:
                 return data.decode(codec)
             except UnicodeDecodeError:
                 raise UnreadableError(f"starts with a {codec} byte-order mark but is not {codec}") from None
+    # NUL is valid UTF-8 but never appears in text files; UTF-16 without a BOM is full of it.
+    if b"\x00" in data[:65536] and not _looks_utf16(data):
+        raise UnreadableError("binary file (contains NUL bytes), not text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if b"\x00" in data[:8192] and not _looks_utf16(data):
-        raise UnreadableError("binary file (contains NUL bytes), not text")
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data[:1_000_000])
@@ -359,7 +360,7 @@ class CollectionReader:
                     f"file is {size / 2**20:.0f} MB, larger than the {limit / 2**20:.0f} MB limit for one "
                     f"{'JSONL file' if suffix in JSONL_SUFFIXES else 'article'}"
                 )
-            data = file.read_bytes()
+            data = read_bytes(file)
         except PermissionError:
             raise UnreadableError("permission denied") from None
         except FileNotFoundError:
@@ -519,6 +520,11 @@ class CollectionReader:
         if not docs and not fields.problems:
             raise UnreadableError("no usable article lines")
         return docs
+
+
+def read_bytes(file: Path) -> bytes:
+    """The one place article bytes are read (tests simulate unreadable files here)."""
+    return file.read_bytes()
 
 
 def _load_sources_file(path: Path) -> dict[str, Mapping[str, Any]]:

@@ -1,0 +1,295 @@
+"""Hostile input files: each is reported once with a reason, and never costs the rest.
+
+Every case runs `sourced index` (the real CLI, hash embedder) on a folder holding one
+good article plus the case's files, then checks the exit code, the report on stderr,
+and that the good article (and anything the case should keep) is answerable.
+docs/reliability.md is generated from CASES and checked here, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval import sources
+from retrieval.cli import main
+from tests.conftest import ROOT
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+GOOD = "---\ntitle: Osprey returns to the loch\nwebUrl: https://example.org/osprey\n---\nThe osprey returned to the loch for the ninth summer running.\n"
+GOOD_QUESTION = "osprey returned to the loch"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    files: tuple[str, ...] = ()  # from tests/data/hostile
+    skipped: str | None = None  # reason the bad file is skipped (substring)
+    warning: str | None = None  # reason reported while still indexing it
+    answerable: tuple[tuple[str, str], ...] = ()  # (question, title expected first)
+    setup: str | None = None  # name of a runtime set-up (large or OS-level files)
+    documents: int | None = None  # documents expected in the index, good article included
+    extra: dict = field(default_factory=dict)
+
+
+CASES = [
+    Case("fm-not-yaml", "Front matter that is not YAML", ("fm-not-yaml.md",), skipped="front matter is not valid YAML"),
+    Case("fm-not-closed", "Front matter never closed", ("fm-not-closed.md",), skipped="never closed"),
+    Case("fm-list", "Front matter that is a YAML list", ("fm-list.md",), skipped="not a mapping"),
+    Case(
+        "fm-wrong-types",
+        "Wrong field types (`title: [1,2]`, `publishedDateTime: yesterday`, `webUrl: 42`)",
+        ("fm-wrong-types.md",),
+        warning="'title' should be text",
+        answerable=(
+            (
+                "kingfisher riverbank nesting",
+                "Wrong-typed fields do not lose this kingfisher article about riverbank nesting.",
+            ),
+        ),
+    ),
+    Case("fm-yaml-bomb", "YAML alias bomb (billion laughs)", ("fm-yaml-bomb.md",), skipped="aliases"),
+    Case("fm-deep-nesting", "YAML nested 20,000 levels deep", ("fm-deep-nesting.md",), skipped="front matter"),
+    Case("empty", "Empty file", ("empty.txt",), skipped="empty file"),
+    Case("whitespace", "Whitespace-only file", ("whitespace.txt",), skipped="empty file"),
+    Case("png", "Binary file (PNG) with a .txt name", ("photo.txt",), skipped="PNG image"),
+    Case("nul", "Text with NUL bytes", ("nul-bytes.txt",), skipped="binary file"),
+    Case("huge-line", "A 50 MB single-line file (generated)", setup="huge_line", skipped="larger than the 8 MB limit"),
+    Case("latin1", "Latin-1 text", ("latin1.txt",), answerable=(("héron cendré pêche écluse", "Le héron cendré"),)),
+    Case("utf16", "UTF-16 text with BOM", ("utf16.txt",), answerable=(("glossy ibis strait", "Ibis migration"),)),
+    Case(
+        "bom",
+        "UTF-8 BOM before front matter",
+        ("bom.md",),
+        answerable=(("pelican colony lagoon", "Pelican colony grows"),),
+    ),
+    Case(
+        "crlf",
+        "CRLF line ends",
+        ("crlf.md",),
+        answerable=(("white storks church towers", "Stork nests on church towers"),),
+    ),
+    Case(
+        "mojibake",
+        "Mojibake (`flockâ€™s`)",
+        ("mojibake.txt",),
+        answerable=(("flamingo pink colour shrimp", "Flamingo flock"),),
+        extra={"text": "flock’s pink colour"},
+    ),
+    Case(
+        "html-no-text",
+        "HTML with only scripts, styles and iframes",
+        ("scripts-only.html",),
+        skipped="no main article text",
+    ),
+    Case(
+        "jsonl-broken",
+        "JSONL with a broken line in the middle",
+        ("broken-line.jsonl",),
+        skipped="line 2: not valid JSON",
+        answerable=(("puffins burrows cliff", "Puffin burrows"), ("gannets dive sea", "Gannet dives")),
+    ),
+    Case("symlink-loop", "Symbolic link loop", setup="symlink_loop", skipped="cannot read"),
+    Case("unreadable", "Unreadable file (permission denied)", setup="unreadable", skipped="permission denied"),
+    Case("vanished", "File deleted while indexing runs", setup="vanished", skipped="disappeared while reading"),
+    Case(
+        "rewritten",
+        "File rewritten while indexing runs",
+        setup="rewritten",
+        answerable=(("heron rewritten version", "Rewritten heron"),),
+    ),
+    Case(
+        "duplicates",
+        "The same article under two names",
+        ("dup-one.txt", "dup-two.txt"),
+        warning="indexed once",
+        answerable=(("winter cormorant count reservoir", "Cormorant count"),),
+        documents=2,
+    ),
+    Case(
+        "related-link",
+        "An article whose link is in another file's `related:` list",
+        ("related-parent.md", "related-child.md"),
+        answerable=(("avocets estuary thirty pairs", "Avocets return to the estuary"),),
+        documents=3,
+    ),
+]
+
+
+def _huge_line(folder: Path, monkeypatch) -> str:
+    with open(folder / "huge.txt", "wb") as f:
+        chunk = b"spam " * 200_000  # 1 MB, no newline
+        for _ in range(50):
+            f.write(chunk)
+    return "huge.txt"
+
+
+def _symlink_loop(folder: Path, monkeypatch) -> str:
+    os.symlink(folder / "loop-b.txt", folder / "loop-a.txt")
+    os.symlink(folder / "loop-a.txt", folder / "loop-b.txt")
+    return "loop-a.txt"
+
+
+def _unreadable(folder: Path, monkeypatch) -> str:
+    target = folder / "secret.txt"
+    target.write_text("Secret\n\nYou cannot read this.\n")
+    target.chmod(0)
+    real = sources.read_bytes
+
+    def read_bytes(file: Path) -> bytes:
+        # Running as root ignores file modes, so enforce the mode the way a user sees it.
+        if file.name == "secret.txt":
+            raise PermissionError(13, "Permission denied")
+        return real(file)
+
+    monkeypatch.setattr(sources, "read_bytes", read_bytes)
+    return "secret.txt"
+
+
+def _vanished(folder: Path, monkeypatch) -> str:
+    (folder / "zz-vanishing.txt").write_text("Vanishing\n\nThis file is deleted before it is read.\n")
+    real = sources.read_bytes
+
+    def read_bytes(file: Path) -> bytes:
+        if file.name == "good.md":  # read first; delete the other file meanwhile
+            (folder / "zz-vanishing.txt").unlink(missing_ok=True)
+        return real(file)
+
+    monkeypatch.setattr(sources, "read_bytes", read_bytes)
+    return "zz-vanishing.txt"
+
+
+def _rewritten(folder: Path, monkeypatch) -> str:
+    (folder / "zz-heron.txt").write_text("Original heron\n\nThe first version of the heron story.\n")
+    real = sources.read_bytes
+
+    def read_bytes(file: Path) -> bytes:
+        if file.name == "good.md":
+            (folder / "zz-heron.txt").write_text("Rewritten heron\n\nThe heron story, rewritten version.\n")
+        return real(file)
+
+    monkeypatch.setattr(sources, "read_bytes", read_bytes)
+    return "zz-heron.txt"
+
+
+SETUPS = {
+    "huge_line": _huge_line,
+    "symlink_loop": _symlink_loop,
+    "unreadable": _unreadable,
+    "vanished": _vanished,
+    "rewritten": _rewritten,
+}
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("embedding:\n  model: hash\n")
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
+    return tmp_path
+
+
+def ask_json(question: str) -> dict:
+    result = CliRunner().invoke(main, ["ask", "--json", question])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input(case: Case, cli_env, monkeypatch):
+    folder = cli_env / "articles"
+    folder.mkdir()
+    (folder / "good.md").write_text(GOOD)
+    bad_names = []
+    for name in case.files:
+        shutil.copy(HOSTILE / name, folder / name)
+        bad_names.append(name)
+    if case.setup:
+        bad_names.append(SETUPS[case.setup](folder, monkeypatch))
+
+    result = CliRunner().invoke(main, ["index", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    if case.skipped:
+        (name,) = bad_names
+        reports = [line for line in lines if line.startswith("skipped:") and name in line]
+        assert len(reports) == 1, lines  # reported once, with its path...
+        assert case.skipped in reports[0]  # ...and a human reason
+        strict = CliRunner().invoke(main, ["index", "--strict", "--rebuild", str(folder)])
+        assert strict.exit_code == 3
+    else:
+        assert not [line for line in lines if line.startswith("skipped:")], lines
+    if case.warning:
+        assert any(line.startswith("warning:") and case.warning in line for line in lines), lines
+    # The good article around the bad file is indexed and answerable.
+    assert ask_json(GOOD_QUESTION)["hits"][0]["title"] == "Osprey returns to the loch"
+    for question, title in case.answerable:
+        hits = ask_json(question)["hits"]
+        assert hits[0]["title"] == title, [h["title"] for h in hits]
+        if case.extra.get("text"):
+            assert case.extra["text"] in hits[0]["text"]
+    if case.documents is not None:
+        docs = CliRunner().invoke(main, ["sources", "--json"]).stdout.splitlines()
+        assert len(docs) == case.documents
+
+
+def test_two_indexers_at_once_the_second_refuses(cli_env):
+    from retrieval.index import IndexStore
+
+    store = IndexStore(cli_env / "index")
+    with store.writer_lock():
+        result = CliRunner().invoke(main, ["index", str(ROOT / "data" / "articles")])
+    assert result.exit_code == 1
+    assert "is being written by process" in result.stderr and "try again" in result.stderr
+
+
+def render_reliability_doc() -> str:
+    lines = [
+        "# Reliability: hostile input",
+        "",
+        "Generated from `tests/test_reliability.py` (`CASES`); the test suite fails if this file",
+        "and the cases disagree. Regenerate with `.venv/bin/python -m tests.test_reliability`.",
+        "",
+        "Every case runs `sourced index` on a folder with one good article plus the case's",
+        "files, and asserts: exit code 0 (3 with `--strict` when a file is skipped), no",
+        "traceback, the good article answerable, and the outcome below.",
+        "",
+        "| case | input | outcome (asserted) |",
+        "|---|---|---|",
+    ]
+    for case in CASES:
+        if case.skipped:
+            outcome = f"skipped, reported once with its path: “…{case.skipped}…”"
+        else:
+            outcome = "indexed and answerable"
+            if case.warning:
+                outcome += f"; warning “…{case.warning}…”"
+        if case.documents is not None:
+            outcome += f"; {case.documents} documents in the index (good article included)"
+        source = ", ".join(f"`tests/data/hostile/{f}`" for f in case.files) or f"made at test time ({case.setup})"
+        lines.append(f"| {case.name} | {case.what} — {source} | {outcome} |")
+    lines += [
+        "",
+        "Also tested elsewhere: a failed write (disk full) leaves the previous index live",
+        "(`tests/test_index.py`); a second `sourced index` while one runs refuses with a clear",
+        "message (`test_two_indexers_at_once_the_second_refuses`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def test_reliability_doc_is_current():
+    assert (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8") == render_reliability_doc()
+
+
+if __name__ == "__main__":
+    (ROOT / "docs" / "reliability.md").write_text(render_reliability_doc(), encoding="utf-8")
