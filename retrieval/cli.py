@@ -234,6 +234,11 @@ def _service(config: Config, index_dir: Path | None, build_if_missing: bool = Tr
             raise IndexMissingError(
                 f"The index folder {folder} does not exist. Build it with `sourced index --index-dir {folder} PATH`."
             )
+        if chosen:
+            # Only the default index is built on first use; a chosen folder is the user's to fill.
+            raise IndexMissingError(
+                f"No index in {folder} yet. Build it with `sourced index --index-dir {folder} PATH`."
+            )
         if not build_if_missing:
             raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
         _console().print("No index yet: building one from the collection first (this happens once).")
