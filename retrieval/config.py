@@ -152,6 +152,11 @@ class SearchSettings:
         1.0, "Maximal marginal relevance: 1 ranks by relevance only; lower values favour variety."
     )
     candidates: int = _setting(100, "Passages fetched from each side before grouping by article.")
+    sentence_passages: int = _setting(
+        3,
+        "Per article, how many of its best passages compete at sentence level for the one shown "
+        "(their sentences are embedded at question time). 0: show the best passage, bold by word overlap.",
+    )
     max_question_chars: int = _setting(1000, "Longer questions are refused.")
 
 

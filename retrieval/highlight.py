@@ -1,9 +1,9 @@
-"""Find the sentence of a passage that best answers the question, and link to it.
+"""Helpers for the answer sentence: word-overlap scores, and links that open at it.
 
-Sentences are scored by the IDF-weighted share of the question's (stemmed) words they
-contain, the same evidence BM25 uses; when no sentence shares a word with the question
-the embedder ranks them instead. The link fragment (``#:~:text=``) makes a browser
-scroll to and mark the sentence on the article's page.
+The service scores each candidate sentence by embedding similarity plus the
+IDF-weighted share of the question's (stemmed) words it contains, the evidence BM25
+uses. The link fragment (``#:~:text=``) makes a browser scroll to and mark the
+sentence on the article's page.
 """
 
 from __future__ import annotations
@@ -12,40 +12,27 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urldefrag
 
-from .chunking import sentence_spans
-
 if TYPE_CHECKING:
     import numpy as np
 
 
-def best_sentence(
-    text: str,
+def sentence_coverage(
+    sentences: Sequence[str],
     question_tokens: Sequence[str],
     idf: dict[str, float],
     tokenize: Callable[[Sequence[str]], list[list[str]]],
-    dense: Callable[[Sequence[str]], np.ndarray] | None = None,
-) -> tuple[int, int] | None:
-    """(start, end) of the best sentence in ``text``, or None if it has none."""
-    spans = sentence_spans(text)
-    if not spans:
-        return None
-    if len(spans) == 1:
-        return spans[0]
-    sentences = [text[s:e] for s, e in spans]
+) -> np.ndarray:
+    """For each sentence, the IDF-weighted share of the question's words it contains."""
+    import numpy as np
+
     wanted = {t: idf.get(t, 0.0) for t in set(question_tokens)}
     total = sum(wanted.values())
-    scores = []
-    if total > 0:
-        for tokens in tokenize(sentences):
-            present = set(tokens)
-            scores.append(sum(w for t, w in wanted.items() if t in present) / total)
-    if (not scores or max(scores) == 0.0) and dense is not None:
-        sims = dense(sentences)
-        scores = [float(s) for s in sims]
-    if not scores:
-        return spans[0]
-    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
-    return spans[best]
+    if total <= 0 or not sentences:
+        return np.zeros(len(sentences), dtype=np.float32)
+    return np.array(
+        [sum(w for t, w in wanted.items() if t in set(tokens)) / total for tokens in tokenize(sentences)],
+        dtype=np.float32,
+    )
 
 
 def text_fragment_url(url: str, sentence: str) -> str:

@@ -15,15 +15,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from .chunking import sentence_spans
 from .config import SearchSettings
 from .embedding import Embedder
 from .errors import IndexMismatchError, QuestionError
-from .highlight import best_sentence
+from .highlight import sentence_coverage
 from .index import IndexStore, Snapshot
 from .lexical import tokenize
 from .ranking import Candidate, Filters, FusionParams, retrieve, select
 from .types import Answer, Document, Hit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_RESULTS = 100
@@ -107,14 +112,14 @@ class QueryService:
 
     def candidates(
         self, question: str, n: int, mode: str | None = None, filters: Filters | None = None
-    ) -> tuple[Snapshot, list[Candidate]]:
+    ) -> tuple[Snapshot, np.ndarray, list[Candidate]]:
         """The ``n`` best passages before grouping (benchmarks rank documents from these)."""
         snap = self.snapshot()
         mode = mode or self.settings.mode
         vector = self.embedder.embed_query(question)
         allowed = filters.rows(snap) if filters else None
         params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
-        return snap, retrieve(snap, vector, question, mode, n, params, allowed)
+        return snap, vector, retrieve(snap, vector, question, mode, n, params, allowed)
 
     def ask(
         self,
@@ -140,13 +145,12 @@ class QueryService:
             return self._ask(text, k, filters, offset, mode, started)
 
     def _ask(self, text: str, k: int, filters: Filters | None, offset: int, mode: str | None, started: float) -> Answer:
-        wanted = offset + k
-        pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
-        snap, candidates = self.candidates(text, pool, mode, filters)
         import numpy as np
 
-        rows = [c.row for c in candidates]
-        found = snap.chunks(rows)
+        wanted = offset + k
+        pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
+        snap, qvec, candidates = self.candidates(text, pool, mode, filters)
+        found = snap.chunks([c.row for c in candidates])
         candidates = [c for c in candidates if c.row in found]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
         chosen = select(
@@ -159,35 +163,78 @@ class QueryService:
             self.settings.mmr_lambda,
         )
         best_similarity = max((c.dense for c in candidates), default=0.0)
-        hits = [self._hit(text, snap, found, entry, rank) for rank, entry in enumerate(chosen, start=1)]
-        hits = hits[offset:]
+        hits = self._hits(text, qvec, snap, found, candidates, chosen, offset)
         answered = bool(hits) and best_similarity >= self.settings.min_score
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took)
 
-    def _hit(self, question: str, snap: Snapshot, found, entry, rank: int) -> Hit:
-        chunk, doc = found[entry.candidate.row]
+    def _hits(self, question, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> list[Hit]:
+        """Hits for the page; each shows the passage holding its article's best sentence.
+
+        Documents are ranked by passage scores, but the passage shown (and the sentence
+        in bold) is decided at sentence level: among the article's top passages, the one
+        whose best sentence is closest to the question. Sentences are embedded in one
+        batch per question; term overlap breaks near-ties.
+        """
+        import numpy as np
+
+        page = chosen[offset:]
+        if not page:
+            return []
         lexical = snap.lexical
         q_tokens = lexical.query_tokens(question)
-        span = best_sentence(
-            chunk.text,
-            q_tokens,
-            lexical.idf(q_tokens),
-            lambda sents: tokenize(sents, lexical.params),
-            dense=lambda sents: self.embedder.embed(list(sents)) @ self.embedder.embed_query(question),
-        )
-        duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
-        return Hit(
-            chunk=chunk,
-            document=doc,
-            score=entry.candidate.score,
-            rank=rank,
-            similarity=entry.candidate.dense,
-            highlight_start=span[0] if span else None,
-            highlight_end=span[1] if span else None,
-            more_in_document=entry.more_in_document,
-            duplicates=duplicates,
-        )
+        idf = lexical.idf(q_tokens)
+        alternatives_per_doc = max(1, self.settings.sentence_passages)
+        by_doc: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            by_doc.setdefault(found[c.row][1].id, []).append(c)
+        plans: list[list[tuple[Candidate, list[tuple[int, int]]]]] = []
+        sentences: list[str] = []
+        for entry in page:
+            alternatives = [entry.candidate]
+            if self.settings.per_document == 1:
+                others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
+                alternatives += others[: alternatives_per_doc - 1]
+            plan = []
+            for alt in alternatives:
+                chunk = found[alt.row][0]
+                spans = sentence_spans(chunk.text) or [(0, len(chunk.text))]
+                plan.append((alt, spans))
+                sentences += [chunk.text[a:b] for a, b in spans]
+            plans.append(plan)
+        if self.settings.sentence_passages > 0 and sentences:
+            dense = self.embedder.embed(sentences, batch_size=64) @ qvec
+        else:
+            dense = np.zeros(len(sentences), dtype=np.float32)
+        coverage = sentence_coverage(sentences, q_tokens, idf, lambda s: tokenize(s, lexical.params))
+        scores = dense + 0.1 * coverage
+        hits = []
+        cursor = 0
+        for rank, (entry, plan) in enumerate(zip(page, plans, strict=True), start=offset + 1):
+            best = None  # (score, candidate, span)
+            for alt, spans in plan:
+                local = scores[cursor : cursor + len(spans)]
+                i = int(np.argmax(local))
+                cursor += len(spans)
+                if best is None or local[i] > best[0] + 1e-6:
+                    best = (float(local[i]), alt, spans[i])
+            _, alt, span = best
+            chunk, doc = found[alt.row]
+            duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    document=doc,
+                    score=entry.candidate.score,
+                    rank=rank,
+                    similarity=alt.dense,
+                    highlight_start=span[0],
+                    highlight_end=span[1],
+                    more_in_document=entry.more_in_document,
+                    duplicates=duplicates,
+                )
+            )
+        return hits
 
     def documents(self) -> list[Document]:
         return self.snapshot().documents()

@@ -5,7 +5,7 @@ from datetime import UTC
 import numpy as np
 import pytest
 
-from retrieval.highlight import best_sentence, text_fragment_url
+from retrieval.highlight import sentence_coverage, text_fragment_url
 from retrieval.lexical import LexicalIndex, tokenize
 from retrieval.ranking import Candidate, Filters, FusionParams, retrieve, select
 from tests.conftest import BUNDLED, service_for
@@ -111,12 +111,16 @@ def test_mmr_prefers_variety():
     assert [c.candidate.row for c in varied] == [0, 2]
 
 
-def test_highlight_picks_the_sentence_with_the_rare_words():
-    text = "Facial recognition is everywhere. A study found it was inaccurate in 98 percent of cases. It continues."
-    lex = LexicalIndex.build([text, "facial recognition facial recognition", "other words here"])
+def test_coverage_weights_rare_question_words():
+    sentences = ["Facial recognition is everywhere.", "A study found it was inaccurate in 98 percent of cases."]
+    lex = LexicalIndex.build([*sentences, *["facial recognition in the news"] * 8, "other words here"])
     q = lex.query_tokens("how inaccurate was facial recognition")
-    span = best_sentence(text, q, lex.idf(q), lambda s: tokenize(s, lex.params))
-    assert text[span[0] : span[1]] == "A study found it was inaccurate in 98 percent of cases."
+    cov = sentence_coverage(sentences, q, lex.idf(q), lambda s: tokenize(s, lex.params))
+    idf = lex.idf(q)
+    total = sum(idf.values())
+    assert cov[1] == pytest.approx(idf["inaccur"] / total)
+    assert cov[0] == pytest.approx((idf["facial"] + idf["recognit"]) / total)
+    assert cov[1] > cov[0]  # the rare word outweighs two common ones
 
 
 def test_text_fragment_links():
