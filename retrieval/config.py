@@ -128,6 +128,11 @@ class IndexSettings:
         None,
         f"Where the index lives. Default: ${ENV_INDEX_DIR}, else the per-user data folder.",
     )
+    kind: str = _setting(
+        "auto",
+        "FAISS index: 'auto' (exact up to 200,000 passages, then IVF with 8-bit vectors), 'flat', "
+        "'ivf-flat', 'ivf-sq8', 'ivf-pq' or 'hnsw'. See docs/performance.md.",
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,10 @@ def _validate(config: Config) -> None:
     if config.chunking.overlap_sentences < 0:
         raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
     from .embedding import BACKENDS
+    from .vectors import KINDS
+
+    if config.index.kind not in ("auto", *KINDS):
+        raise ConfigError(f"Setting 'index.kind' must be 'auto' or one of {', '.join(KINDS)}.")
 
     if config.embedding.backend not in BACKENDS:
         raise ConfigError(f"Setting 'embedding.backend' must be one of {', '.join(BACKENDS)}.")

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import vectors as vector_index
 from .errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .lexical import LEXICAL_DIR, LexicalIndex
 from .types import Chunk, Document
@@ -151,7 +152,9 @@ class Snapshot:
                 if self._faiss is None:
                     import faiss
 
-                    self._faiss = faiss.read_index(str(self.path / VECTORS))
+                    index = faiss.read_index(str(self.path / VECTORS))
+                    vector_index.prepare_for_queries(index, self.manifest.get("index_params", {}))
+                    self._faiss = index
         return self._faiss
 
     def search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -164,14 +167,10 @@ class Snapshot:
         if self.chunk_count == 0 or n <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        if allowed is not None:
-            import faiss
-
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
-            scores, ids = self.faiss_index.search(query, min(n, len(allowed)), params=params)
-        else:
-            scores, ids = self.faiss_index.search(query, min(n, self.chunk_count))
+        index = self.faiss_index
+        params = vector_index.search_params(index, self.manifest.get("index_params", {}), allowed)
+        limit = min(n, len(allowed) if allowed is not None else self.chunk_count)
+        scores, ids = index.search(query, limit, params=params) if params else index.search(query, limit)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
@@ -348,11 +347,11 @@ class IndexStore:
                 "dimension": int(embeddings.shape[1]) if embeddings.ndim == 2 else manifest["dimension"],
             }
             self._write_meta(tmp / META, documents, chunks)
-            vectors = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(chunks), manifest["dimension"])
+            matrix = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(chunks), manifest["dimension"])
             with open(tmp / EMBEDDINGS, "wb") as f:
-                np.save(f, vectors)
+                np.save(f, matrix)
                 _fsync(f)
-            self._write_faiss(tmp / VECTORS, vectors, manifest)
+            self._write_faiss(tmp / VECTORS, matrix, manifest)
             if texts is None:
                 by_id = {d.id: d for d in documents}
                 texts = [by_id[c.doc_id].text[c.start : c.end] for c in chunks]
@@ -399,15 +398,13 @@ class IndexStore:
             conn.close()
 
     @staticmethod
-    def _write_faiss(path: Path, vectors: np.ndarray, manifest: dict[str, Any]) -> None:
+    def _write_faiss(path: Path, matrix: np.ndarray, manifest: dict[str, Any]) -> None:
         import faiss
-        import numpy as np
 
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest["dimension"]))
-        if len(vectors):
-            index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
-        manifest["index_type"] = "flat-ip"
-        faiss.write_index(index, str(path))
+        built = vector_index.build(matrix, manifest.get("index_kind", "auto"))
+        manifest["index_type"] = built.kind
+        manifest["index_params"] = built.params
+        faiss.write_index(built.index, str(path))
 
     def _generations(self) -> list[str]:
         return sorted(p.name for p in self.path.glob("gen-*") if p.is_dir())

@@ -231,6 +231,7 @@ class Indexer:
             "model_id": self.embedder.model_id,
             "dimension": self.embedder.dimension,
             "chunking": settings,
+            "index_kind": self.config.index.kind,
             "sources": root_names,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "sourced_version": __version__,

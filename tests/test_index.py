@@ -102,3 +102,36 @@ def test_old_generations_are_pruned(tmp_path):
             store.write(docs, chunks, vectors, {"model_id": "test", "dimension": 32, "chunking": {}})
     gens = sorted(p.name for p in store.path.glob("gen-*"))
     assert gens == ["gen-000003", "gen-000004"] and store.current_name() == "gen-000004"
+
+
+def clustered(n, dim=32, clusters=50, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    data = centres[rng.integers(0, clusters, n)] + rng.normal(scale=0.3, size=(n, dim))
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    return data.astype(np.float32), rng
+
+
+@pytest.mark.parametrize("kind", ["ivf-flat", "ivf-sq8", "hnsw"])
+def test_approximate_kinds_keep_recall_against_exact(kind):
+    from retrieval import vectors as vector_index
+
+    data, rng = clustered(6000)
+    built = vector_index.build(data, kind)
+    assert built.kind == kind
+    vector_index.prepare_for_queries(built.index, built.params)
+    queries = data[rng.choice(len(data), 100, replace=False)] + rng.normal(scale=0.05, size=(100, 32)).astype(
+        np.float32
+    )
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    _, got = built.index.search(queries, 10)
+    recall = np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth, strict=True)])
+    assert recall >= 0.9
+
+
+def test_auto_kind_is_exact_for_small_collections():
+    from retrieval import vectors as vector_index
+
+    assert vector_index.choose_kind(1000) == "flat"
+    assert vector_index.choose_kind(vector_index.EXACT_LIMIT + 1) != "flat"

@@ -86,3 +86,20 @@ def test_chunks_keep_offsets_into_the_document(bundled_index):
     rows = list(range(snap.chunk_count))
     for chunk, doc in snap.chunks(rows).values():
         assert doc.text[chunk.start : chunk.end] == chunk.text
+
+
+def test_approximate_index_end_to_end(tmp_path, hash_config):
+    from retrieval.index import check_index
+    from retrieval.ranking import Filters
+    from tests.conftest import service_for
+
+    config = replace(hash_config, index={"kind": "ivf-flat"})
+    build(config, tmp_path / "idx", [BUNDLED])
+    store = IndexStore(tmp_path / "idx")
+    snap = store.open()
+    assert snap.manifest["index_type"] == "ivf-flat" and snap.manifest["index_params"]["nprobe"] >= 1
+    assert check_index(store).ok
+    service = service_for(config, tmp_path / "idx")
+    assert service.ask("Rekognition police").hits
+    hits = service.ask("facial recognition", k=10, filters=Filters(outlet="guardian")).hits
+    assert [h.document.outlet for h in hits] == ["The Guardian"]

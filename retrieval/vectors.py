@@ -1,0 +1,143 @@
+"""The FAISS side of the index: which index type, how it is built, searched and tuned.
+
+Below ``EXACT_LIMIT`` vectors the index is exact (flat inner product): at that size a
+query costs a few milliseconds and approximate search would only lose recall. Above it,
+an inverted-file index (IVF) with 8-bit scalar-quantised vectors keeps memory at a
+quarter and queries in milliseconds; its ``nprobe`` is tuned at build time until
+recall@10 against exact search reaches ``TARGET_RECALL`` on sampled queries. Numbers
+behind these choices: docs/performance.md (`sourced bench scale`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+EXACT_LIMIT = 200_000
+TARGET_RECALL = 0.95
+KINDS = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq", "hnsw")
+_threads_lock = threading.Lock()
+
+
+def choose_kind(n: int, requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n <= EXACT_LIMIT else "ivf-sq8"
+
+
+@dataclass
+class BuiltIndex:
+    index: Any
+    kind: str
+    params: dict[str, Any]
+    seconds: float
+
+
+def _nlist(n: int) -> int:
+    # ~4·sqrt(N) lists, the usual FAISS guidance, with at least 39 points per list to train.
+    return max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+
+
+def build(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> BuiltIndex:
+    """An index over ``vectors`` (unit rows) whose ids are the row numbers."""
+    import faiss
+    import numpy as np
+
+    started = time.perf_counter()
+    n, dim = vectors.shape
+    kind = choose_kind(n, kind)
+    ids = np.arange(n, dtype=np.int64)
+    params: dict[str, Any] = {}
+    if kind == "flat" or n == 0:
+        kind = "flat"
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if n:
+            index.add_with_ids(vectors, ids)
+    elif kind == "hnsw":
+        params = {"M": 32, "efConstruction": 80, "efSearch": 64}
+        inner = faiss.IndexHNSWFlat(dim, params["M"], faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = params["efConstruction"]
+        inner.hnsw.efSearch = params["efSearch"]
+        index = faiss.IndexIDMap2(inner)
+        index.add_with_ids(vectors, ids)
+    else:
+        nlist = _nlist(n)
+        quantizer = faiss.IndexFlatIP(dim)
+        if kind == "ivf-flat":
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        elif kind == "ivf-sq8":
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+        elif kind == "ivf-pq":
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
+        else:
+            raise ValueError(f"unknown index kind {kind!r}")
+        rng = np.random.default_rng(seed)
+        train = vectors[rng.choice(n, size=min(n, nlist * 64), replace=False)] if n > nlist * 64 else vectors
+        index.train(np.ascontiguousarray(train, dtype=np.float32))
+        index.add_with_ids(vectors, ids)
+        quantizer.is_trained = True
+        params = {"nlist": nlist, "nprobe": tune_nprobe(index, vectors, rng)}
+        index.nprobe = params["nprobe"]
+    return BuiltIndex(index, kind, params, time.perf_counter() - started)
+
+
+def tune_nprobe(index, vectors: np.ndarray, rng, queries: int = 200, k: int = 10) -> int:
+    """Smallest power-of-two nprobe whose recall@k vs exact reaches TARGET_RECALL."""
+    import faiss
+    import numpy as np
+
+    n, dim = vectors.shape
+    sample = vectors[rng.choice(n, size=min(queries, n), replace=False)]
+    # Queries near, not on, stored vectors: like real questions, they match no row exactly.
+    noisy = sample + rng.normal(scale=0.05, size=sample.shape).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _, truth = exact.search(noisy, k)
+    nprobe = 1
+    while nprobe < index.nlist:
+        index.nprobe = nprobe
+        _, got = index.search(noisy, k)
+        recall = np.mean([len(set(g) & set(t)) / k for g, t in zip(got, truth, strict=True)])
+        if recall >= TARGET_RECALL:
+            return nprobe
+        nprobe *= 2
+    return index.nlist
+
+
+def prepare_for_queries(index, params: dict[str, Any]) -> None:
+    """Apply saved search parameters after loading an index from disk."""
+    import faiss
+
+    if "nprobe" in params:
+        faiss.extract_index_ivf(index).nprobe = params["nprobe"]
+    if "efSearch" in params:
+        faiss.downcast_index(index.index).hnsw.efSearch = params["efSearch"]
+
+
+def search_params(index, params: dict[str, Any], allowed: np.ndarray | None):
+    import faiss
+    import numpy as np
+
+    selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)) if allowed is not None else None
+    if "nprobe" in params:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=params["nprobe"])
+    if selector is None:
+        return None
+    return faiss.SearchParameters(sel=selector)
+
+
+def single_thread_queries() -> None:
+    """One OpenMP thread per FAISS search: a single query runs faster than on two busy cores."""
+    import faiss
+
+    with _threads_lock:
+        faiss.omp_set_num_threads(1)
