@@ -626,6 +626,113 @@ def bench_beir(
     _print_bench_table(result)
 
 
+@bench.command("speed")
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A BEIR folder (corpus.jsonl) to ingest, e.g. ../shared/benchmarks/scifact. Default: the bundled articles.",
+)
+@click.option(
+    "--docs",
+    "max_docs",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Documents of --corpus to ingest.",
+)
+@click.option(
+    "--large",
+    "scale_chunks",
+    type=click.IntRange(1000),
+    default=100_000,
+    show_default=True,
+    help="Passages in the large index for query latency.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    help="Embedding backend (default: embedding.backend).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print all figures as one JSON object.")
+@click.pass_obj
+def bench_speed(
+    obj: _Context, corpus: Path | None, max_docs: int, scale_chunks: int, backend: str | None, as_json: bool
+) -> None:
+    """Ingest speed vs the bare model, warm query latency, cold `sourced ask`, peak memory."""
+    from .embedding import make_embedder
+    from .speed import bench_speed as run
+    from .speed import with_backend
+
+    config = with_backend(obj.config, backend)
+    result = run(
+        config,
+        lambda: make_embedder(config.embedding.model, config.embedding.backend),
+        corpus,
+        max_docs,
+        obj.config_path,
+        scale_chunks,
+        log=lambda m: _console().print(f"[dim]{_escape(m)}[/]"),
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    out = _console(stderr=False)
+    for key, value in result.items():
+        out.print(f"{key:<28} {value}")
+
+
+@bench.command("scale")
+@click.option(
+    "--vectors", "n", type=click.IntRange(1000), default=100_000, show_default=True, help="How many 384-d vectors."
+)
+@click.option(
+    "--index",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["flat", "ivf-flat", "ivf-sq8", "ivf-pq", "hnsw"]),
+    help="Index types to compare (default: all but hnsw above 300k vectors).",
+)
+@click.option("--queries", type=click.IntRange(10), default=200, show_default=True)
+@click.option(
+    "--from-index",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use the passage vectors of this index instead of synthetic ones.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def bench_scale(n: int, kinds: tuple[str, ...], queries: int, from_index: Path | None, as_json: bool) -> None:
+    """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency."""
+    from .index import IndexStore
+    from .speed import bench_scale as run
+
+    source = IndexStore(from_index).open().embeddings() if from_index else None
+    if not kinds:
+        kinds = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq") + (("hnsw",) if n <= 300_000 else ())
+    result = run(n, kinds, queries, source, log=lambda m: _console().print(f"[dim]{_escape(m)}[/]"))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result['vectors']:,} {result['data']} ({result['dimension']}-d), {queries} queries, 1 thread"
+    )
+    for column in ("index", "build s", "MB", "MB per 1M", "recall@10", "p50 ms", "p95 ms", "params"):
+        table.add_column(column)
+    for row in result["rows"]:
+        table.add_row(
+            row["index"],
+            f"{row['build_s']:.1f}",
+            f"{row['memory_mb']:.0f}",
+            f"{row['memory_mb_per_million']:.0f}",
+            f"{row['recall@10']:.3f}",
+            f"{row['query_p50_ms']:.2f}",
+            f"{row['query_p95_ms']:.2f}",
+            json.dumps(row["params"]),
+        )
+    _console(stderr=False).print(table)
+    _console(stderr=False).print(f"index.kind 'auto' picks: {result['auto_choice']}")
+
+
 def _print_bench_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 

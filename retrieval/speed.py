@@ -1,0 +1,344 @@
+"""`sourced bench speed` and `sourced bench scale`: figures measured side by side in one run.
+
+Every figure comes with the baseline it is compared to, measured in the same run on the
+same machine: ingest against the bare model encoding the same passages, a cold
+`sourced ask` against a bare `import torch`, approximate indexes against exact search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Config, replace
+from .embedding import Embedder
+from .index import IndexStore
+from .indexer import Indexer, bundled_articles, embed_text
+from .service import QueryService
+from .types import Document
+
+BENCH_QUESTIONS = (
+    "who urged Amazon to stop selling Rekognition?",
+    "How inaccurate was the Metropolitan Police's facial recognition?",
+    "What did the Association for Computing Machinery say about facial recognition?",
+    "Which city moved to ban facial recognition?",
+    "Why did the IRS drop its facial recognition system?",
+    "What did Microsoft president Brad Smith say about regulating facial recognition?",
+    "Which lawmakers warned federal agencies about Clearview AI?",
+    "How long will Amazon stop police from using its facial recognition?",
+    "what is a good banana bread recipe?",
+    "Do vitamin D supplements reduce fractures?",
+)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    pos = (len(ordered) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _latency(service: QueryService, questions: Sequence[str], rounds: int) -> dict[str, float]:
+    service.ask(questions[0], k=5)  # warm: model, index and caches loaded
+    times = []
+    for _ in range(rounds):
+        for q in questions:
+            started = time.perf_counter()
+            service.ask(q, k=5)
+            times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(_percentile(times, 0.5), 2), "p95_ms": round(_percentile(times, 0.95), 2), "n": len(times)}
+
+
+def _chunk_texts(config: Config, embedder: Embedder, documents: Sequence[Document]) -> list[str]:
+    from .chunking import chunk_document
+
+    texts = []
+    for doc in documents:
+        for chunk in chunk_document(
+            doc, config.chunking.max_tokens, config.chunking.overlap_sentences, embedder.count_tokens
+        ):
+            texts.append(embed_text(doc, chunk, config.chunking.embed_title))
+    return texts
+
+
+def _run_child(args: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit code) of a child process, measured by the kernel."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def _median_child(args: Sequence[str], env: dict[str, str], runs: int = 3) -> tuple[float, float]:
+    results = [_run_child(args, env) for _ in range(runs)]
+    if any(code != 0 for _, _, code in results):
+        raise RuntimeError(f"{' '.join(args)} failed")
+    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def bench_speed(
+    config: Config,
+    embedder_factory: Callable[[], Embedder],
+    corpus: Path | None,
+    max_docs: int,
+    config_path: Path | None,
+    scale_chunks: int = 100_000,
+    log: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from .beir import load_beir
+
+    result: dict[str, Any] = {"backend": config.embedding.backend, "model": config.embedding.model}
+    embedder = embedder_factory()
+    embedder.embed(["warm up the model"])  # load it outside every timed section
+    with tempfile.TemporaryDirectory(prefix="sourced-speed-") as tmp_name:
+        tmp = Path(tmp_name)
+        # -------- ingest: a larger collection, raw model vs the whole `sourced index`
+        if corpus is not None:
+            dataset = load_beir(corpus, "test")
+            docs = dataset.documents()[:max_docs]
+            folder = tmp / "corpus"
+            folder.mkdir()
+            with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
+                for d in docs:
+                    f.write(json.dumps({"title": d.title, "text": d.text[len(d.title) :].strip()}) + "\n")
+            collection_name = f"{dataset.name} ({len(docs)} documents)"
+        else:
+            folder = bundled_articles()
+            collection_name = "bundled articles"
+        log(f"ingest: {collection_name}")
+        indexer = Indexer(config, IndexStore(tmp / "ingest-index"), embedder)
+        read = indexer._read([folder], _Quiet())
+        texts = _chunk_texts(config, embedder, read.documents)
+        started = time.perf_counter()
+        embedder.embed(texts, config.embedding.batch_size)
+        raw = time.perf_counter() - started
+        started = time.perf_counter()
+        report = Indexer(config, IndexStore(tmp / "ingest-index"), embedder).run([folder])
+        ingest = time.perf_counter() - started
+        result.update(
+            {
+                "ingest_collection": collection_name,
+                "ingest_chunks": report.chunks,
+                "encode_raw_chunks_per_s": round(len(texts) / raw, 1),
+                "ingest_chunks_per_s": round(report.chunks / ingest, 1),
+                "ingest_overhead": round(raw / ingest, 3),
+            }
+        )
+        # -------- queries on the bundled collection, warm
+        log("queries: bundled collection")
+        bundled_dir = tmp / "bundled-index"
+        Indexer(config, IndexStore(bundled_dir), embedder).run([bundled_articles()])
+        service = QueryService(IndexStore(bundled_dir), lambda: embedder, config.search)
+        lat = _latency(service, BENCH_QUESTIONS, rounds=10)
+        result.update({"query_p50_ms": lat["p50_ms"], "query_p95_ms": lat["p95_ms"]})
+        # -------- queries on a large index: the ingested passages' real vectors, tiled with noise
+        log(f"queries: {scale_chunks} passage index")
+        big = IndexStore(tmp / "big-index")
+        snap = IndexStore(tmp / "ingest-index").open()
+        base = np.asarray(snap.embeddings())
+        rng = np.random.default_rng(0)
+        reps = -(-scale_chunks // len(base))
+        tiled = np.concatenate(
+            [base] + [base + rng.normal(scale=0.02, size=base.shape).astype(np.float32) for _ in range(reps - 1)]
+        )[:scale_chunks]
+        tiled /= np.linalg.norm(tiled, axis=1, keepdims=True)
+        big_docs, big_chunks, big_texts = _tiled_records(snap, scale_chunks)
+        started = time.perf_counter()
+        with big.writer_lock():
+            big.write(
+                big_docs,
+                big_chunks,
+                tiled.astype(np.float32),
+                {
+                    "model_id": embedder.model_id,
+                    "dimension": embedder.dimension,
+                    "chunking": indexer.chunk_settings(),
+                    "index_kind": config.index.kind,
+                },
+                big_texts,
+            )
+        build = time.perf_counter() - started
+        big_service = QueryService(big, lambda: embedder, config.search)
+        lat = _latency(big_service, BENCH_QUESTIONS, rounds=5)
+        result.update(
+            {
+                "large_index_chunks": scale_chunks,
+                "large_index_type": big.open().manifest["index_type"],
+                "large_index_build_s": round(build, 1),
+                "large_query_p50_ms": lat["p50_ms"],
+                "large_query_p95_ms": lat["p95_ms"],
+            }
+        )
+        # -------- cold CLI processes, with the bare `import torch` beside them
+        log("cold processes")
+        env = {
+            **os.environ,
+            "SOURCED_INDEX_DIR": str(bundled_dir),
+            "SOURCED_CONFIG": str(_child_config(tmp, config, config_path)),
+        }
+        cli = [sys.executable, "-m", "retrieval.cli"]
+        torch_s, _ = _median_child([sys.executable, "-c", "import torch"], env)
+        ask_s, ask_rss = _median_child([*cli, "ask", BENCH_QUESTIONS[0]], env)
+        _, index_rss = _median_child(
+            [*cli, "index", "--rebuild", "--index-dir", str(tmp / "rss-index"), str(bundled_articles())], env, runs=1
+        )
+        result.update(
+            {
+                "cold_ask_s": round(ask_s, 3),
+                "import_torch_s": round(torch_s, 3),
+                "cold_ask_vs_import_torch": round(ask_s / torch_s, 3),
+                "peak_rss_mb_ask": round(ask_rss, 1),
+                "peak_rss_mb_index": round(index_rss, 1),
+            }
+        )
+    return result
+
+
+def _child_config(tmp: Path, config: Config, config_path: Path | None) -> Path:
+    """The user's config file with this run's embedding settings, for child processes."""
+    import yaml
+
+    data = (yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) if config_path else None) or {}
+    data.setdefault("embedding", {}).update({"model": config.embedding.model, "backend": config.embedding.backend})
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+class _Quiet:
+    def reading(self, done: int, total: int) -> None:
+        pass
+
+
+def _tiled_records(snap, n: int):
+    """Documents and chunk records repeating the small index's passages up to ``n`` rows."""
+    from dataclasses import replace as dc_replace
+
+    from .index import ChunkRecord
+
+    docs = snap.documents()
+    records = [rec for recs in snap.chunk_records().values() for _, rec in recs]
+    by_id = {d.id: d for d in docs}
+    out_docs: list[Document] = []
+    out_chunks: list[ChunkRecord] = []
+    texts: list[str] = []
+    copy = 0
+    while len(out_chunks) < n:
+        for d in docs:
+            out_docs.append(dc_replace(d, id=f"{d.id}-{copy}", url=f"{d.url}#copy{copy}" if d.url else None))
+        for rec in records:
+            if len(out_chunks) >= n:
+                break
+            doc = by_id[rec.doc_id]
+            out_chunks.append(ChunkRecord(f"{rec.doc_id}-{copy}", rec.ordinal, rec.start, rec.end, rec.embed_hash))
+            texts.append(doc.text[rec.start : rec.end])
+        copy += 1
+    used = {c.doc_id for c in out_chunks}
+    return [d for d in out_docs if d.id in used], out_chunks, texts
+
+
+# ---------------------------------------------------------------------------- scale
+
+
+def clustered_vectors(n: int, dim: int = 384, seed: int = 0):
+    """Unit vectors in many clusters of different sizes, like embeddings of a real corpus."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    clusters = max(64, n // 500)
+    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    weights = rng.zipf(1.5, clusters).astype(np.float64)
+    weights /= weights.sum()
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 100_000
+    for begin in range(0, n, step):
+        m = min(step, n - begin)
+        labels = rng.choice(clusters, size=m, p=weights)
+        block = centres[labels] + rng.normal(scale=0.06, size=(m, dim)).astype(np.float32)
+        out[begin : begin + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out, rng
+
+
+def bench_scale(
+    n: int,
+    kinds: Sequence[str],
+    queries: int = 200,
+    source: Any = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    import faiss
+    import numpy as np
+
+    from . import vectors as vector_index
+
+    if source is not None:
+        data = np.ascontiguousarray(source[:n], dtype=np.float32)
+        rng = np.random.default_rng(0)
+        origin = "real passage embeddings"
+    else:
+        data, rng = clustered_vectors(n)
+        origin = "synthetic clustered unit vectors"
+    n, dim = data.shape
+    q = data[rng.choice(n, size=queries, replace=False)] + rng.normal(scale=0.03, size=(queries, dim)).astype(
+        np.float32
+    )
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(data)
+    _, truth = exact.search(q, 10)
+    rows = []
+    for kind in kinds:
+        log(f"{kind}: building over {n} vectors")
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        built = vector_index.build(data, kind)
+        vector_index.prepare_for_queries(built.index, built.params)
+        memory = len(faiss.serialize_index(built.index)) / 2**20
+        faiss.omp_set_num_threads(1)
+        times, got = [], []
+        for i in range(queries):
+            started = time.perf_counter()
+            _, ids = built.index.search(q[i : i + 1], 10)
+            times.append((time.perf_counter() - started) * 1000)
+            got.append(ids[0])
+        recall = float(np.mean([len(set(g) & set(t)) / 10 for g, t in zip(got, truth, strict=True)]))
+        rows.append(
+            {
+                "index": built.kind,
+                "params": built.params,
+                "build_s": round(built.seconds, 2),
+                "memory_mb": round(memory, 1),
+                "memory_mb_per_million": round(memory * 1_000_000 / n, 1),
+                "recall@10": round(recall, 4),
+                "query_p50_ms": round(_percentile(times, 0.5), 3),
+                "query_p95_ms": round(_percentile(times, 0.95), 3),
+            }
+        )
+    return {
+        "vectors": n,
+        "dimension": dim,
+        "data": origin,
+        "queries": queries,
+        "threads_per_query": 1,
+        "rows": rows,
+        "auto_choice": vector_index.choose_kind(n),
+    }
+
+
+def with_backend(config: Config, backend: str | None) -> Config:
+    return replace(config, embedding={"backend": backend}) if backend else config
