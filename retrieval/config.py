@@ -128,6 +128,8 @@ class IndexSettings:
         None,
         f"Where the index lives. Default: ${ENV_INDEX_DIR}, else the per-user data folder.",
     )
+    bm25_k1: float = _setting(0.9, "BM25 term-frequency saturation (tuned on SciFact train).")
+    bm25_b: float = _setting(0.4, "BM25 length normalisation (tuned on SciFact train).")
     kind: str = _setting(
         "auto",
         "FAISS index: 'auto' (exact up to 200,000 passages, then IVF with 8-bit vectors), 'flat', "
@@ -142,7 +144,9 @@ class SearchSettings:
         "hybrid", "Ranking: 'hybrid' (BM25 + embeddings, fused), 'dense' (embeddings) or 'bm25' (words)."
     )
     fusion: str = _setting("convex", "How hybrid mode fuses: 'convex' (weighted normalised scores) or 'rrf'.")
-    alpha: float = _setting(0.5, "Weight of the embedding side in convex fusion (0 = BM25 only, 1 = dense only).")
+    alpha: float = _setting(
+        0.7, "Weight of the embedding side in convex fusion (0 = BM25 only, 1 = dense only; tuned on SciFact train)."
+    )
     rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
         0.35,

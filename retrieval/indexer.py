@@ -163,6 +163,10 @@ class Indexer:
 
         settings = self.chunk_settings()
         same_chunking = previous is not None and previous.manifest.get("chunking") == settings
+        lexical = {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b}
+        same_lexical = previous is not None and all(
+            previous.manifest.get("lexical", {}).get(k) == v for k, v in lexical.items()
+        )
         old_hashes = previous.content_hashes() if previous else {}
         old_chunks = previous.chunk_records() if previous and same_chunking else {}
         old_vectors_by_hash: dict[str, int] = {}
@@ -208,6 +212,8 @@ class Indexer:
         unchanged_index = (
             previous is not None
             and same_chunking
+            and same_lexical
+            and previous.manifest.get("index_kind") == self.config.index.kind
             and added == 0
             and updated == 0
             and removed == 0
@@ -232,6 +238,7 @@ class Indexer:
             "dimension": self.embedder.dimension,
             "chunking": settings,
             "index_kind": self.config.index.kind,
+            "lexical": lexical,
             "sources": root_names,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "sourced_version": __version__,

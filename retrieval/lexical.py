@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 LEXICAL_DIR = "bm25"
-DEFAULT_PARAMS: dict[str, Any] = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+# k1 and b come from the index settings (tuned on SciFact train: docs/ranking.md).
+DEFAULT_PARAMS: dict[str, Any] = {"k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "english", "stopwords": "en"}
 
 _stemmers: dict[str, Any] = {}
 _stemmer_lock = threading.Lock()
