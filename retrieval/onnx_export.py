@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import ModelLoadError
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: per-channel int8 weights, MatMul only
 
 
 def _model_key(model_dir: Path) -> str:
@@ -93,5 +93,9 @@ def _quantize(fp32: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = out.with_suffix(f".tmp{os.getpid()}.onnx")
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    # Per-channel weights on the MatMuls only: measured cosine to fp32 >= 0.99 (per-tensor
+    # weights over all ops gave 0.91 at worst).
+    quantize_dynamic(
+        str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+    )
     os.replace(tmp, out)

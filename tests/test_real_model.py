@@ -50,3 +50,17 @@ def test_rekognition_question_finds_the_coalition_passage(real_service):
 def test_off_topic_question_is_not_answered(real_service):
     answer = real_service.ask("what is a good recipe for banana bread?")
     assert not answer.answered
+
+
+@pytest.mark.parametrize("backend, floor", [("onnx", 0.9999), ("onnx-int8", 0.98)])
+def test_onnx_backends_match_sentence_transformers(real_service, tmp_path_factory, backend, floor):
+    from tests.conftest import BUNDLED as articles
+
+    reference = real_service.embedder
+    onnx = make_embedder("all-MiniLM-L6-v2", backend, tmp_path_factory.mktemp("onnx"))
+    texts = [p for f in sorted(articles.iterdir()) for p in f.read_text().split("\n\n") if p.strip()][:64]
+    cos = (reference.embed(texts) * onnx.embed(texts)).sum(axis=1)
+    assert cos.min() >= floor, cos.min()
+    query = "who urged Amazon to stop selling Rekognition?"
+    assert float(reference.embed_query(query) @ onnx.embed_query(query)) >= floor
+    assert onnx.count_tokens(["Rekognition is sold"]) == reference.count_tokens(["Rekognition is sold"])
