@@ -158,7 +158,9 @@ class SearchSettings:
         0.95, "Passages at least this similar (cosine) are one passage repeated: shown once."
     )
     mmr_lambda: float = _setting(
-        1.0, "Maximal marginal relevance: 1 ranks by relevance only; lower values favour variety."
+        0.9,
+        "Maximal marginal relevance: 1 ranks by relevance only; lower values favour variety "
+        "(0.9 cost no recall on SciFact train; 0.7 did).",
     )
     candidates: int = _setting(100, "Passages fetched from each side before grouping by article.")
     sentence_passages: int = _setting(
