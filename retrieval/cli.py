@@ -483,11 +483,11 @@ def eval_cmd(obj: _Context, questions_file: Path, index_dir: Path | None, k: int
         from rich.table import Table
 
         table = Table(title="Questions not answered at rank 1")
-        for column in ("question", "found at", "answered", "similarity"):
+        for column in ("question", "found at", "answered", "confidence"):
             table.add_column(column)
         for r in misses:
             found = "off-topic" if r["off_topic"] else (str(r["rank"]) if r["rank"] else f"not in top {k}")
-            table.add_row(_escape(r["q"]), found, str(r["answered"]), f"{r['similarity']:.2f}")
+            table.add_row(_escape(r["q"]), found, str(r["answered"]), f"{r['confidence']:.2f}")
         out.print(table)
 
 

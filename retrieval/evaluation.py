@@ -112,12 +112,12 @@ class EvalReport:
 def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> EvalReport:
     report = EvalReport()
     for question, answer in zip(questions, answers, strict=True):
-        best = round(max((h.similarity for h in answer.hits), default=0.0), 4)
+        best = round(answer.confidence, 4)
         if question.off_topic:
             report.off_topic += 1
             report.abstention_rate += 0.0 if answer.answered else 1.0
             report.rows.append(
-                {"q": question.q, "off_topic": True, "answered": answer.answered, "rank": None, "similarity": best}
+                {"q": question.q, "off_topic": True, "answered": answer.answered, "rank": None, "confidence": best}
             )
             continue
         matches = [question.matches(h) for h in answer.hits]
@@ -134,7 +134,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
                 "off_topic": False,
                 "answered": answer.answered,
                 "rank": rank,
-                "similarity": best,
+                "confidence": best,
                 "top": answer.hits[0].document.title if answer.hits else None,
             }
         )

@@ -162,25 +162,27 @@ class QueryService:
             self.settings.duplicate_threshold,
             self.settings.mmr_lambda,
         )
-        best_similarity = max((c.dense for c in candidates), default=0.0)
-        hits = self._hits(text, qvec, snap, found, candidates, chosen, offset)
-        answered = bool(hits) and best_similarity >= self.settings.min_score
+        hits, best_sentence = self._hits(text, qvec, snap, found, candidates, chosen, offset)
+        # Confidence: the closest passage or answer sentence to the question, by cosine.
+        confidence = max(max((c.dense for c in candidates), default=0.0), best_sentence)
+        answered = bool(hits) and confidence >= self.settings.min_score
         took = (time.perf_counter() - started) * 1000
-        return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took)
+        return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
 
-    def _hits(self, question, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> list[Hit]:
+    def _hits(self, question, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> tuple[list[Hit], float]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Documents are ranked by passage scores, but the passage shown (and the sentence
         in bold) is decided at sentence level: among the article's top passages, the one
         whose best sentence is closest to the question. Sentences are embedded in one
-        batch per question; term overlap breaks near-ties.
+        batch per question; term overlap breaks near-ties. Also returns the best
+        sentence similarity (0 when sentence scoring is off).
         """
         import numpy as np
 
         page = chosen[offset:]
         if not page:
-            return []
+            return [], 0.0
         lexical = snap.lexical
         q_tokens = lexical.query_tokens(question)
         idf = lexical.idf(q_tokens)
@@ -234,7 +236,7 @@ class QueryService:
                     duplicates=duplicates,
                 )
             )
-        return hits
+        return hits, float(dense.max()) if len(dense) else 0.0
 
     def documents(self) -> list[Document]:
         return self.snapshot().documents()

@@ -111,3 +111,5 @@ class Answer:
     hits: tuple[Hit, ...]
     answered: bool
     took_ms: float = 0.0
+    # Cosine similarity of the closest passage or sentence: what `answered` is decided on.
+    confidence: float = 0.0

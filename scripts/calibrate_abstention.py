@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def best_similarity(service: QueryService, questions: list[str]) -> np.ndarray:
-    # Similarity of the best passage: what QueryService compares with min_score.
-    return np.array([max((h.similarity for h in service.ask(q, k=5).hits), default=0.0) for q in questions])
+    # What QueryService compares with min_score.
+    return np.array([service.ask(q, k=5).confidence for q in questions])
 
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    config = replace(load_config(), search={"min_score": 0.0, "sentence_passages": 0})
+    config = replace(load_config(), search={"min_score": 0.0})
     embedder = make_embedder(config.embedding.model, config.embedding.backend)
     dataset = load_beir(folder, "train")
     run = prepare(dataset, folder, config, embedder, _cache_root())
