@@ -149,9 +149,10 @@ class SearchSettings:
     )
     rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
-        0.35,
-        "Cosine similarity the best passage must reach for the question to count as answered; "
-        "below it the closest passages are shown marked low-confidence.",
+        0.475,
+        "Cosine similarity the closest passage or answer sentence must reach for the question to "
+        "count as answered (calibrated: docs/ranking.md); below it the closest passages are shown "
+        "marked low-confidence.",
     )
     per_document: int = _setting(1, "Most passages from one article among the results.")
     duplicate_threshold: float = _setting(
