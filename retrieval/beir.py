@@ -141,6 +141,8 @@ def prepare(
     progress: IndexProgress | None = None,
 ) -> BeirRun:
     """Index the corpus (or reuse the cached index) and return a searchable run."""
+    # Benchmarks rank documents by passages; sentence vectors only pick what is displayed.
+    config = replace(config, index={"sentence_vectors": False})
     if whole_documents:
         config = replace(config, chunking={"max_tokens": WHOLE_DOCUMENT_TOKENS, "overlap_sentences": 0})
     store = IndexStore(corpus_cache_dir(cache_root, folder, config, embedder, whole_documents))

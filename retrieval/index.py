@@ -35,12 +35,13 @@ from .types import Chunk, Document
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 2  # 2: BM25 index in each generation
+FORMAT_VERSION = 3  # 2: BM25 index in each generation; 3: sentence vectors
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 META = "meta.sqlite"
 VECTORS = "vectors.faiss"
 EMBEDDINGS = "embeddings.npy"
+SENTENCE_VECTORS = "sentences.npy"
 KEEP_GENERATIONS = 2
 
 _SCHEMA = """
@@ -55,6 +56,11 @@ CREATE TABLE chunks (
     embed_hash TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
+CREATE TABLE sentences (
+    row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX sentences_doc ON sentences(doc_id, start);
 """
 
 
@@ -67,6 +73,16 @@ class ChunkRecord:
     start: int
     end: int
     embed_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRecord:
+    """A sentence of a document, by offsets, with the hash of its text (for vector reuse)."""
+
+    doc_id: str
+    start: int
+    end: int
+    hash: str
 
 
 def _doc_row(doc: Document) -> tuple[Any, ...]:
@@ -104,21 +120,22 @@ _DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topi
 class Snapshot:
     """One immutable generation of the index, safe to search from many threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check_version: bool = True) -> None:
         self.path = path
         try:
             self.manifest: dict[str, Any] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexMissingError(f"The index at {path.parent} is damaged (manifest unreadable: {exc}).") from None
-        if self.manifest.get("format_version") != FORMAT_VERSION:
+        if check_version and self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"The index at {path.parent} has format version {self.manifest.get('format_version')}, "
-                f"this version of sourced reads {FORMAT_VERSION}. Run `sourced index --rebuild`."
+                f"this version of sourced reads {FORMAT_VERSION}. Run `sourced index` to update it."
             )
         self._local = threading.local()
         self._faiss = None
         self._lexical: LexicalIndex | None = None
         self._embeddings: np.ndarray | None = None
+        self._sentence_vectors: np.ndarray | None = None
         self._faiss_lock = threading.Lock()
 
     @property
@@ -253,6 +270,35 @@ class Snapshot:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    def sentences_in(self, spans: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int, int]]]:
+        """For each (doc_id, start, end) span: the (row, start, end) of the sentences inside it."""
+        db = self.db()
+        return [
+            db.execute(
+                'SELECT row, start, "end" FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? ORDER BY start',
+                (doc_id, start, end),
+            ).fetchall()
+            for doc_id, start, end in spans
+        ]
+
+    def sentence_matrix(self) -> np.ndarray:
+        """All sentence vectors (float16), row-aligned with the sentences table, memory-mapped."""
+        import numpy as np
+
+        if self._sentence_vectors is None:
+            self._sentence_vectors = np.load(self.path / SENTENCE_VECTORS, mmap_mode="r")
+        return self._sentence_vectors
+
+    @property
+    def current_format(self) -> bool:
+        return self.manifest.get("format_version") == FORMAT_VERSION
+
+    def sentence_hashes(self) -> dict[str, int]:
+        try:
+            return dict(self.db().execute("SELECT hash, row FROM sentences").fetchall())
+        except sqlite3.OperationalError:  # written by a version without sentence vectors
+            return {}
+
     def embeddings(self) -> np.ndarray:
         """All chunk vectors, row-aligned, memory-mapped (not read until used)."""
         import numpy as np
@@ -285,12 +331,15 @@ class IndexStore:
         name = self.current_name()
         return bool(name) and (self.path / name / MANIFEST).is_file()
 
-    def open(self) -> Snapshot:
-        """The live generation, or :class:`IndexMissingError` with what to run."""
+    def open(self, check_version: bool = True) -> Snapshot:
+        """The live generation, or :class:`IndexMissingError` with what to run.
+
+        ``check_version=False`` opens an older format too, for re-using its vectors.
+        """
         name = self.current_name()
         if name is None or not (self.path / name / MANIFEST).is_file():
             raise IndexMissingError(f"No index at {self.path} yet. Run `sourced index` to build one.")
-        return Snapshot(self.path / name)
+        return Snapshot(self.path / name, check_version)
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -326,6 +375,8 @@ class IndexStore:
         embeddings: np.ndarray,
         manifest: dict[str, Any],
         texts: Sequence[str] | None = None,
+        sentences: Sequence[SentenceRecord] = (),
+        sentence_vectors: np.ndarray | None = None,
     ) -> Snapshot:
         """Write a new generation and make it live. Call with :meth:`writer_lock` held.
 
@@ -346,7 +397,15 @@ class IndexStore:
                 "chunks": len(chunks),
                 "dimension": int(embeddings.shape[1]) if embeddings.ndim == 2 else manifest["dimension"],
             }
-            self._write_meta(tmp / META, documents, chunks)
+            self._write_meta(tmp / META, documents, chunks, sentences)
+            if sentence_vectors is None:
+                sentence_vectors = np.zeros((0, manifest["dimension"]), dtype=np.float16)
+            if len(sentence_vectors) != len(sentences):
+                raise ValueError("one vector per sentence is required")
+            with open(tmp / SENTENCE_VECTORS, "wb") as f:
+                np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float16))
+                _fsync(f)
+            manifest["sentences"] = len(sentences)
             matrix = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(chunks), manifest["dimension"])
             with open(tmp / EMBEDDINGS, "wb") as f:
                 np.save(f, matrix)
@@ -383,7 +442,9 @@ class IndexStore:
         return Snapshot(self.path / name)
 
     @staticmethod
-    def _write_meta(path: Path, documents: Sequence[Document], chunks: Sequence[ChunkRecord]) -> None:
+    def _write_meta(
+        path: Path, documents: Sequence[Document], chunks: Sequence[ChunkRecord], sentences: Sequence[SentenceRecord]
+    ) -> None:
         conn = sqlite3.connect(path)
         try:
             conn.executescript(_SCHEMA)
@@ -391,6 +452,10 @@ class IndexStore:
             conn.executemany(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?)",
                 ((row, c.doc_id, c.ordinal, c.start, c.end, c.embed_hash) for row, c in enumerate(chunks)),
+            )
+            conn.executemany(
+                "INSERT INTO sentences VALUES (?,?,?,?,?)",
+                ((row, x.doc_id, x.start, x.end, x.hash) for row, x in enumerate(sentences)),
             )
             conn.commit()
             conn.execute("PRAGMA journal_mode=DELETE")
@@ -453,7 +518,9 @@ def check_index(store: IndexStore) -> HealthReport:
         f"live generation {name}, built {m.get('created')} with {m.get('model_id')} ({m.get('dimension')} dims)"
     )
     facts.append(f"{m.get('documents')} documents, {m.get('chunks')} passages, FAISS {m.get('index_type')}")
-    for missing in [f for f in (MANIFEST, META, VECTORS, EMBEDDINGS, LEXICAL_DIR) if not (snap.path / f).exists()]:
+    for missing in [
+        f for f in (MANIFEST, META, VECTORS, EMBEDDINGS, SENTENCE_VECTORS, LEXICAL_DIR) if not (snap.path / f).exists()
+    ]:
         problems.append(f"{missing} is missing from {snap.path}")
     if problems:
         return HealthReport(tuple(facts), tuple(problems))
@@ -493,6 +560,9 @@ def check_index(store: IndexStore) -> HealthReport:
         found = [row for row, _ in snap.search(np.asarray(emb[sample[0]]), 1)]
         if found and abs(float(np.asarray(emb[found[0]]) @ np.asarray(emb[sample[0]])) - 1.0) > 1e-3:
             problems.append("FAISS does not find a stored vector as its own nearest neighbour")
+    n_sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+    if snap.sentence_matrix().shape != (n_sentences, snap.dimension):
+        problems.append(f"{n_sentences} sentences but sentence vectors of shape {snap.sentence_matrix().shape}")
     if snap.lexical.rows != n_chunks:
         problems.append(f"BM25 index covers {snap.lexical.rows} rows for {n_chunks} passages")
     stale = [p.name for p in store.path.glob(".tmp-*")]

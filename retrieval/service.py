@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .chunking import sentence_spans
 from .config import SearchSettings
 from .embedding import Embedder
 from .errors import IndexMismatchError, QuestionError
@@ -172,11 +171,11 @@ class QueryService:
     def _hits(self, question, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> tuple[list[Hit], float]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
-        Documents are ranked by passage scores, but the passage shown (and the sentence
-        in bold) is decided at sentence level: among the article's top passages, the one
-        whose best sentence is closest to the question. Sentences are embedded in one
-        batch per question; term overlap breaks near-ties. Also returns the best
-        sentence similarity (0 when sentence scoring is off).
+        Articles are ranked by passage scores, but the passage shown (and the sentence in
+        bold) is decided at sentence level: among the article's best passages, the one
+        whose best sentence is closest to the question. Sentence vectors are stored in
+        the index, so this costs no model run; term overlap breaks near-ties. Also
+        returns the best sentence similarity.
         """
         import numpy as np
 
@@ -186,40 +185,47 @@ class QueryService:
         lexical = snap.lexical
         q_tokens = lexical.query_tokens(question)
         idf = lexical.idf(q_tokens)
-        alternatives_per_doc = max(1, self.settings.sentence_passages)
         by_doc: dict[str, list[Candidate]] = {}
         for c in candidates:
             by_doc.setdefault(found[c.row][1].id, []).append(c)
-        plans: list[list[tuple[Candidate, list[tuple[int, int]]]]] = []
-        sentences: list[str] = []
+        plans: list[list[Candidate]] = []
         for entry in page:
             alternatives = [entry.candidate]
-            if self.settings.per_document == 1:
+            if self.settings.per_document == 1 and self.settings.sentence_passages > 1:
                 others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
-                alternatives += others[: alternatives_per_doc - 1]
-            plan = []
-            for alt in alternatives:
-                chunk = found[alt.row][0]
-                spans = sentence_spans(chunk.text) or [(0, len(chunk.text))]
-                plan.append((alt, spans))
-                sentences += [chunk.text[a:b] for a, b in spans]
-            plans.append(plan)
-        if self.settings.sentence_passages > 0 and sentences:
-            dense = self.embedder.embed(sentences, batch_size=64) @ qvec
+                alternatives += others[: self.settings.sentence_passages - 1]
+            plans.append(alternatives)
+        flat = [alt for plan in plans for alt in plan]
+        spans = snap.sentences_in([(found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat])
+        sentence_rows = [row for group in spans for row, _, _ in group]
+        texts = []
+        for alt, group in zip(flat, spans, strict=True):
+            doc = found[alt.row][1]
+            texts += [doc.text[a:b] for _, a, b in group]
+        if sentence_rows and self.settings.sentence_passages > 0:
+            matrix = snap.sentence_matrix()
+            dense = np.asarray(matrix[np.asarray(sentence_rows)], dtype=np.float32) @ qvec
         else:
-            dense = np.zeros(len(sentences), dtype=np.float32)
-        coverage = sentence_coverage(sentences, q_tokens, idf, lambda s: tokenize(s, lexical.params))
-        scores = dense + 0.1 * coverage
+            dense = np.zeros(len(sentence_rows), dtype=np.float32)
+        scores = dense + 0.1 * sentence_coverage(texts, q_tokens, idf, lambda t: tokenize(t, lexical.params))
         hits = []
         cursor = 0
+        flat_iter = iter(zip(flat, spans, strict=True))
         for rank, (entry, plan) in enumerate(zip(page, plans, strict=True), start=offset + 1):
-            best = None  # (score, candidate, span)
-            for alt, spans in plan:
-                local = scores[cursor : cursor + len(spans)]
-                i = int(np.argmax(local))
-                cursor += len(spans)
-                if best is None or local[i] > best[0] + 1e-6:
-                    best = (float(local[i]), alt, spans[i])
+            best = None  # (score, candidate, span in chunk coordinates)
+            for _ in plan:
+                alt, group = next(flat_iter)
+                chunk = found[alt.row][0]
+                if not group:  # no stored sentences (should not happen): the whole passage
+                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)))
+                else:
+                    local = scores[cursor : cursor + len(group)]
+                    i = int(np.argmax(local))
+                    _, a, b = group[i]
+                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start))
+                cursor += len(group)
+                if best is None or candidate_best[0] > best[0] + 1e-6:
+                    best = candidate_best
             _, alt, span = best
             chunk, doc = found[alt.row]
             duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))

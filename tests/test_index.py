@@ -54,7 +54,7 @@ def test_manifest_format_version_is_checked(tmp_path):
     assert data["format_version"] == FORMAT_VERSION and data["dimension"] == 32 and data["chunks"] == 5
     data["format_version"] = 999
     manifest.write_text(json.dumps(data))
-    with pytest.raises(IndexMismatchError, match="--rebuild"):
+    with pytest.raises(IndexMismatchError, match="Run `sourced index` to update it"):
         store.open()
 
 

@@ -18,12 +18,13 @@ def test_first_run_embeds_everything_second_run_nothing(tmp_path, hash_config):
     embedder = CountingEmbedder()
     first = build(hash_config, tmp_path / "idx", [folder], embedder)
     assert first.written and first.added == 15 and first.documents == 15
-    assert embedder.embedded == first.chunks_embedded == first.chunks > 15
+    assert first.chunks_embedded == first.chunks > 15 and first.sentences_embedded > first.chunks
+    assert embedder.embedded == first.chunks_embedded + first.sentences_embedded
     gen = IndexStore(tmp_path / "idx").current_name()
 
     second = build(hash_config, tmp_path / "idx", [folder], embedder)
     assert not second.written and second.chunks_embedded == 0 and second.unchanged == 15
-    assert embedder.embedded == first.chunks  # nothing more was embedded
+    assert embedder.embedded == first.chunks_embedded + first.sentences_embedded  # nothing more
     assert IndexStore(tmp_path / "idx").current_name() == gen
 
 
@@ -39,8 +40,10 @@ def test_changed_added_and_removed_files(tmp_path, hash_config):
     embedder.embedded = 0
     report = build(hash_config, tmp_path / "idx", [folder], embedder)
     assert (report.added, report.updated, report.removed) == (1, 1, 1)
-    # Only the Truthout passages holding the edit (two, as chunks overlap) and the new story.
-    assert 0 < report.chunks_embedded == embedder.embedded <= 3
+    # Only the Truthout passages holding the edit (two, as chunks overlap) and the new story,
+    # and likewise only the edited sentence and the new story's sentences.
+    assert 0 < report.chunks_embedded <= 3 and 0 < report.sentences_embedded <= 3
+    assert embedder.embedded == report.chunks_embedded + report.sentences_embedded
     snap = IndexStore(tmp_path / "idx").open()
     assert snap.manifest["documents"] == 15 and len(snap.documents()) == 15
     assert not [d for d in snap.documents() if d.source == "004_a582f3a2c9e06838.txt"]
@@ -103,3 +106,30 @@ def test_approximate_index_end_to_end(tmp_path, hash_config):
     assert service.ask("Rekognition police").hits
     hits = service.ask("facial recognition", k=10, filters=Filters(outlet="guardian")).hits
     assert [h.document.outlet for h in hits] == ["The Guardian"]
+
+
+def test_older_format_is_upgraded_reusing_passage_vectors(tmp_path, hash_config):
+    import json
+
+    embedder = CountingEmbedder()
+    first = build(hash_config, tmp_path / "idx", [BUNDLED], embedder)
+    store = IndexStore(tmp_path / "idx")
+    manifest = store.path / store.current_name() / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 2
+    manifest.write_text(json.dumps(data))
+    embedder.embedded = 0
+    report = build(hash_config, tmp_path / "idx", [BUNDLED], embedder)
+    assert report.written and report.chunks_embedded == 0  # passage vectors were reused
+    assert store.open().current_format
+    assert report.chunks == first.chunks
+
+
+def test_sentence_vectors_can_be_turned_off(tmp_path, hash_config):
+    from tests.conftest import service_for
+
+    config = replace(hash_config, index={"sentence_vectors": False})
+    report = build(config, tmp_path / "idx", [BUNDLED])
+    assert report.sentences_embedded == 0
+    hit = service_for(config, tmp_path / "idx").ask("Rekognition police").hits[0]
+    assert hit.highlight  # bold sentence chosen by word overlap instead
