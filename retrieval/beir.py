@@ -127,7 +127,8 @@ def corpus_cache_dir(cache_root: Path, folder: Path, config: Config, embedder: E
     stat = (Path(folder) / "corpus.jsonl").stat()
     key = hashlib.sha1(f"{Path(folder).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     setup = "whole" if whole else f"chunks{config.chunking.max_tokens}"
-    model = embedder.model_id.replace("/", "_").replace(":", "_")
+    # The backend is part of the key: vectors of int8 and fp32 runs must never mix.
+    model = f"{embedder.model_id}-{config.embedding.backend}".replace("/", "_").replace(":", "_")
     return cache_root / f"{Path(folder).name}-{key}" / f"{setup}-{model}"
 
 

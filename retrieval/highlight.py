@@ -8,7 +8,7 @@ sentence on the article's page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urldefrag
 
@@ -17,20 +17,17 @@ if TYPE_CHECKING:
 
 
 def sentence_coverage(
-    sentences: Sequence[str],
-    question_tokens: Sequence[str],
-    idf: dict[str, float],
-    tokenize: Callable[[Sequence[str]], list[list[str]]],
+    sentence_tokens: Sequence[Sequence[str]], question_tokens: Sequence[str], idf: dict[str, float]
 ) -> np.ndarray:
-    """For each sentence, the IDF-weighted share of the question's words it contains."""
+    """For each sentence (as BM25 tokens), the IDF-weighted share of the question's words in it."""
     import numpy as np
 
     wanted = {t: idf.get(t, 0.0) for t in set(question_tokens)}
     total = sum(wanted.values())
-    if total <= 0 or not sentences:
-        return np.zeros(len(sentences), dtype=np.float32)
+    if total <= 0 or not sentence_tokens:
+        return np.zeros(len(sentence_tokens), dtype=np.float32)
     return np.array(
-        [sum(w for t, w in wanted.items() if t in set(tokens)) / total for tokens in tokenize(sentences)],
+        [sum(w for t, w in wanted.items() if t in set(tokens)) / total for tokens in sentence_tokens],
         dtype=np.float32,
     )
 

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import vectors as vector_index
 from .errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
-from .lexical import LEXICAL_DIR, LexicalIndex
+from .lexical import DEFAULT_PARAMS, LEXICAL_DIR, LexicalIndex, tokenize
 from .types import Chunk, Document
 
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 3  # 2: BM25 index in each generation; 3: sentence vectors
+FORMAT_VERSION = 4  # 2: BM25 index in each generation; 3: sentence vectors; 4: sentence tokens
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 META = "meta.sqlite"
@@ -58,7 +58,8 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
 CREATE TABLE sentences (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, hash TEXT NOT NULL
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, hash TEXT NOT NULL,
+    tokens TEXT NOT NULL  -- BM25 tokens, space-separated: word overlap without re-tokenising
 );
 CREATE INDEX sentences_doc ON sentences(doc_id, start);
 """
@@ -83,6 +84,15 @@ class SentenceRecord:
     start: int
     end: int
     hash: str
+
+
+def sentence_token_lists(
+    documents: Sequence[Document], sentences: Sequence[SentenceRecord], params: dict[str, Any]
+) -> list[list[str]]:
+    if not sentences:
+        return []
+    by_id = {d.id: d for d in documents}
+    return tokenize([by_id[x.doc_id].text[x.start : x.end] for x in sentences], params)
 
 
 def _doc_row(doc: Document) -> tuple[Any, ...]:
@@ -171,6 +181,7 @@ class Snapshot:
 
                     index = faiss.read_index(str(self.path / VECTORS))
                     vector_index.prepare_for_queries(index, self.manifest.get("index_params", {}))
+                    vector_index.single_thread_queries()
                     self._faiss = index
         return self._faiss
 
@@ -270,12 +281,13 @@ class Snapshot:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def sentences_in(self, spans: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int, int]]]:
-        """For each (doc_id, start, end) span: the (row, start, end) of the sentences inside it."""
+    def sentences_in(self, spans: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
+        """For each (doc_id, start, end) span: (row, start, end, tokens) of the sentences inside."""
         db = self.db()
         return [
             db.execute(
-                'SELECT row, start, "end" FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? ORDER BY start',
+                'SELECT row, start, "end", tokens FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? '
+                "ORDER BY start",
                 (doc_id, start, end),
             ).fetchall()
             for doc_id, start, end in spans
@@ -397,7 +409,8 @@ class IndexStore:
                 "chunks": len(chunks),
                 "dimension": int(embeddings.shape[1]) if embeddings.ndim == 2 else manifest["dimension"],
             }
-            self._write_meta(tmp / META, documents, chunks, sentences)
+            lexical_params = {**DEFAULT_PARAMS, **(manifest.get("lexical") or {})}
+            self._write_meta(tmp / META, documents, chunks, sentences, lexical_params)
             if sentence_vectors is None:
                 sentence_vectors = np.zeros((0, manifest["dimension"]), dtype=np.float16)
             if len(sentence_vectors) != len(sentences):
@@ -443,7 +456,11 @@ class IndexStore:
 
     @staticmethod
     def _write_meta(
-        path: Path, documents: Sequence[Document], chunks: Sequence[ChunkRecord], sentences: Sequence[SentenceRecord]
+        path: Path,
+        documents: Sequence[Document],
+        chunks: Sequence[ChunkRecord],
+        sentences: Sequence[SentenceRecord],
+        lexical_params: dict[str, Any],
     ) -> None:
         conn = sqlite3.connect(path)
         try:
@@ -453,9 +470,13 @@ class IndexStore:
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?)",
                 ((row, c.doc_id, c.ordinal, c.start, c.end, c.embed_hash) for row, c in enumerate(chunks)),
             )
+            sentence_tokens = sentence_token_lists(documents, sentences, lexical_params)
             conn.executemany(
-                "INSERT INTO sentences VALUES (?,?,?,?,?)",
-                ((row, x.doc_id, x.start, x.end, x.hash) for row, x in enumerate(sentences)),
+                "INSERT INTO sentences VALUES (?,?,?,?,?,?)",
+                (
+                    (row, x.doc_id, x.start, x.end, x.hash, " ".join(tokens))
+                    for row, (x, tokens) in enumerate(zip(sentences, sentence_tokens, strict=True))
+                ),
             )
             conn.commit()
             conn.execute("PRAGMA journal_mode=DELETE")

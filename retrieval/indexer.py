@@ -26,7 +26,7 @@ from .sources import Collection, CollectionReader, Problem
 from .types import Chunk, Document, stable_hash
 
 # Index formats whose passage vectors a new index may re-use (see index.FORMAT_VERSION).
-REUSABLE_FORMATS = (2, 3)
+REUSABLE_FORMATS = (2, 3, 4)
 
 
 class IndexProgress(Protocol):

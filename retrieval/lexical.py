@@ -90,13 +90,15 @@ class LexicalIndex:
     def query_tokens(self, query: str) -> list[str]:
         return tokenize([query], self.params)[0]
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, tokens: Sequence[str] | None = None) -> np.ndarray:
         """BM25 score of every row (zeros when no query word is in the collection)."""
         import numpy as np
 
         if self._retriever is None:
             return np.zeros(self.rows, dtype=np.float32)
-        tokens = [t for t in self.query_tokens(query) if t in self._retriever.vocab_dict]
+        tokens = [
+            t for t in (tokens if tokens is not None else self.query_tokens(query)) if t in self._retriever.vocab_dict
+        ]
         if not tokens:
             return np.zeros(self.rows, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

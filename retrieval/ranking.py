@@ -101,6 +101,7 @@ def retrieve(
     n: int,
     params: FusionParams = FusionParams(),
     allowed: np.ndarray | None = None,
+    query_tokens: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """The best ``n`` passages for a question by ``mode``, best first."""
     import numpy as np
@@ -110,7 +111,7 @@ def retrieve(
     rows: list[int] = []
     lexical_all = None
     if mode in ("bm25", "hybrid"):
-        lexical_all = snap.lexical.scores(question)
+        lexical_all = snap.lexical.scores(question, query_tokens)
         if allowed is not None:
             mask = np.zeros(len(lexical_all), dtype=bool)
             mask[allowed] = True

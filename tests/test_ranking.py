@@ -115,7 +115,7 @@ def test_coverage_weights_rare_question_words():
     sentences = ["Facial recognition is everywhere.", "A study found it was inaccurate in 98 percent of cases."]
     lex = LexicalIndex.build([*sentences, *["facial recognition in the news"] * 8, "other words here"])
     q = lex.query_tokens("how inaccurate was facial recognition")
-    cov = sentence_coverage(sentences, q, lex.idf(q), lambda s: tokenize(s, lex.params))
+    cov = sentence_coverage(tokenize(sentences, lex.params), q, lex.idf(q))
     idf = lex.idf(q)
     total = sum(idf.values())
     assert cov[1] == pytest.approx(idf["inaccur"] / total)
