@@ -115,9 +115,10 @@ class EmbeddingSettings:
         "deterministic stand-in for tests).",
     )
     backend: str = _setting(
-        "torch",
-        "How the model runs: 'torch' (sentence-transformers), 'onnx' (onnxruntime, same vectors, "
-        "no torch at query time) or 'onnx-int8' (quantised). ONNX files are exported locally on first use.",
+        "onnx-int8",
+        "How the model runs: 'onnx-int8' (quantised, fastest; SciFact nDCG@10 within 0.007 of fp32), "
+        "'onnx' (onnxruntime, the same vectors as torch) or 'torch' (sentence-transformers). ONNX "
+        "files are exported from the packaged model on first use, locally; questions never load torch.",
     )
     batch_size: int = _setting(32, "Passages encoded per batch.")
 
