@@ -138,7 +138,7 @@ class IndexSettings:
     bm25_b: float = _setting(0.4, "BM25 length normalisation (tuned on SciFact train).")
     kind: str = _setting(
         "auto",
-        "FAISS index: 'auto' (exact up to 200,000 passages, then IVF with 8-bit vectors), 'flat', "
+        "FAISS index: 'auto' (exact up to 50,000 passages, then IVF with 8-bit vectors), 'flat', "
         "'ivf-flat', 'ivf-sq8', 'ivf-pq' or 'hnsw'. See docs/performance.md.",
     )
 

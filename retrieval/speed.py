@@ -74,18 +74,43 @@ def _embedded_texts(config: Config, embedder: Embedder, documents: Sequence[Docu
     return passages, sentences
 
 
-def _run_child(args: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MB, exit code) of a child process, measured by the kernel."""
+_RSS_ENV = "SOURCED_RSS_REPORT"
+
+
+def _child_entry() -> None:
+    """Entry point of measured children: run the CLI, then write this process's peak RSS.
+
+    The kernel's rusage for a child counts the parent's memory it was forked from, so
+    the child reads its own high-water mark (VmHWM, reset by exec) instead.
+    """
+    import atexit
+
+    def report() -> None:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                Path(os.environ[_RSS_ENV]).write_text(str(int(line.split()[1]) / 1024))
+
+    atexit.register(report)
+    from .cli import main
+
+    main(args=sys.argv[1:], prog_name="sourced")
+
+
+def _run_child(args: Sequence[str], env: dict[str, str], rss_file: Path | None = None) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit code) of a child process."""
+    if rss_file is not None:
+        env = {**env, _RSS_ENV: str(rss_file)}
     started = time.perf_counter()
-    proc = subprocess.Popen(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    rss = float(rss_file.read_text()) if rss_file is not None and rss_file.exists() else 0.0
+    return elapsed, rss, proc.returncode
 
 
-def _median_child(args: Sequence[str], env: dict[str, str], runs: int = 3) -> tuple[float, float]:
-    results = [_run_child(args, env) for _ in range(runs)]
+def _median_child(
+    args: Sequence[str], env: dict[str, str], runs: int = 3, rss_file: Path | None = None
+) -> tuple[float, float]:
+    results = [_run_child(args, env, rss_file) for _ in range(runs)]
     if any(code != 0 for _, _, code in results):
         raise RuntimeError(f"{' '.join(args)} failed")
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
@@ -196,11 +221,14 @@ def bench_speed(
             "SOURCED_INDEX_DIR": str(bundled_dir),
             "SOURCED_CONFIG": str(_child_config(tmp, config, config_path)),
         }
-        cli = [sys.executable, "-m", "retrieval.cli"]
+        cli = [sys.executable, "-c", "from retrieval.speed import _child_entry; _child_entry()"]
         torch_s, _ = _median_child([sys.executable, "-c", "import torch"], env)
-        ask_s, ask_rss = _median_child([*cli, "ask", BENCH_QUESTIONS[0]], env)
+        ask_s, ask_rss = _median_child([*cli, "ask", BENCH_QUESTIONS[0]], env, rss_file=tmp / "rss-ask.txt")
         _, index_rss = _median_child(
-            [*cli, "index", "--rebuild", "--index-dir", str(tmp / "rss-index"), str(bundled_articles())], env, runs=1
+            [*cli, "index", "--rebuild", "--index-dir", str(tmp / "rss-index"), str(bundled_articles())],
+            env,
+            runs=1,
+            rss_file=tmp / "rss-index.txt",
         )
         result.update(
             {

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-EXACT_LIMIT = 200_000
+EXACT_LIMIT = 50_000
 TARGET_RECALL = 0.95
 KINDS = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq", "hnsw")
 _threads_lock = threading.Lock()
