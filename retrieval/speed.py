@@ -289,21 +289,29 @@ def _tiled_records(snap, n: int):
 
 
 def clustered_vectors(n: int, dim: int = 384, seed: int = 0):
-    """Unit vectors in many clusters of different sizes, like embeddings of a real corpus."""
+    """Unit vectors with the nested structure of a real corpus: topics (like beats of a
+    newsroom), stories within topics, passages within stories. Neighbours are then
+    mostly passages of the same story, as with real embeddings, so recall@10 means
+    something (uniform random vectors have no true neighbours to find)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    clusters = max(64, n // 500)
-    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    weights = rng.zipf(1.5, clusters).astype(np.float64)
-    weights /= weights.sum()
+    topics = max(8, n // 2000)
+    stories_per_topic = 20
+    topic_centres = rng.normal(size=(topics, dim)).astype(np.float32)
+    topic_centres /= np.linalg.norm(topic_centres, axis=1, keepdims=True)
+    story_centres = np.repeat(topic_centres, stories_per_topic, axis=0) + rng.normal(
+        scale=0.05, size=(topics * stories_per_topic, dim)
+    ).astype(np.float32)
+    story_centres /= np.linalg.norm(story_centres, axis=1, keepdims=True)
+    sizes = rng.zipf(1.6, len(story_centres)).astype(np.float64)  # a few big stories, many small
+    weights = sizes / sizes.sum()
     out = np.empty((n, dim), dtype=np.float32)
     step = 100_000
     for begin in range(0, n, step):
         m = min(step, n - begin)
-        labels = rng.choice(clusters, size=m, p=weights)
-        block = centres[labels] + rng.normal(scale=0.06, size=(m, dim)).astype(np.float32)
+        labels = rng.choice(len(story_centres), size=m, p=weights)
+        block = story_centres[labels] + rng.normal(scale=0.03, size=(m, dim)).astype(np.float32)
         out[begin : begin + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out, rng
 
