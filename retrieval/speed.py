@@ -336,9 +336,10 @@ def bench_scale(
         data, rng = clustered_vectors(n)
         origin = "synthetic clustered unit vectors"
     n, dim = data.shape
-    q = data[rng.choice(n, size=queries, replace=False)] + rng.normal(scale=0.03, size=(queries, dim)).astype(
-        np.float32
-    )
+    # Question-like queries: about cosine 0.7 from a stored vector, as a question is from
+    # the passage that answers it (the same noise the index uses to tune nprobe).
+    noise = rng.normal(scale=0.05, size=(queries, dim)).astype(np.float32)
+    q = data[rng.choice(n, size=queries, replace=False)] + noise
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     exact = faiss.IndexFlatIP(dim)
