@@ -290,3 +290,28 @@ def test_load_200_concurrent_questions_keep_the_loop_responsive(make_context):
     )
     assert len(answered) == 200
     assert worst < 100 * 3  # target 100 ms; generous margin for a busy CI machine
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "🤖 who urged Amazon 🛑 to stop selling Rekognition? 🙏",
+        "من طالب أمازون بالتوقف عن بيع Rekognition؟",
+        "@everyone <@&123> ||spoiler|| ```code``` **who** urged Amazon?",
+        "'; DROP TABLE documents; --",
+        "(.*)+[a-z]{1,}\\d?^$|((a+)+)$",
+        "the of and to a in is it that",
+        "who\x07 urged\x1b[31m Amazon\x00?",
+        "\x00\x00",
+    ],
+)
+def test_hostile_questions_in_the_bot(make_context, question):
+    cog, client = cog_and_client(make_context())
+    interaction = asyncio.run(ask(cog, client, question))
+    ((kind, sent),) = interaction.sent()
+    if sent.get("ephemeral"):
+        assert "Sorry" not in sent["content"]  # a validation message, not a crash
+    else:
+        assert kind == "followup" and sent["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict()
+        assert "@everyone" not in sent["content"].replace("@\u200beveryone", "")
+        assert "<@&123>" not in sent["content"].replace("\\<@&123>", "")

@@ -1,0 +1,134 @@
+"""Hostile questions: each gets a clean answer or a clean validation error, in the
+service, the CLI and the bot alike; arbitrary text never crashes the query path or the
+front-matter reader; readers keep answering while the index is rewritten."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.cli import main
+from retrieval.errors import QuestionError, SourcedError
+from retrieval.sources import UnreadableError, split_front_matter
+from tests.conftest import BUNDLED, build, service_for
+
+HOSTILE_QUESTIONS = {
+    "emoji": "🤖 who urged Amazon 🛑 to stop selling Rekognition? 🙏",
+    "right-to-left": "من طالب أمازون بالتوقف عن بيع Rekognition؟",
+    "other language": "Wer hat Amazon aufgefordert, Rekognition nicht mehr zu verkaufen?",
+    "chinese": "谁敦促亚马逊停止销售Rekognition？",
+    "discord markup": "@everyone <@&123> ||spoiler|| ```code``` **who** urged Amazon?",
+    "sql-like": "'; DROP TABLE documents; -- Robert'); SELECT * FROM chunks WHERE 1=1",
+    "regex-like": "(.*)+[a-z]{1,}\\d?^$|((a+)+)$ Rekognition",
+    "only stopwords": "the of and to a in is it that",
+    "control characters": "who\x07 urged\x1b[31m Amazon\x00?",
+    "like-wildcards": "%_% Amazon %",
+}
+REFUSED = {"empty": "", "whitespace": " \t\n ", "100 kB": "why " * 25_000, "only NUL": "\x00\x00"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    from retrieval.config import build_config
+
+    config = build_config({"embedding": {"model": "hash"}})
+    folder = tmp_path_factory.mktemp("idx")
+    build(config, folder, [BUNDLED])
+    return service_for(config, folder), folder
+
+
+@pytest.mark.parametrize("name", HOSTILE_QUESTIONS)
+def test_hostile_questions_get_clean_answers(service, name):
+    svc, _ = service
+    answer = svc.ask(HOSTILE_QUESTIONS[name])
+    assert isinstance(answer.answered, bool)
+    for hit in answer.hits:
+        assert hit.document.text[hit.chunk.start : hit.chunk.end] == hit.text
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_unanswerable_questions_get_clean_errors(service, name):
+    svc, _ = service
+    with pytest.raises(QuestionError):
+        svc.ask(REFUSED[name])
+
+
+@pytest.mark.parametrize("name", [*HOSTILE_QUESTIONS, *REFUSED])
+def test_cli_handles_every_hostile_question(service, name, tmp_path, monkeypatch):
+    _, folder = service
+    config = tmp_path / "c.yaml"
+    config.write_text("embedding:\n  model: hash\n")
+    question = {**HOSTILE_QUESTIONS, **REFUSED}[name].replace("\x00", "")
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "ask", "--index-dir", str(folder), "--json", question or " "]
+    )
+    assert "Traceback" not in result.output
+    if name in REFUSED:
+        assert result.exit_code == 1 and result.stderr.startswith("error: ")
+    else:
+        assert result.exit_code == 0 and "hits" in json.loads(result.stdout)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=400))
+def test_query_path_never_crashes_on_arbitrary_text(service, text):
+    svc, _ = service
+    try:
+        answer = svc.ask(text)
+    except QuestionError:
+        return
+    assert len(answer.hits) <= svc.settings.k
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600), st.text(max_size=200))
+def test_front_matter_reader_never_crashes(front, body):
+    text = f"---\n{front}\n---\n{body}"
+    try:
+        data, rest = split_front_matter(text)
+    except UnreadableError:
+        return
+    assert data is None or isinstance(data, dict)
+    assert isinstance(rest, str)
+
+
+def test_readers_keep_answering_while_the_index_is_rewritten(tmp_path):
+    from retrieval.config import build_config
+    from retrieval.index import IndexStore
+
+    config = build_config({"embedding": {"model": "hash"}})
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Kestrels\n\nThe kestrel hovered over the verge.\n")
+    build(config, tmp_path / "idx", [folder])
+    svc = service_for(config, tmp_path / "idx")
+    errors: list[Exception] = []
+    seen_titles: set[str] = set()
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                answer = svc.ask("kestrel hovered")
+                assert answer.hits, "an index is always live: never empty, never partial"
+                seen_titles.update(h.document.title for h in answer.hits)
+            except (SourcedError, AssertionError) as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(15):  # each run writes a new generation and removes old ones
+        (folder / f"new{i}.txt").write_text(f"Kestrel {i}\n\nAnother kestrel hovered, number {i}.\n")
+        build(config, tmp_path / "idx", [folder])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert any(title.startswith("Kestrel ") for title in seen_titles)  # picked up without restart
+    assert IndexStore(tmp_path / "idx").open().manifest["documents"] == 16
