@@ -114,6 +114,24 @@ def _force_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+class WordPieceCounter:
+    """Counts a model's word-piece tokens with its own tokenizer.json (no torch, no model)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self._tokenizer = None
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, offline."""
 
@@ -123,7 +141,7 @@ class SentenceTransformerEmbedder:
         self.path = path
         self.model_id = model_id
         self._model = None
-        self._tokenizer = None
+        self._counter = WordPieceCounter(path)
         self._lock = threading.Lock()
         self.dimension = self._read_dimension()
 
@@ -186,15 +204,7 @@ class SentenceTransformerEmbedder:
         return self.embed([text])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            tokenizer.no_truncation()
-            tokenizer.no_padding()
-            self._tokenizer = tokenizer
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        return self._counter(texts)
 
 
 class OnnxEmbedder:
@@ -215,7 +225,7 @@ class OnnxEmbedder:
         self.dimension = SentenceTransformerEmbedder(path, model_id).dimension
         self._session = None
         self._tokenizer = None
-        self._counter = None
+        self._counter = WordPieceCounter(path)
         self._lock = threading.Lock()
 
     def _load(self):
@@ -274,14 +284,7 @@ class OnnxEmbedder:
         return self._encode_batch([text])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if self._counter is None:
-            from tokenizers import Tokenizer
-
-            counter = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            counter.no_truncation()
-            counter.no_padding()
-            self._counter = counter
-        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+        return self._counter(texts)
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
