@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow
 COALITION_SOURCES = {"003_dda86c09921c1694.txt", "004_a582f3a2c9e06838.txt"}
 
 
-@pytest.fixture(scope="module")
-def real_service(tmp_path_factory):
-    config = build_config({})
-    embedder = make_embedder(config.embedding.model, config.embedding.backend)
+@pytest.fixture(scope="module", params=["onnx-int8", "torch"])  # the default, and sentence-transformers
+def real_service(request, tmp_path_factory):
+    config = build_config({"embedding": {"backend": request.param}})
+    embedder = make_embedder(config.embedding.model, config.embedding.backend, tmp_path_factory.mktemp("onnx"))
     store = IndexStore(tmp_path_factory.mktemp("real") / "index")
     report = Indexer(config, store, embedder).run([BUNDLED])
     assert report.documents == 15 and not report.skipped
@@ -53,10 +53,10 @@ def test_off_topic_question_is_not_answered(real_service):
 
 
 @pytest.mark.parametrize("backend, floor", [("onnx", 0.9999), ("onnx-int8", 0.98)])
-def test_onnx_backends_match_sentence_transformers(real_service, tmp_path_factory, backend, floor):
+def test_onnx_backends_match_sentence_transformers(tmp_path_factory, backend, floor):
     from tests.conftest import BUNDLED as articles
 
-    reference = real_service.embedder
+    reference = make_embedder("all-MiniLM-L6-v2", "torch")  # sentence-transformers itself
     onnx = make_embedder("all-MiniLM-L6-v2", backend, tmp_path_factory.mktemp("onnx"))
     texts = [p for f in sorted(articles.iterdir()) for p in f.read_text().split("\n\n") if p.strip()][:64]
     cos = (reference.embed(texts) * onnx.embed(texts)).sum(axis=1)
