@@ -109,16 +109,14 @@ class QueryService:
             )
 
     def candidates(
-        self, question: str, n: int, mode: str | None = None, filters: Filters | None = None
-    ) -> tuple[Snapshot, np.ndarray, list[Candidate]]:
-        """The ``n`` best passages before grouping (benchmarks rank documents from these)."""
-        snap = self.snapshot()
+        self, snap: Snapshot, question: str, tokens: list[str], n: int, mode: str | None, filters: Filters | None
+    ) -> tuple[np.ndarray, list[Candidate]]:
+        """The question's vector and its ``n`` best passages before grouping by article."""
         mode = mode or self.settings.mode
         vector = self.embedder.embed_query(question)
         allowed = filters.rows(snap) if filters else None
         params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
-        tokens = snap.lexical.query_tokens(question)
-        return snap, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
+        return vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
 
     def ask(
         self,
@@ -148,7 +146,9 @@ class QueryService:
 
         wanted = offset + k
         pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
-        snap, qvec, candidates = self.candidates(text, pool, mode, filters)
+        snap = self.snapshot()
+        tokens = snap.lexical.query_tokens(text)
+        qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
         found = snap.chunks([c.row for c in candidates])
         candidates = [c for c in candidates if c.row in found]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
@@ -161,14 +161,14 @@ class QueryService:
             self.settings.duplicate_threshold,
             self.settings.mmr_lambda,
         )
-        hits, best_sentence = self._hits(text, qvec, snap, found, candidates, chosen, offset)
+        hits, best_sentence = self._hits(tokens, qvec, snap, found, candidates, chosen, offset)
         # Confidence: the closest passage or answer sentence to the question, by cosine.
         confidence = max(max((c.dense for c in candidates), default=0.0), best_sentence)
         answered = bool(hits) and confidence >= self.settings.min_score
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
 
-    def _hits(self, question, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> tuple[list[Hit], float]:
+    def _hits(self, q_tokens, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> tuple[list[Hit], float]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
@@ -182,9 +182,7 @@ class QueryService:
         page = chosen[offset:]
         if not page:
             return [], 0.0
-        lexical = snap.lexical
-        q_tokens = lexical.query_tokens(question)
-        idf = lexical.idf(q_tokens)
+        idf = snap.lexical.idf(q_tokens)
         by_doc: dict[str, list[Candidate]] = {}
         for c in candidates:
             by_doc.setdefault(found[c.row][1].id, []).append(c)
