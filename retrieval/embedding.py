@@ -114,6 +114,27 @@ def _force_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def encode_by_length(
+    texts: Sequence[str],
+    dimension: int,
+    step: int,
+    encode: Callable[[list[str]], np.ndarray],
+    progress: Progress | None,
+) -> np.ndarray:
+    """Encode ``texts`` in slices of ``step``, shortest first so each batch pads little;
+    rows come back in the input order."""
+    import numpy as np
+
+    out = np.empty((len(texts), dimension), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for begin in range(0, len(order), step):
+        idx = order[begin : begin + step]
+        out[idx] = encode([texts[i] for i in idx])
+        if progress:
+            progress(len(idx))
+    return out
+
+
 class WordPieceCounter:
     """Counts a model's word-piece tokens with its own tokenizer.json (no torch, no model)."""
 
@@ -180,25 +201,15 @@ class SentenceTransformerEmbedder:
         import numpy as np
 
         model = self.model
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        # Sort by length so each batch pads little; encode in slices to report progress.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = batch_size * 4
-        for begin in range(0, len(order), step):
-            idx = order[begin : begin + step]
+
+        def encode(batch: list[str]) -> np.ndarray:
             vecs = model.encode(
-                [texts[i] for i in idx],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
+                batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
-            out[idx] = vecs.astype(np.float32, copy=False)
-            if progress:
-                progress(len(idx))
-        return out
+            return vecs.astype(np.float32, copy=False)
+
+        # Slices of several batches: sentence-transformers batches inside each slice.
+        return encode_by_length(texts, self.dimension, batch_size * 4, encode, progress)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -268,17 +279,8 @@ class OnnxEmbedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
-        import numpy as np
 
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        # Sort by length so each batch pads little.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for begin in range(0, len(order), batch_size):
-            idx = order[begin : begin + batch_size]
-            out[idx] = self._encode_batch([texts[i] for i in idx])
-            if progress:
-                progress(len(idx))
-        return out
+        return encode_by_length(texts, self.dimension, batch_size, self._encode_batch, progress)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode_batch([text])[0]
