@@ -226,7 +226,6 @@ def settings_table() -> list[SettingInfo]:
     """Every setting with its default and help: the source for docs and `sourced config`."""
     rows = []
     for section in _sections():
-        hints = typing.get_type_hints(section.type) if isinstance(section.type, type) else {}
         section_cls = typing.get_type_hints(Config)[section.name]
         hints = typing.get_type_hints(section_cls)
         for f in dataclasses.fields(section_cls):
@@ -357,14 +356,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Config file {file} is not valid YAML: {_yaml_problem(exc)}.") from None
+        raise ConfigError(f"Config file {file} is not valid YAML: {yaml_problem(exc)}.") from None
     return build_config(data or {}, base_dir=file.resolve().parent)
 
 
-def _yaml_problem(exc: Exception) -> str:
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error in a few words with its line, for messages to users."""
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "syntax error"
-    return f"{problem} at line {mark.line + 1}" if mark else str(problem)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"{problem} (line {mark.line + 1})" if mark else str(problem)
 
 
 def render_default_yaml() -> str:

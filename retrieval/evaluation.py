@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import yaml_problem
 from .errors import ConfigError
 from .metrics import first_match_rr, hit_at_k
 from .types import Answer, Hit
@@ -57,7 +58,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     except OSError as exc:
         raise ConfigError(f"Cannot read question file {path}: {exc.strerror or exc}.") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Question file {path} is not valid YAML: {exc}.") from None
+        raise ConfigError(f"Question file {path} is not valid YAML: {yaml_problem(exc)}.") from None
     items = data.get("questions") if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise ConfigError(f"Question file {path} needs a list under 'questions:'.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .clean import Cleaner, markdown_to_text
-from .config import SourcesSettings
+from .config import SourcesSettings, yaml_problem
 from .types import Document, stable_hash
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
@@ -183,12 +183,6 @@ def _safe_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_NoAliasLoader)
 
 
-def _yaml_error(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{problem} (line {mark.line + 1})" if mark else str(problem)
-
-
 def split_front_matter(text: str) -> tuple[dict[str, Any] | None, str]:
     """(front matter mapping or None, body). Raises :class:`UnreadableError` if malformed."""
     if not re.match(r"---[ \t]*\r?\n", text):
@@ -202,7 +196,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any] | None, str]:
     try:
         data = _safe_yaml(text[first_newline : end.start()])
     except yaml.YAMLError as exc:
-        raise UnreadableError(f"front matter is not valid YAML: {_yaml_error(exc)}") from None
+        raise UnreadableError(f"front matter is not valid YAML: {yaml_problem(exc)}") from None
     except RecursionError:
         raise UnreadableError("front matter is nested too deeply") from None
     if data is None:
@@ -449,7 +443,7 @@ class CollectionReader:
                 try:
                     data = _safe_yaml(decode(candidate.read_bytes()))
                 except Exception as exc:  # noqa: BLE001 - any failure is reported the same way
-                    reason = str(exc) if isinstance(exc, UnreadableError) else _yaml_error(exc)
+                    reason = str(exc) if isinstance(exc, UnreadableError) else yaml_problem(exc)
                     fields._warn(f"sidecar {candidate.name} ignored: {reason}")
                     break
                 if isinstance(data, Mapping):
@@ -535,7 +529,7 @@ def _load_sources_file(path: Path) -> dict[str, Mapping[str, Any]]:
     except OSError as exc:
         raise ConfigError(f"Cannot read sources file {path}: {exc.strerror or exc}.") from None
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"Sources file {path} is not valid YAML: {_yaml_error(exc)}.") from None
+        raise ConfigError(f"Sources file {path} is not valid YAML: {yaml_problem(exc)}.") from None
     if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
         raise ConfigError(f"Sources file {path} must map file names to fields (url, title, outlet, published).")
     return {str(k): v for k, v in data.items()}
@@ -603,8 +597,3 @@ def _merge_group(group: list[Document]) -> Document:
             filled[name] = next((getattr(d, name) for d in group if getattr(d, name) is not None), None)
     topics = tuple(dict.fromkeys(t for d in group for t in d.topics))
     return replace(primary, topics=topics, **filled)
-
-
-def iter_texts(collection: Collection) -> Iterator[str]:
-    for doc in collection.documents:
-        yield doc.text
