@@ -122,10 +122,6 @@ def _footer(hit: Hit, answered: bool) -> str:
     return _cut_words(" · ".join(parts), FOOTER_LIMIT)
 
 
-def _embed_size(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord.Embed:
     doc = hit.document
     url = None
@@ -150,7 +146,7 @@ class Reply:
     embeds: list[discord.Embed] = field(default_factory=list)
 
     def total_embed_chars(self) -> int:
-        return sum(_embed_size(e) for e in self.embeds)
+        return sum(len(e) for e in self.embeds)
 
 
 def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET) -> Reply:

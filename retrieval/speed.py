@@ -21,7 +21,7 @@ from typing import Any
 from .config import Config, replace
 from .embedding import Embedder
 from .index import IndexStore
-from .indexer import Indexer, bundled_articles, embed_text
+from .indexer import Indexer, _NoProgress, bundled_articles, embed_text
 from .service import QueryService
 from .types import Document
 
@@ -149,7 +149,7 @@ def bench_speed(
             collection_name = "bundled articles"
         log(f"ingest: {collection_name}")
         indexer = Indexer(config, IndexStore(tmp / "ingest-index"), embedder)
-        read = indexer._read([folder], _Quiet())
+        read = indexer._read([folder], _NoProgress())
         passages, sentences = _embedded_texts(config, embedder, read.documents)
         started = time.perf_counter()
         embedder.embed(passages + sentences, config.embedding.batch_size)
@@ -251,11 +251,6 @@ def _child_config(tmp: Path, config: Config, config_path: Path | None) -> Path:
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
-
-
-class _Quiet:
-    def reading(self, done: int, total: int) -> None:
-        pass
 
 
 def _tiled_records(snap, n: int):
