@@ -1,6 +1,7 @@
 """The persisted index: search against brute force, atomic writes, manifest checks, locking."""
 
 import json
+import math
 import threading
 
 import numpy as np
@@ -135,3 +136,29 @@ def test_auto_kind_is_exact_for_small_collections():
 
     assert vector_index.choose_kind(1000) == "flat"
     assert vector_index.choose_kind(vector_index.EXACT_LIMIT + 1) != "flat"
+
+
+def test_tune_returns_the_smallest_setting_that_reaches_the_recall_target():
+    from retrieval import vectors as vector_index
+
+    truth = np.arange(40, dtype=np.int64).reshape(4, 10)
+
+    def search(value: int) -> np.ndarray:
+        # value // 7 of the 10 true ids found, the rest misses: recall grows with value.
+        found = min(10, value // 7)
+        return np.where(np.arange(10) < found, truth, -1)
+
+    needed = math.ceil(vector_index.TUNING_RECALL * 10) * 7
+    assert vector_index.tune(search, truth, upper=1000) == needed
+    assert vector_index.tune(search, truth, upper=20) == 20  # capped, never beyond the index
+
+
+def test_tuning_queries_are_unit_vectors_away_from_every_stored_row():
+    from retrieval import vectors as vector_index
+
+    data, rng = clustered(2000)
+    queries = vector_index.tuning_queries(data, rng, queries=50)
+    assert queries.shape == (50, data.shape[1])
+    np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1, rtol=1e-5)
+    nearest = (queries @ data.T).max(axis=1)
+    assert np.mean(nearest < 0.999) >= 0.9  # off the stored rows, as questions are
