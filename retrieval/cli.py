@@ -694,27 +694,60 @@ def bench_speed(
 )
 @click.option("--queries", type=click.IntRange(10), default=200, show_default=True)
 @click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A BEIR folder, e.g. ../shared/benchmarks/scifact: its passage vectors (grown to --vectors "
+    "along their neighbours) and its real questions as queries. Embeds the corpus once; cached.",
+)
+@click.option(
     "--from-index",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Use the passage vectors of this index instead of synthetic ones.",
+    help="Use the passage vectors of this index (grown to --vectors) instead of synthetic ones.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def bench_scale(n: int, kinds: tuple[str, ...], queries: int, from_index: Path | None, as_json: bool) -> None:
-    """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency."""
+@click.pass_obj
+def bench_scale(
+    obj: _Context,
+    n: int,
+    kinds: tuple[str, ...],
+    queries: int,
+    corpus: Path | None,
+    from_index: Path | None,
+    as_json: bool,
+) -> None:
+    """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency.
+
+    Without --corpus or --from-index the vectors are synthetic (clustered, no data
+    needed); with --corpus they come from real passages and the queries are real
+    questions, the closest to what a large collection will see (docs/scale.md).
+    """
     from .index import IndexStore
     from .speed import bench_scale as run
 
-    source = IndexStore(from_index).open().embeddings() if from_index else None
+    if corpus and from_index:
+        raise click.UsageError("Give --corpus or --from-index, not both.")
+    source = questions = None
+    if from_index:
+        source = IndexStore(from_index).open().embeddings()
+    elif corpus:
+        from .embedding import make_embedder
+        from .speed import corpus_vectors
+
+        config = obj.config
+        embedder = make_embedder(config.embedding.model, config.embedding.backend)
+        with _progress_bars() as bars:
+            source, questions = corpus_vectors(corpus, config, embedder, _cache_root(), bars)
     if not kinds:
         kinds = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq") + (("hnsw",) if n <= 300_000 else ())
-    result = run(n, kinds, queries, source, log=lambda m: _console().print(f"[dim]{_escape(m)}[/]"))
+    result = run(n, kinds, queries, source, questions, log=lambda m: _console().print(f"[dim]{_escape(m)}[/]"))
     if as_json:
         click.echo(json.dumps(result))
         return
     from rich.table import Table
 
     table = Table(
-        title=f"{result['vectors']:,} {result['data']} ({result['dimension']}-d), {queries} queries, 1 thread"
+        title=f"{result['vectors']:,} {result['data']} ({result['dimension']}-d), "
+        f"{result['queries']} queries ({result['query_source']}), 1 thread"
     )
     for column in ("index", "build s", "MB", "MB per 1M", "recall@10", "p50 ms", "p95 ms", "params"):
         table.add_column(column)

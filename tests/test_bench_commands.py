@@ -43,3 +43,36 @@ def test_bench_scale_reports_recall_against_exact():
     assert rows["flat"]["recall@10"] == 1.0
     assert rows["ivf-flat"]["recall@10"] >= 0.9
     assert all(r["memory_mb_per_million"] > 0 for r in data["rows"])
+
+
+def test_expand_vectors_grows_real_vectors_along_their_neighbours():
+    import numpy as np
+
+    from retrieval.speed import clustered_vectors, expand_vectors
+
+    base, rng = clustered_vectors(500, dim=32)
+    grown = expand_vectors(base, 3000, np.random.default_rng(1))
+    assert grown.shape == (3000, 32)
+    np.testing.assert_array_equal(grown[:500], base)
+    np.testing.assert_allclose(np.linalg.norm(grown, axis=1), 1, rtol=1e-5)
+    # New rows sit near the real ones, far closer than random directions do.
+    random = rng.normal(size=(200, 32)).astype(np.float32)
+    random /= np.linalg.norm(random, axis=1, keepdims=True)
+    assert np.median((grown[500:] @ base.T).max(axis=1)) > np.median((random @ base.T).max(axis=1)) + 0.3
+
+
+def test_bench_scale_on_real_vectors_queries_with_real_questions():
+    import numpy as np
+
+    from retrieval.speed import bench_scale, clustered_vectors
+
+    passages, rng = clustered_vectors(1000, dim=32)
+    questions = passages[:40] + rng.normal(scale=0.1, size=(40, 32)).astype(np.float32)
+    questions /= np.linalg.norm(questions, axis=1, keepdims=True)
+    result = bench_scale(4000, ["flat", "ivf-flat"], queries=30, source=passages, questions=questions)
+    assert result["vectors"] == 4000
+    assert "grown 4x" in result["data"]
+    assert result["query_source"] == "real questions" and result["queries"] == 30
+    rows = {r["index"]: r for r in result["rows"]}
+    assert rows["flat"]["recall@10"] == 1.0
+    assert rows["ivf-flat"]["recall@10"] >= 0.9
