@@ -692,7 +692,9 @@ def bench_speed(
     type=click.Choice(["flat", "ivf-flat", "ivf-sq8", "ivf-pq", "hnsw"]),
     help="Index types to compare (default: all but hnsw above 300k vectors).",
 )
-@click.option("--queries", type=click.IntRange(10), default=200, show_default=True)
+@click.option(
+    "--queries", type=click.IntRange(10), default=200, show_default=True, help="Questions timed and checked for recall."
+)
 @click.option(
     "--corpus",
     type=click.Path(file_okay=False, path_type=Path),
