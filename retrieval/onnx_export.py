@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ModelLoadError
@@ -95,7 +96,25 @@ def _quantize(fp32: Path, out: Path) -> None:
     tmp = out.with_suffix(f".tmp{os.getpid()}.onnx")
     # Per-channel weights on the MatMuls only: measured cosine to fp32 >= 0.99 (per-tensor
     # weights over all ops gave 0.91 at worst).
-    quantize_dynamic(
-        str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
+    with _root_logging_silenced():
+        quantize_dynamic(
+            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
     os.replace(tmp, out)
+
+
+@contextlib.contextmanager
+def _root_logging_silenced() -> Iterator[None]:
+    """onnxruntime's quantizer calls ``logging.warning`` (advice to pre-process the model),
+    which installs a root handler as a side effect: the advice and, from then on, every
+    library's debug messages (bm25s) were printed into the user's first answer. A handler
+    that drops everything keeps the root logger configured only by entry points."""
+    import logging
+
+    root = logging.getLogger()
+    quiet = logging.NullHandler()
+    root.addHandler(quiet)
+    try:
+        yield
+    finally:
+        root.removeHandler(quiet)
