@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 
 import discord
 
 from retrieval.errors import SourcedError
+from retrieval.types import Answer
 
 from .context import BotContext, filters_from_dict
 from .render import render_answer, render_full_passages
@@ -42,6 +44,27 @@ async def _fail(interaction: discord.Interaction, exc: Exception) -> None:
     await interaction.followup.send(message, ephemeral=True, allowed_mentions=NONE)
 
 
+async def _with_stored_answer(
+    interaction: discord.Interaction,
+    qid: str,
+    offset: int,
+    send: Callable[[Answer], Awaitable[None]],
+    ephemeral: bool,
+) -> None:
+    """What every answer button does around its own reply: acknowledge the click at once,
+    answer the stored question again at ``offset``, and turn an expired question or a
+    failure into a short private message."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    try:
+        answer = await _answer_for(interaction, qid, offset)
+        if answer is None:
+            await interaction.followup.send(EXPIRED, ephemeral=True)
+            return
+        await send(answer)
+    except Exception as exc:  # noqa: BLE001 - shown to the user as a short apology
+        await _fail(interaction, exc)
+
+
 class MoreButton(
     discord.ui.DynamicItem[discord.ui.Button], template=r"sourced:more:(?P<qid>[0-9a-f]+):(?P<offset>\d+)"
 ):
@@ -58,12 +81,7 @@ class MoreButton(
         return cls(match["qid"], int(match["offset"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
-        try:
-            answer = await _answer_for(interaction, self.qid, self.offset)
-            if answer is None:
-                await interaction.followup.send(EXPIRED, ephemeral=True)
-                return
+        async def send(answer: Answer) -> None:
             if not answer.hits:
                 await interaction.followup.send("No more passages for this question.", ephemeral=True)
                 return
@@ -71,8 +89,8 @@ class MoreButton(
             full_page = len(answer.hits) >= _context(interaction).settings.results_per_page
             view = answer_view(self.qid, self.offset, len(answer.hits), more=full_page)
             await interaction.followup.send(reply.content, embeds=reply.embeds, view=view, allowed_mentions=NONE)
-        except Exception as exc:  # noqa: BLE001 - shown to the user as a short apology
-            await _fail(interaction, exc)
+
+        await _with_stored_answer(interaction, self.qid, self.offset, send, ephemeral=False)
 
 
 class FullButton(
@@ -91,16 +109,11 @@ class FullButton(
         return cls(match["qid"], int(match["offset"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            answer = await _answer_for(interaction, self.qid, self.offset)
-            if answer is None:
-                await interaction.followup.send(EXPIRED, ephemeral=True)
-                return
+        async def send(answer: Answer) -> None:
             reply = render_full_passages(answer)
             await interaction.followup.send(reply.content, embeds=reply.embeds, ephemeral=True, allowed_mentions=NONE)
-        except Exception as exc:  # noqa: BLE001
-            await _fail(interaction, exc)
+
+        await _with_stored_answer(interaction, self.qid, self.offset, send, ephemeral=True)
 
 
 class VoteButton(
