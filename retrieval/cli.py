@@ -20,7 +20,10 @@ import click
 
 from . import __version__
 from .config import ENV_INDEX_DIR, Config, load_config, render_default_yaml, resolve_path, settings_table
+from .embedding import BACKENDS
 from .errors import IndexMissingError, SourcedError
+from .ranking import MODES
+from .vectors import KINDS
 
 EXIT_ERROR = 1
 EXIT_SKIPPED = 3
@@ -353,7 +356,7 @@ def make_filters(since, until, outlet, source):
 @click.option("-k", "k", type=click.IntRange(1, 100), help="Number of passages (default: search.k).")
 @index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (QUESTION '-' reads stdin lines).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), help="Ranking mode (default: search.mode).")
+@click.option("--mode", type=click.Choice(MODES), help="Ranking mode (default: search.mode).")
 @filter_options
 @click.pass_obj
 def ask(
@@ -592,9 +595,7 @@ def _cache_root() -> Path:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@click.option(
-    "--mode", "modes", multiple=True, type=click.Choice(["bm25", "dense", "hybrid"]), help="Only these modes."
-)
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Only these modes.")
 @click.option("--no-reference", is_flag=True, help="Skip the whole-document rows (saves embedding the corpus twice).")
 @click.pass_obj
 def bench_beir(
@@ -650,7 +651,7 @@ def bench_beir(
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    type=click.Choice(BACKENDS),
     help="Embedding backend (default: embedding.backend).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print all figures as one JSON object.")
@@ -689,7 +690,7 @@ def bench_speed(
     "--index",
     "kinds",
     multiple=True,
-    type=click.Choice(["flat", "ivf-flat", "ivf-sq8", "ivf-pq", "hnsw"]),
+    type=click.Choice(KINDS),
     help="Index types to compare (default: all but hnsw above 300k vectors).",
 )
 @click.option(
