@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import yamlio
 from .errors import ConfigError
 
 ENV_CONFIG = "SOURCED_CONFIG"
@@ -354,17 +355,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {file}: {exc.strerror or exc}.") from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlio.load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Config file {file} is not valid YAML: {yaml_problem(exc)}.") from None
+        raise ConfigError(f"Config file {file} is not valid YAML: {yamlio.problem(exc)}.") from None
     return build_config(data or {}, base_dir=file.resolve().parent)
-
-
-def yaml_problem(exc: Exception) -> str:
-    """A YAML error in a few words with its line, for messages to users."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    return f"{problem} (line {mark.line + 1})" if mark else str(problem)
 
 
 def render_default_yaml() -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import yaml_problem
+from . import yamlio
 from .errors import ConfigError
 from .metrics import first_match_rr, hit_at_k
 from .types import Answer, Hit
@@ -54,11 +54,11 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamlio.load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot read question file {path}: {exc.strerror or exc}.") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Question file {path} is not valid YAML: {yaml_problem(exc)}.") from None
+        raise ConfigError(f"Question file {path} is not valid YAML: {yamlio.problem(exc)}.") from None
     items = data.get("questions") if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise ConfigError(f"Question file {path} needs a list under 'questions:'.")

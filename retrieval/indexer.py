@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from retrieval.readers import Collection, CollectionReader, Problem
+
 from . import __version__
 from .chunking import chunk_document, sentence_spans
 from .clean import Cleaner
 from .config import Config, resolve_path
 from .embedding import Embedder
 from .errors import IndexMismatchError, SourcedError
-from .index import ChunkRecord, IndexStore, SentenceRecord, Snapshot
-from .sources import Collection, CollectionReader, Problem
+from .store import ChunkRecord, IndexStore, SentenceRecord, Snapshot
 from .types import Chunk, Document, stable_hash
 
 # Index formats whose passage vectors a new index may re-use (see index.FORMAT_VERSION).
@@ -39,7 +40,7 @@ class IndexProgress(Protocol):
     def embedded(self, n: int) -> None: ...
 
 
-class _NoProgress:
+class NoProgress:
     def reading(self, done: int, total: int) -> None:
         pass
 
@@ -121,11 +122,11 @@ class Indexer:
         self, paths: Sequence[Path] = (), progress: IndexProgress | None = None, rebuild: bool = False
     ) -> IndexReport:
         started = time.perf_counter()
-        progress = progress or _NoProgress()
+        progress = progress or NoProgress()
         roots = self.resolve_paths(paths)
         with self.store.writer_lock():
             previous = self._previous(rebuild)
-            collection = self._read(roots, progress)
+            collection = self.read(roots, progress)
             return self._update(collection, previous, roots, progress, started)
 
     def index_documents(
@@ -135,7 +136,7 @@ class Indexer:
         started = time.perf_counter()
         collection = Collection(tuple(documents), (), 0, 0)
         with self.store.writer_lock():
-            return self._update(collection, self._previous(False), [Path(label)], progress or _NoProgress(), started)
+            return self._update(collection, self._previous(False), [Path(label)], progress or NoProgress(), started)
 
     def _previous(self, rebuild: bool) -> Snapshot | None:
         if rebuild or not self.store.exists():
@@ -151,7 +152,9 @@ class Indexer:
             return None  # vectors of another model cannot be reused
         return snap
 
-    def _read(self, roots: Sequence[Path], progress: IndexProgress) -> Collection:
+    def read(self, roots: Sequence[Path], progress: IndexProgress | None = None) -> Collection:
+        """Read the articles under ``roots`` with this config's cleaning and metadata rules."""
+        progress = progress or NoProgress()
         sources_file = (
             resolve_path(self.config, self.config.sources.sources_file) if self.config.sources.sources_file else None
         )

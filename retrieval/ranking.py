@@ -16,7 +16,7 @@ from .errors import QuestionError
 if TYPE_CHECKING:
     import numpy as np
 
-    from .index import Snapshot
+    from .store import Snapshot
 
 MODES = ("dense", "bm25", "hybrid")
 FUSIONS = ("convex", "rrf")

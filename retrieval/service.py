@@ -21,8 +21,8 @@ from .config import SearchSettings
 from .embedding import Embedder
 from .errors import IndexMismatchError, QuestionError
 from .highlight import sentence_coverage
-from .index import IndexStore, Snapshot
 from .ranking import Candidate, Filters, FusionParams, retrieve, select
+from .store import IndexStore, Snapshot
 from .types import Answer, Document, Hit
 
 if TYPE_CHECKING:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.beir import load_beir, prepare
-from retrieval.cli import _cache_root
+from retrieval.bench.beir import load_beir, prepare
+from retrieval.cli.context import bench_cache as _cache_root
 from retrieval.config import load_config, replace
 from retrieval.embedding import make_embedder
-from retrieval.index import IndexStore
 from retrieval.indexer import Indexer, bundled_articles
 from retrieval.service import QueryService
+from retrieval.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

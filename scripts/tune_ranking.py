@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.beir import evaluate_mode, load_beir, prepare
-from retrieval.cli import _cache_root
+from retrieval.bench.beir import evaluate_mode, load_beir, prepare
+from retrieval.cli.context import bench_cache as _cache_root
 from retrieval.config import load_config
 from retrieval.embedding import make_embedder
 from retrieval.lexical import LexicalIndex

@@ -24,10 +24,10 @@ from pathlib import Path
 import faiss  # noqa: TID253 - a script, not the library: nothing to keep fast at import
 import numpy as np
 
+from retrieval.bench.scale import clustered_vectors, corpus_vectors, expand_vectors
 from retrieval.config import load_config
 from retrieval.embedding import make_embedder
 from retrieval.paths import cache_dir
-from retrieval.speed import clustered_vectors, corpus_vectors, expand_vectors
 from retrieval.vectors import tuning_queries
 
 NPROBES = (1, 4, 16, 32, 64)

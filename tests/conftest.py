@@ -9,9 +9,9 @@ import pytest
 
 from retrieval.config import Config, build_config
 from retrieval.embedding import HashEmbedder
-from retrieval.index import IndexStore
 from retrieval.indexer import Indexer
 from retrieval.service import QueryService
+from retrieval.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "data" / "articles"

@@ -4,7 +4,7 @@ import json
 
 from click.testing import CliRunner
 
-from retrieval.beir import load_beir
+from retrieval.bench.beir import load_beir
 from retrieval.cli import main
 
 DOCS = {

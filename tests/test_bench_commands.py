@@ -48,7 +48,7 @@ def test_bench_scale_reports_recall_against_exact():
 def test_expand_vectors_grows_real_vectors_along_their_neighbours():
     import numpy as np
 
-    from retrieval.speed import clustered_vectors, expand_vectors
+    from retrieval.bench.scale import clustered_vectors, expand_vectors
 
     base, rng = clustered_vectors(500, dim=32)
     grown = expand_vectors(base, 3000, np.random.default_rng(1))
@@ -64,7 +64,7 @@ def test_expand_vectors_grows_real_vectors_along_their_neighbours():
 def test_bench_scale_on_real_vectors_queries_with_real_questions():
     import numpy as np
 
-    from retrieval.speed import bench_scale, clustered_vectors
+    from retrieval.bench.scale import bench_scale, clustered_vectors
 
     passages, rng = clustered_vectors(1000, dim=32)
     questions = passages[:40] + rng.normal(scale=0.1, size=(40, 32)).astype(np.float32)

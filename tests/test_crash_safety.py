@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import main
-from retrieval.index import IndexStore, check_index
+from retrieval.store import IndexStore, check_index
 
 WORDS = [
     "heron",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from retrieval.cli import main
 from retrieval.errors import QuestionError, SourcedError
-from retrieval.sources import UnreadableError, split_front_matter
+from retrieval.readers import UnreadableError, split_front_matter
 from tests.conftest import BUNDLED, build, service_for
 
 HOSTILE_QUESTIONS = {
@@ -99,7 +99,7 @@ def test_front_matter_reader_never_crashes(front, body):
 
 def test_readers_keep_answering_while_the_index_is_rewritten(tmp_path):
     from retrieval.config import build_config
-    from retrieval.index import IndexStore
+    from retrieval.store import IndexStore
 
     config = build_config({"embedding": {"model": "hash"}})
     folder = tmp_path / "articles"

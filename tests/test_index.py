@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
-from retrieval.index import FORMAT_VERSION, ChunkRecord, IndexStore
+from retrieval.store import FORMAT_VERSION, ChunkRecord, IndexStore
 from retrieval.types import Document
 
 

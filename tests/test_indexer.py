@@ -3,7 +3,7 @@
 import shutil
 
 from retrieval.config import replace
-from retrieval.index import IndexStore
+from retrieval.store import IndexStore
 from tests.conftest import BUNDLED, CountingEmbedder, build
 
 
@@ -92,8 +92,8 @@ def test_chunks_keep_offsets_into_the_document(bundled_index):
 
 
 def test_approximate_index_end_to_end(tmp_path, hash_config):
-    from retrieval.index import check_index
     from retrieval.ranking import Filters
+    from retrieval.store import check_index
     from tests.conftest import service_for
 
     config = replace(hash_config, index={"kind": "ivf-flat"})

@@ -12,7 +12,7 @@ def test_quantising_does_not_configure_root_logging(tmp_path):
         f"""
         import logging, pathlib
         import onnxruntime.quantization as q
-        from retrieval import onnx_export
+        from retrieval.embedding import export as onnx_export
 
         def fake_quantize(src, dst, **kwargs):
             logging.warning("Please consider to run pre-processing before quantization.")

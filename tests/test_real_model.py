@@ -5,9 +5,9 @@ import pytest
 
 from retrieval.config import build_config
 from retrieval.embedding import PACKAGED_MODEL_ID, make_embedder
-from retrieval.index import IndexStore
 from retrieval.indexer import Indexer
 from retrieval.service import QueryService
+from retrieval.store import IndexStore
 from tests.conftest import BUNDLED
 
 pytestmark = pytest.mark.slow

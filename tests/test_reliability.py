@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from retrieval import sources
 from retrieval.cli import main
+from retrieval.readers import reader as sources
 from tests.conftest import ROOT
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
@@ -244,7 +244,7 @@ def test_hostile_input(case: Case, cli_env, monkeypatch):
 
 
 def test_two_indexers_at_once_the_second_refuses(cli_env):
-    from retrieval.index import IndexStore
+    from retrieval.store import IndexStore
 
     store = IndexStore(cli_env / "index")
     with store.writer_lock():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.sources import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
+from retrieval.readers import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
 from tests.conftest import BUNDLED
 
 reader = CollectionReader()

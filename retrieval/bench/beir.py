@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, replace
-from .embedding import Embedder
-from .errors import SourcedError
-from .index import IndexStore, Snapshot
-from .indexer import Indexer, IndexProgress
-from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from .ranking import MODES, FusionParams, retrieve
-from .types import Document
+from retrieval.config import Config, replace
+from retrieval.embedding import Embedder
+from retrieval.errors import SourcedError
+from retrieval.indexer import Indexer, IndexProgress
+from retrieval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from retrieval.ranking import MODES, FusionParams, retrieve
+from retrieval.store import IndexStore, Snapshot
+from retrieval.types import Document
 
 # Published rows for BEIR SciFact, test split (see the dataset README for sources).
 SCIFACT_REFERENCES = [

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import ModelLoadError
+from retrieval.errors import ModelLoadError
 
 EXPORT_VERSION = 2  # 2: per-channel int8 weights, MatMul only
 
@@ -36,10 +36,9 @@ def ensure_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
     if target.is_file():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    import fcntl
+    from filelock import FileLock
 
-    with open(folder / ".lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(folder / ".lock"):  # another process may be exporting the same model
         try:
             if not fp32.is_file():
                 _export(model_dir, fp32)
@@ -53,9 +52,9 @@ def ensure_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
 
 
 def _export(model_dir: Path, out: Path) -> None:
-    from .embedding import _force_offline
+    from retrieval.embedding.base import force_offline
 
-    _force_offline()
+    force_offline()
     import torch
     from transformers import AutoModel
 

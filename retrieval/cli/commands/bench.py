@@ -1,0 +1,201 @@
+"""`sourced bench beir|speed|scale`: benchmarks that print figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from retrieval.cli.context import (
+    CliContext,
+    bench_cache,
+)
+from retrieval.cli.progress import progress_bars
+from retrieval.cli.render import console, escape, print_bench_table
+from retrieval.embedding import BACKENDS
+from retrieval.ranking import MODES
+from retrieval.vectors import KINDS
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print figures (quality and speed)."""
+
+
+@bench.command("beir")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Only these modes.")
+@click.option("--no-reference", is_flag=True, help="Skip the whole-document rows (saves embedding the corpus twice).")
+@click.pass_obj
+def bench_beir(
+    obj: CliContext, folder: Path, split: str, as_json: bool, modes: tuple[str, ...], no_reference: bool
+) -> None:
+    """Run a BEIR dataset (corpus.jsonl, queries, qrels) through each retrieval mode.
+
+    Prints nDCG@10, Recall@10, Recall@100, MRR@10 and queries/s per mode, beside the
+    published reference rows. The corpus index is cached, so later runs take seconds.
+    """
+    from retrieval.bench.beir import run_benchmark
+    from retrieval.embedding import make_embedder
+
+    config = obj.config
+    with progress_bars() as bars:
+        result = run_benchmark(
+            folder,
+            split,
+            config,
+            lambda: make_embedder(config.embedding.model, config.embedding.backend),
+            bench_cache(),
+            modes=modes or ("bm25", "dense", "hybrid"),
+            reference_setup=not no_reference,
+            progress_factory=lambda: bars,
+        )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    print_bench_table(result)
+
+
+@bench.command("speed")
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A BEIR folder (corpus.jsonl) to ingest, e.g. ../shared/benchmarks/scifact. Default: the bundled articles.",
+)
+@click.option(
+    "--docs",
+    "max_docs",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Documents of --corpus to ingest.",
+)
+@click.option(
+    "--large",
+    "scale_chunks",
+    type=click.IntRange(1000),
+    default=100_000,
+    show_default=True,
+    help="Passages in the large index for query latency.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS.names()),
+    help="Embedding backend (default: embedding.backend).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print all figures as one JSON object.")
+@click.pass_obj
+def bench_speed(
+    obj: CliContext, corpus: Path | None, max_docs: int, scale_chunks: int, backend: str | None, as_json: bool
+) -> None:
+    """Ingest speed vs the bare model, warm query latency, cold `sourced ask`, peak memory."""
+    from retrieval.bench.speed import bench_speed as run
+    from retrieval.bench.speed import with_backend
+    from retrieval.embedding import make_embedder
+
+    config = with_backend(obj.config, backend)
+    result = run(
+        config,
+        lambda: make_embedder(config.embedding.model, config.embedding.backend),
+        corpus,
+        max_docs,
+        obj.config_path,
+        scale_chunks,
+        log=lambda m: console().print(f"[dim]{escape(m)}[/]"),
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    out = console(stderr=False)
+    for key, value in result.items():
+        out.print(f"{key:<28} {value}")
+
+
+@bench.command("scale")
+@click.option(
+    "--vectors", "n", type=click.IntRange(1000), default=100_000, show_default=True, help="How many 384-d vectors."
+)
+@click.option(
+    "--index",
+    "kinds",
+    multiple=True,
+    type=click.Choice(KINDS.names()),
+    help="Index types to compare (default: all but hnsw above 300k vectors).",
+)
+@click.option(
+    "--queries", type=click.IntRange(10), default=200, show_default=True, help="Questions timed and checked for recall."
+)
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A BEIR folder, e.g. ../shared/benchmarks/scifact: its passage vectors (grown to --vectors "
+    "along their neighbours) and its real questions as queries. Embeds the corpus once; cached.",
+)
+@click.option(
+    "--from-index",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use the passage vectors of this index (grown to --vectors) instead of synthetic ones.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.pass_obj
+def bench_scale(
+    obj: CliContext,
+    n: int,
+    kinds: tuple[str, ...],
+    queries: int,
+    corpus: Path | None,
+    from_index: Path | None,
+    as_json: bool,
+) -> None:
+    """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency.
+
+    Without --corpus or --from-index the vectors are synthetic (clustered, no data
+    needed); with --corpus they come from real passages and the queries are real
+    questions, the closest to what a large collection will see (docs/scale.md).
+    """
+    from retrieval.bench.scale import bench_scale as run
+    from retrieval.store import IndexStore
+
+    if corpus and from_index:
+        raise click.UsageError("Give --corpus or --from-index, not both.")
+    source = questions = None
+    if from_index:
+        source = IndexStore(from_index).open().embeddings()
+    elif corpus:
+        from retrieval.bench.scale import corpus_vectors
+        from retrieval.embedding import make_embedder
+
+        config = obj.config
+        embedder = make_embedder(config.embedding.model, config.embedding.backend)
+        with progress_bars() as bars:
+            source, questions = corpus_vectors(corpus, config, embedder, bench_cache(), bars)
+    if not kinds:
+        kinds = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq") + (("hnsw",) if n <= 300_000 else ())
+    result = run(n, kinds, queries, source, questions, log=lambda m: console().print(f"[dim]{escape(m)}[/]"))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result['vectors']:,} {result['data']} ({result['dimension']}-d), "
+        f"{result['queries']} queries ({result['query_source']}), 1 thread"
+    )
+    for column in ("index", "build s", "MB", "MB per 1M", "recall@10", "p50 ms", "p95 ms", "params"):
+        table.add_column(column)
+    for row in result["rows"]:
+        table.add_row(
+            row["index"],
+            f"{row['build_s']:.1f}",
+            f"{row['memory_mb']:.0f}",
+            f"{row['memory_mb_per_million']:.0f}",
+            f"{row['recall@10']:.3f}",
+            f"{row['query_p50_ms']:.2f}",
+            f"{row['query_p95_ms']:.2f}",
+            json.dumps(row["params"]),
+        )
+    console(stderr=False).print(table)
+    console(stderr=False).print(f"index.kind 'auto' picks: {result['auto_choice']}")

@@ -1,0 +1,111 @@
+"""What every command shares: the loaded config, the index folder rules, the query service."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from retrieval.cli.progress import progress_bars
+from retrieval.cli.render import console, print_report
+from retrieval.config import ENV_INDEX_DIR, Config, load_config, resolve_path
+from retrieval.errors import IndexMissingError
+
+EXIT_ERROR = 1
+EXIT_NOTHING_READ = 2
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit 1: how every command reports a problem."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+class CliContext:
+    """Loads config and heavy collaborators once, when a command first needs them."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+def index_dir_option(f):
+    return click.option(
+        "--index-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Index folder. Default: ${ENV_INDEX_DIR}, else index.dir, else the per-user data folder.",
+    )(f)
+
+
+def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
+    """(index folder, whether the user chose it) by precedence: option, env, config, default."""
+    if option is not None:
+        return option.expanduser(), True
+    if os.environ.get(ENV_INDEX_DIR):
+        return Path(os.environ[ENV_INDEX_DIR]).expanduser(), True
+    if config.index.dir:
+        return resolve_path(config, config.index.dir), True
+    from retrieval.paths import data_dir
+
+    return data_dir() / "index", False
+
+
+def open_service(config: Config, index_dir: Path | None, build_if_missing: bool = True):
+    from retrieval.embedding import make_embedder
+    from retrieval.service import QueryService
+    from retrieval.store import IndexStore
+
+    folder, chosen = resolve_index_dir(config, index_dir)
+    store = IndexStore(folder)
+    if not store.exists():
+        if chosen and not folder.is_dir():
+            raise IndexMissingError(
+                f"The index folder {folder} does not exist. Build it with `sourced index --index-dir {folder} PATH`."
+            )
+        if chosen:
+            # Only the default index is built on first use; a chosen folder is the user's to fill.
+            raise IndexMissingError(
+                f"No index in {folder} yet. Build it with `sourced index --index-dir {folder} PATH`."
+            )
+        if not build_if_missing:
+            raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
+        console().print("No index yet: building one from the collection first (this happens once).")
+        run_index(config, folder, ())
+    return QueryService(store, lambda: make_embedder(config.embedding.model, config.embedding.backend), config.search)
+
+
+def state_dir(config: Config) -> Path:
+    from retrieval.paths import data_dir
+
+    if config.bot.state_dir:
+        return resolve_path(config, config.bot.state_dir)
+    return data_dir() / "bot"
+
+
+def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):
+    from retrieval.embedding import make_embedder
+    from retrieval.indexer import Indexer
+    from retrieval.store import IndexStore
+
+    indexer = Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model, config.embedding.backend))
+    with progress_bars() as bars:
+        report = indexer.run(paths, progress=bars, rebuild=rebuild)
+    print_report(report)
+    return report
+
+
+def bench_cache() -> Path:
+    from retrieval.paths import cache_dir
+
+    return cache_dir() / "bench"

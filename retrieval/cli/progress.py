@@ -1,0 +1,63 @@
+"""Progress while indexing: bars on a terminal, or lines for a chat message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from retrieval.cli.render import console
+
+
+class RichProgress:
+    """Progress bars for reading and embedding, on stderr."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.read_task = None
+        self.embed_task = None
+
+    def reading(self, done: int, total: int) -> None:
+        if self.read_task is None:
+            self.read_task = self.progress.add_task("Reading files", total=total)
+        self.progress.update(self.read_task, completed=done, total=total)
+
+    def embedding(self, total: int) -> None:
+        self.embed_task = self.progress.add_task("Embedding chunks", total=total)
+
+    def embedded(self, n: int) -> None:
+        if self.embed_task is not None:
+            self.progress.advance(self.embed_task, n)
+
+
+@contextmanager
+def progress_bars() -> Iterator[RichProgress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description:<17}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console(),
+        transient=False,
+    ) as progress:
+        yield RichProgress(progress)
+
+
+class LineProgress:
+    """Indexing progress as short lines of text (for the bot's /reindex message)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.total = self.done = 0
+
+    def reading(self, done: int, total: int) -> None:
+        self.emit(f"Reading files: {done}/{total}")
+
+    def embedding(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.emit(f"Embedding {total} new passages…")
+
+    def embedded(self, n: int) -> None:
+        self.done += n
+        self.emit(f"Embedding passages: {self.done}/{self.total}")

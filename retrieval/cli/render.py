@@ -1,0 +1,130 @@
+"""Everything the CLI prints about results: rich text for people, JSON for scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def console(stderr: bool = True):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def print_report(report) -> None:
+    err = console()
+    for problem in report.problems:
+        verb = "skipped" if problem.skipped else "warning"
+        err.print(f"[yellow]{verb}[/]: {escape(problem.source)}: {escape(problem.reason)}")
+    if not report.written:
+        err.print(
+            f"Index is up to date: {report.documents} documents, {report.chunks} chunks; nothing to embed "
+            f"({report.seconds:.1f} s)."
+        )
+        return
+    err.print(
+        f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} files into "
+        f"{report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.merged} merged as duplicates; "
+        f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s."
+    )
+
+
+def hit_json(hit) -> dict[str, Any]:
+    from retrieval.highlight import text_fragment_url
+
+    doc = hit.document
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 4),
+        "similarity": round(hit.similarity, 4),
+        "text": hit.text,
+        "highlight": hit.highlight,
+        "highlight_start": hit.highlight_start,
+        "highlight_end": hit.highlight_end,
+        "title": doc.title,
+        "outlet": doc.outlet,
+        "published": doc.published.isoformat() if doc.published else None,
+        "url": doc.url,
+        "url_highlight": text_fragment_url(doc.url, hit.highlight) if doc.url and hit.highlight else None,
+        "source": doc.source,
+        "doc_id": doc.id,
+        "more_in_document": hit.more_in_document,
+        "duplicates": [{"title": d.title, "url": d.url, "source": d.source} for d in hit.duplicates],
+    }
+
+
+def answer_json(answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "hits": [hit_json(h) for h in answer.hits],
+        "took_ms": round(answer.took_ms, 2),
+    }
+
+
+def print_answer(answer) -> None:
+    out = console(stderr=False)
+    if not answer.hits:
+        out.print("Nothing in the collection matches this question.")
+        return
+    if not answer.answered:
+        out.print("[yellow]No passage answers this well; the closest ones (low confidence):[/]")
+    for hit in answer.hits:
+        doc = hit.document
+        title = escape(doc.title)
+        if doc.url:
+            title = f"[link={doc.url}]{title}[/link]"
+        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]relevance {hit.similarity:.2f}[/]", overflow="fold")
+        meta = " · ".join(x for x in (doc.outlet, doc.published.date().isoformat() if doc.published else None) if x)
+        if meta:
+            out.print(f"   [cyan]{escape(meta)}[/]")
+        # Never wrap a link: a URL broken over two lines no longer opens.
+        where = f"   [blue underline]{escape(doc.url)}[/]" if doc.url else f"   source: {escape(doc.source)}"
+        out.print(where, no_wrap=True, overflow="ignore", crop=False)
+        out.print(_indent(_marked(hit)))
+        notes = []
+        if hit.more_in_document:
+            s = "s" if hit.more_in_document > 1 else ""
+            notes.append(f"{hit.more_in_document} more passage{s} from this article")
+        if hit.duplicates:
+            notes.append("same passage also in: " + "; ".join(d.title for d in hit.duplicates))
+        if notes:
+            out.print(f"   [dim]({escape('; '.join(notes))})[/]")
+
+
+def _marked(hit) -> str:
+    """The passage with its best-answering sentence in bold."""
+    if hit.highlight_start is None:
+        return escape(hit.text)
+    a, b = hit.highlight_start, hit.highlight_end
+    return escape(hit.text[:a]) + "[bold yellow]" + escape(hit.text[a:b]) + "[/]" + escape(hit.text[b:])
+
+
+def _indent(text: str, prefix: str = "   ") -> str:
+    return "\n".join(prefix + line if line else "" for line in text.splitlines())
+
+
+def print_bench_table(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result['dataset']} ({result['split']} split); sourced ask uses: {result['default']}")
+    columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "queries_per_s"]
+    table.add_column("system")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result["rows"] + result.get("references", []):
+        table.add_row(row["system"], *(_fmt(row.get(c)) for c in columns))
+    console(stderr=False).print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if value >= 10 else f"{value:.4f}"

@@ -1,0 +1,120 @@
+"""What an index generation holds on disk: file names, the SQLite schema, row records.
+
+Layout of an index folder::
+
+    CURRENT           name of the live generation (replaced atomically)
+    .lock             held by the one process allowed to write
+    gen-000007/       manifest.json, meta.sqlite, vectors.faiss, embeddings.npy
+
+A write builds a new generation in a temporary folder, renames it into place and only
+then points ``CURRENT`` at it, so a crash at any moment leaves the previous generation
+live and whole. Generations never change once written: readers open them immutable and
+notice a new one by re-reading ``CURRENT``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from retrieval.lexical import tokenize
+from retrieval.types import Document
+
+FORMAT_VERSION = 4  # 2: BM25 index in each generation; 3: sentence vectors; 4: sentence tokens
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+META = "meta.sqlite"
+VECTORS = "vectors.faiss"
+EMBEDDINGS = "embeddings.npy"
+SENTENCE_VECTORS = "sentences.npy"
+KEEP_GENERATIONS = 2
+
+SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, outlet TEXT,
+    published TEXT, source TEXT NOT NULL, parent_id TEXT, topics TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    embed_hash TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
+CREATE TABLE sentences (
+    row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, hash TEXT NOT NULL,
+    tokens TEXT NOT NULL  -- BM25 tokens, space-separated: word overlap without re-tokenising
+);
+CREATE INDEX sentences_doc ON sentences(doc_id, start);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A chunk as stored: its place in its document and the hash of the text embedded."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    embed_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRecord:
+    """A sentence of a document, by offsets, with the hash of its text (for vector reuse)."""
+
+    doc_id: str
+    start: int
+    end: int
+    hash: str
+
+
+def sentence_token_lists(
+    documents: Sequence[Document], sentences: Sequence[SentenceRecord], params: dict[str, Any]
+) -> list[list[str]]:
+    if not sentences:
+        return []
+    by_id = {d.id: d for d in documents}
+    return tokenize([by_id[x.doc_id].text[x.start : x.end] for x in sentences], params)
+
+
+def doc_row(doc: Document) -> tuple[Any, ...]:
+    return (
+        doc.id,
+        doc.title,
+        doc.text,
+        doc.url,
+        doc.outlet,
+        doc.published.isoformat() if doc.published else None,
+        doc.source,
+        doc.parent_id,
+        json.dumps(list(doc.topics)),
+        doc.content_hash,
+    )
+
+
+def row_doc(row: sqlite3.Row | tuple[Any, ...]) -> Document:
+    return Document(
+        id=row[0],
+        title=row[1],
+        text=row[2],
+        url=row[3],
+        outlet=row[4],
+        published=datetime.fromisoformat(row[5]) if row[5] else None,
+        source=row[6],
+        parent_id=row[7],
+        topics=tuple(json.loads(row[8])),
+    )
+
+
+DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topics"
+
+
+def like_pattern(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
