@@ -12,6 +12,7 @@ from retrieval.errors import SourcedError
 from .cogs.ask import AskCog
 from .cogs.info import InfoCog
 from .context import BotContext
+from .errors import SourcedTree
 from .views import DYNAMIC_ITEMS
 
 log = logging.getLogger("sourced.bot")
@@ -25,6 +26,7 @@ class SourcedBot(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=SourcedTree,  # one error handler for every slash command (bot.errors)
         )
         self.context = context
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from discord.ext import commands
 
 from retrieval.config import BotSettings
 from retrieval.feedback import FeedbackStore
@@ -25,36 +26,28 @@ log = logging.getLogger("sourced.bot")
 
 
 @dataclass
-class Cooldown:
-    """One question per ``seconds`` per user; returns how long to wait, 0 if allowed."""
-
-    seconds: float
-    clock: Callable[[], float] = time.monotonic
-    _last: dict[int, float] = field(default_factory=dict)
-
-    def retry_after(self, user_id: int) -> float:
-        now = self.clock()
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.seconds:
-            return self.seconds - (now - last)
-        self._last[user_id] = now
-        if len(self._last) > 10_000:  # forget users idle for longer than the cooldown
-            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-        return 0.0
-
-
-@dataclass
 class BotContext:
     service: QueryService
     settings: BotSettings
     store: FeedbackStore
     reindex: Callable[[Callable[[str], None]], IndexReport] | None = None
-    cooldown: Cooldown = field(init=False)
+    _mention_cooldowns: commands.CooldownMapping | None = field(init=False, default=None)
     reindex_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     search_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(max(1, os.cpu_count() or 1)))
 
     def __post_init__(self) -> None:
-        self.cooldown = Cooldown(self.settings.cooldown_seconds)
+        # /ask has discord.py's own cooldown check (bot.checks); mentions are messages, not
+        # interactions, so they take the same rate from discord.py's message cooldowns.
+        if self.settings.cooldown_seconds > 0:
+            self._mention_cooldowns = commands.CooldownMapping.from_cooldown(
+                1, self.settings.cooldown_seconds, commands.BucketType.user
+            )
+
+    def mention_cooldown(self, message: Any) -> float:
+        """Seconds this message's author must still wait before asking again (0: go ahead)."""
+        if self._mention_cooldowns is None:
+            return 0.0
+        return self._mention_cooldowns.get_bucket(message).update_rate_limit() or 0.0
 
     def allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
         if self.settings.allowed_guilds and guild_id not in self.settings.allowed_guilds:

@@ -4,21 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-from collections.abc import Awaitable, Callable
 
 import discord
 
-from retrieval.errors import SourcedError
 from retrieval.types import Answer
 
 from .context import BotContext, filters_from_dict
+from .errors import NONE, explain, reply_privately
 from .render import render_answer, render_full_passages
 
-log = logging.getLogger("sourced.bot")
 EXPIRED = "This result expired — please ask again."
-NONE = discord.AllowedMentions.none()
 
 
 def _context(interaction: discord.Interaction) -> BotContext:
@@ -35,85 +31,70 @@ async def _answer_for(interaction: discord.Interaction, qid: str, offset: int):
     )
 
 
-async def _fail(interaction: discord.Interaction, exc: Exception) -> None:
-    if isinstance(exc, SourcedError):
-        message = str(exc)
-    else:
-        log.exception("button failed (interaction %s)", interaction.id)
-        message = f"Sorry, something went wrong (ref {interaction.id})."
-    await interaction.followup.send(message, ephemeral=True, allowed_mentions=NONE)
+class _AnswerButton:
+    """What every answer button shares: its custom id carries the stored question and page
+    (so it works after a restart); a click is acknowledged at once, the stored question is
+    answered again at the button's offset, and an expired question or a failure becomes a
+    short private message. Subclasses (also DynamicItems) say how the answer is sent."""
 
+    kind: str
+    label: str
+    ephemeral: bool
 
-async def _with_stored_answer(
-    interaction: discord.Interaction,
-    qid: str,
-    offset: int,
-    send: Callable[[Answer], Awaitable[None]],
-    ephemeral: bool,
-) -> None:
-    """What every answer button does around its own reply: acknowledge the click at once,
-    answer the stored question again at ``offset``, and turn an expired question or a
-    failure into a short private message."""
-    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    try:
-        answer = await _answer_for(interaction, qid, offset)
-        if answer is None:
-            await interaction.followup.send(EXPIRED, ephemeral=True)
-            return
-        await send(answer)
-    except Exception as exc:  # noqa: BLE001 - shown to the user as a short apology
-        await _fail(interaction, exc)
+    def __init__(self, qid: str, offset: int) -> None:
+        self.qid, self.offset = qid, offset
+        super().__init__(  # type: ignore[call-arg] - DynamicItem.__init__, next in the subclasses' MRO
+            discord.ui.Button(
+                label=self.label, style=discord.ButtonStyle.secondary, custom_id=f"sourced:{self.kind}:{qid}:{offset}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
+        return cls(match["qid"], int(match["offset"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=self.ephemeral, thinking=True)
+        try:
+            answer = await _answer_for(interaction, self.qid, self.offset)
+            if answer is None:
+                await interaction.followup.send(EXPIRED, ephemeral=True)
+                return
+            await self.send(interaction, answer)
+        except Exception as exc:  # noqa: BLE001 - explained by the one error handler
+            await reply_privately(interaction, explain(exc, interaction.id))
+
+    async def send(self, interaction: discord.Interaction, answer: Answer) -> None:
+        raise NotImplementedError
 
 
 class MoreButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"sourced:more:(?P<qid>[0-9a-f]+):(?P<offset>\d+)"
+    _AnswerButton,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"sourced:more:(?P<qid>[0-9a-f]+):(?P<offset>\d+)",
 ):
-    def __init__(self, qid: str, offset: int) -> None:
-        self.qid, self.offset = qid, offset
-        super().__init__(
-            discord.ui.Button(
-                label="More results", style=discord.ButtonStyle.secondary, custom_id=f"sourced:more:{qid}:{offset}"
-            )
-        )
+    kind, label, ephemeral = "more", "More results", False
 
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
-        return cls(match["qid"], int(match["offset"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        async def send(answer: Answer) -> None:
-            if not answer.hits:
-                await interaction.followup.send("No more passages for this question.", ephemeral=True)
-                return
-            reply = render_answer(answer)
-            full_page = len(answer.hits) >= _context(interaction).settings.results_per_page
-            view = answer_view(self.qid, self.offset, len(answer.hits), more=full_page)
-            await interaction.followup.send(reply.content, embeds=reply.embeds, view=view, allowed_mentions=NONE)
-
-        await _with_stored_answer(interaction, self.qid, self.offset, send, ephemeral=False)
+    async def send(self, interaction: discord.Interaction, answer: Answer) -> None:
+        if not answer.hits:
+            await interaction.followup.send("No more passages for this question.", ephemeral=True)
+            return
+        reply = render_answer(answer)
+        full_page = len(answer.hits) >= _context(interaction).settings.results_per_page
+        view = answer_view(self.qid, self.offset, len(answer.hits), more=full_page)
+        await interaction.followup.send(reply.content, embeds=reply.embeds, view=view, allowed_mentions=NONE)
 
 
 class FullButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"sourced:full:(?P<qid>[0-9a-f]+):(?P<offset>\d+)"
+    _AnswerButton,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"sourced:full:(?P<qid>[0-9a-f]+):(?P<offset>\d+)",
 ):
-    def __init__(self, qid: str, offset: int) -> None:
-        self.qid, self.offset = qid, offset
-        super().__init__(
-            discord.ui.Button(
-                label="Show full passage", style=discord.ButtonStyle.secondary, custom_id=f"sourced:full:{qid}:{offset}"
-            )
-        )
+    kind, label, ephemeral = "full", "Show full passage", True
 
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
-        return cls(match["qid"], int(match["offset"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        async def send(answer: Answer) -> None:
-            reply = render_full_passages(answer)
-            await interaction.followup.send(reply.content, embeds=reply.embeds, ephemeral=True, allowed_mentions=NONE)
-
-        await _with_stored_answer(interaction, self.qid, self.offset, send, ephemeral=True)
+    async def send(self, interaction: discord.Interaction, answer: Answer) -> None:
+        reply = render_full_passages(answer)
+        await interaction.followup.send(reply.content, embeds=reply.embeds, ephemeral=True, allowed_mentions=NONE)
 
 
 class VoteButton(

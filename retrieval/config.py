@@ -207,6 +207,9 @@ class Config:
     bot: BotSettings = field(default_factory=BotSettings)
     # Folder relative paths in the config file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
+    # Where the settings came from: the file read (None: defaults only) and the keys it set.
+    file: Path | None = field(default=None, metadata={"internal": True})
+    explicit: frozenset[str] = field(default_factory=frozenset, metadata={"internal": True})
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ def build_config(data: Mapping[str, Any] | None = None, base_dir: Path | None = 
     section_types = typing.get_type_hints(Config)
     known_sections = {f.name for f in _sections()}
     sections: dict[str, Any] = {}
+    explicit: set[str] = set()
     for name, values in data.items():
         if name not in known_sections:
             raise ConfigError(f"Unknown config section '{name}'. Known: {', '.join(sorted(known_sections))}.")
@@ -296,13 +300,34 @@ def build_config(data: Mapping[str, Any] | None = None, base_dir: Path | None = 
         hints = typing.get_type_hints(cls)
         kwargs = {}
         for key, value in values.items():
+            explicit.add(f"{name}.{key}")
             if key not in hints:
                 raise ConfigError(f"Unknown setting '{name}.{key}'. Known in '{name}': {', '.join(sorted(hints))}.")
             kwargs[key] = _coerce(f"{name}.{key}", value, hints[key])
         sections[name] = cls(**kwargs)
-    config = Config(**sections, base_dir=base_dir or Path.cwd())
+    config = Config(**sections, base_dir=base_dir or Path.cwd(), explicit=frozenset(explicit))
     _validate(config)
     return config
+
+
+@dataclass(frozen=True)
+class SettingInForce:
+    info: SettingInfo
+    value: Any
+    origin: str  # "default", the config file that set it, or the environment variable
+
+
+def settings_in_force(config: Config) -> list[SettingInForce]:
+    """Every setting with the value ``config`` holds and where that value came from."""
+    rows = []
+    for info in settings_table():
+        section, key = info.key.split(".", 1)
+        value = getattr(getattr(config, section), key)
+        origin = f"set in {config.file}" if info.key in config.explicit else "default"
+        if info.key == "index.dir" and os.environ.get(ENV_INDEX_DIR):
+            value, origin = os.environ[ENV_INDEX_DIR], f"overridden by ${ENV_INDEX_DIR}"
+        rows.append(SettingInForce(info, value, origin))
+    return rows
 
 
 def _validate(config: Config) -> None:
@@ -358,7 +383,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = yamlio.load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {file} is not valid YAML: {yamlio.problem(exc)}.") from None
-    return build_config(data or {}, base_dir=file.resolve().parent)
+    config = build_config(data or {}, base_dir=file.resolve().parent)
+    return dataclasses.replace(config, file=file)
 
 
 def render_default_yaml() -> str:

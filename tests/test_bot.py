@@ -14,10 +14,12 @@ from types import SimpleNamespace
 
 import discord
 import pytest
+from discord import app_commands
 
 from bot.cogs.ask import AskCog
 from bot.cogs.info import InfoCog
 from bot.context import BotContext
+from bot.errors import on_app_command_error
 from bot.views import FullButton, MoreButton, VoteButton
 from retrieval.config import BotSettings, replace
 from retrieval.feedback import FeedbackStore
@@ -52,11 +54,15 @@ class FakeFollowup:
 
 
 class FakeInteraction:
-    def __init__(self, client, user_id=1, guild_id=10, channel_id=20, manage_guild=False):
+    def __init__(self, client, user_id=None, guild_id=10, channel_id=20, manage_guild=False):
         self.log: list[tuple[str, dict]] = []
         self.id = next(_ids)
+        self.created_at = discord.utils.utcnow()
+        self.command = None
         self.client = client
-        self.user = SimpleNamespace(id=user_id)
+        # discord.py keeps a command's cooldowns for the process: a fresh member per interaction
+        # unless a test names one, so no test is slowed by another's questions.
+        self.user = SimpleNamespace(id=user_id if user_id is not None else next(_ids))
         self.guild_id = guild_id
         self.channel_id = channel_id
         self.permissions = discord.Permissions(manage_guild=manage_guild)
@@ -85,13 +91,27 @@ def cog_and_client(context):
     return AskCog(client, context), client
 
 
+async def invoke(command, cog, interaction, **options):
+    """Run a slash command as discord.py's tree does: its checks, then the callback, with
+    every failure handed to the bot's one error handler."""
+    interaction.command = command
+    try:
+        if not await command._check_can_run(interaction):
+            raise app_commands.CheckFailure()
+        await command.callback(cog, interaction, **options)
+    except app_commands.AppCommandError as exc:
+        await on_app_command_error(interaction, exc)
+    except Exception as exc:  # noqa: BLE001 - as the tree does: wrapped, then handled
+        await on_app_command_error(interaction, app_commands.CommandInvokeError(command, exc))
+    return interaction
+
+
 async def ask(cog, client, question, **kwargs):
     interaction = FakeInteraction(
         client, **{k: v for k, v in kwargs.items() if k in ("user_id", "guild_id", "channel_id")}
     )
     options = {k: v for k, v in kwargs.items() if k in ("results", "outlet", "since")}
-    await cog.ask.callback(cog, interaction, question=question, **options)
-    return interaction
+    return await invoke(cog.ask, cog, interaction, question=question, **options)
 
 
 def test_success_defers_then_sends_embeds_with_buttons(make_context):
@@ -121,9 +141,10 @@ def test_cooldown_is_ephemeral_and_says_when(make_context):
     cog, client = cog_and_client(make_context())
 
     async def twice():
-        first = await ask(cog, client, "Amazon Rekognition", user_id=7)
-        second = await ask(cog, client, "Amazon Rekognition again", user_id=7)
-        other = await ask(cog, client, "Amazon Rekognition", user_id=8)
+        member, other_member = next(_ids), next(_ids)
+        first = await ask(cog, client, "Amazon Rekognition", user_id=member)
+        second = await ask(cog, client, "Amazon Rekognition again", user_id=member)
+        other = await ask(cog, client, "Amazon Rekognition", user_id=other_member)
         return first, second, other
 
     first, second, other = asyncio.run(twice())
@@ -218,7 +239,7 @@ def test_reindex_requires_manage_server(make_context):
     context = make_context()
     cog = InfoCog(SimpleNamespace(context=context), context)
     interaction = FakeInteraction(SimpleNamespace(context=context), manage_guild=False)
-    asyncio.run(cog.reindex.callback(cog, interaction))
+    asyncio.run(invoke(cog.reindex, cog, interaction))
     assert "Manage Server" in interaction.sent()[0][1]["content"]
 
 
@@ -242,7 +263,7 @@ def test_reindex_runs_off_the_loop_and_reports(make_context):
     context.reindex = fake_reindex
     cog = InfoCog(SimpleNamespace(context=context), context)
     interaction = FakeInteraction(SimpleNamespace(context=context), manage_guild=True)
-    asyncio.run(cog.reindex.callback(cog, interaction))
+    asyncio.run(invoke(cog.reindex, cog, interaction))
     assert interaction.log[0][0] == "defer"
     assert interaction.sent()[-1][1]["content"].startswith("Reindexed: 15 articles")
 
@@ -251,11 +272,11 @@ def test_sources_and_about(make_context):
     context = make_context()
     cog = InfoCog(SimpleNamespace(context=context), context)
     i1 = FakeInteraction(SimpleNamespace(context=context))
-    asyncio.run(cog.sources.callback(cog, i1))
+    asyncio.run(invoke(cog.sources, cog, i1))
     embed = i1.sent()[0][1]["embed"]
     assert "**15** articles" in embed.description and "newest from 2022-02-09" in embed.description
     i2 = FakeInteraction(SimpleNamespace(context=context))
-    asyncio.run(cog.about.callback(cog, i2))
+    asyncio.run(invoke(cog.about, cog, i2))
     assert "cite" in i2.sent()[0][1]["content"]
 
 
@@ -274,9 +295,7 @@ def test_load_200_concurrent_questions_keep_the_loop_responsive(make_context):
                 lags.append(time.perf_counter() - before - 0.01)
 
         tick = asyncio.create_task(ticker())
-        interactions = await asyncio.gather(
-            *(ask(cog, client, f"facial recognition question {i}", user_id=i) for i in range(200))
-        )
+        interactions = await asyncio.gather(*(ask(cog, client, f"facial recognition question {i}") for i in range(200)))
         stop.set()
         await tick
         return interactions, lags
@@ -315,3 +334,83 @@ def test_hostile_questions_in_the_bot(make_context, question):
         assert kind == "followup" and sent["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict()
         assert "@everyone" not in sent["content"].replace("@\u200beveryone", "")
         assert "<@&123>" not in sent["content"].replace("\\<@&123>", "")
+
+
+class FakeChannel:
+    def __init__(self, channel_id):
+        self.id = channel_id
+
+    def typing(self):
+        class _Typing:
+            async def __aenter__(self):
+                return None
+
+            async def __aexit__(self, *exc):
+                return False
+
+        return _Typing()
+
+
+class FakeMessage:
+    def __init__(self, client, content, author_id=None, channel_id=20, mention=True):
+        self.id = next(_ids)
+        self.author = SimpleNamespace(id=author_id if author_id is not None else next(_ids), bot=False)
+        self.mentions = [client.user] if mention else []
+        self.content = content
+        self.guild = SimpleNamespace(id=10)
+        self.channel = FakeChannel(channel_id)
+        self.reference = None
+        self.created_at = discord.utils.utcnow()
+        self.replies: list[dict] = []
+
+    async def reply(self, content=None, **kwargs):
+        self.replies.append({"content": content, **kwargs})
+
+
+def mention_client(context):
+    return SimpleNamespace(context=context, user=SimpleNamespace(id=999, bot=True))
+
+
+def test_a_mention_is_answered_with_embeds_and_no_pings(make_context):
+    context = make_context()
+    client = mention_client(context)
+    cog = AskCog(client, context)
+    message = FakeMessage(client, "<@999> who urged Amazon to stop selling Rekognition?")
+    asyncio.run(cog.on_message(message))
+    (reply,) = message.replies
+    assert reply["content"].startswith("**Q:** who urged Amazon")  # the mention itself is stripped
+    assert reply["embeds"] and reply["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict()
+
+
+def test_mentions_elsewhere_or_unaddressed_are_ignored_and_cooled_down(make_context):
+    context = make_context(allowed_channels=(20,))
+    client = mention_client(context)
+    cog = AskCog(client, context)
+    elsewhere = FakeMessage(client, "<@999> Amazon", channel_id=21)
+    unaddressed = FakeMessage(client, "Amazon Rekognition", mention=False)
+    member = next(_ids)
+    first = FakeMessage(client, "<@999> Amazon Rekognition", author_id=member)
+    again = FakeMessage(client, "<@999> Amazon again", author_id=member)
+
+    async def run():
+        for message in (elsewhere, unaddressed, first, again):
+            await cog.on_message(message)
+
+    asyncio.run(run())
+    assert elsewhere.replies == [] and unaddressed.replies == []
+    assert first.replies[0]["embeds"]
+    assert re.search(r"try again in \d+ s", again.replies[0]["content"]) and again.replies[0]["delete_after"] == 15
+
+
+def test_a_failing_mention_is_logged_and_apologised_for(make_context, caplog):
+    class Broken:
+        def ask(self, *args, **kwargs):
+            raise RuntimeError("index on fire: internal detail")
+
+    context = make_context(service=Broken())
+    client = mention_client(context)
+    message = FakeMessage(client, "<@999> Amazon")
+    asyncio.run(AskCog(client, context).on_message(message))
+    (reply,) = message.replies
+    assert reply["content"] == f"Sorry, something went wrong answering that (ref {message.id})."
+    assert "index on fire" in caplog.text

@@ -12,7 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import channel_enabled, per_member, question_cooldown
 from bot.context import BotContext, filters_to_dict, parse_since
+from bot.errors import explain
 from bot.render import render_answer
 from bot.views import NONE, answer_view
 from retrieval.errors import SourcedError
@@ -30,18 +32,13 @@ class AskCog(commands.Cog):
 
     # ------------------------------------------------------------------ the shared core
 
-    def _refusal(self, user_id: int, guild_id: int | None, channel_id: int | None, question: str) -> str | None:
-        """Why this question is not taken (cheap checks, before any deferral), or None."""
-        if not self.ctx.allowed(guild_id, channel_id):
-            return "I'm not enabled in this channel."
+    def _invalid(self, question: str) -> str | None:
+        """What is wrong with the question's text (checked before any deferral), or None."""
         limit = self.ctx.settings.max_question_chars
         if not question.strip():
             return "Ask me something, e.g. `/ask who urged Amazon to stop selling Rekognition?`"
         if len(question) > limit:
             return f"That question is {len(question)} characters long; please keep it under {limit}."
-        wait = self.ctx.cooldown.retry_after(user_id)
-        if wait > 0:
-            return f"One question every {self.ctx.settings.cooldown_seconds:g} s, please — try again in {wait:.0f} s."
         return None
 
     def _log(
@@ -87,6 +84,8 @@ class AskCog(commands.Cog):
         outlet="Only articles from this outlet",
         since="Only articles published on or after this date (YYYY-MM-DD)",
     )
+    @channel_enabled()
+    @app_commands.checks.dynamic_cooldown(question_cooldown, key=per_member)
     async def ask(
         self,
         interaction: discord.Interaction,
@@ -95,9 +94,9 @@ class AskCog(commands.Cog):
         outlet: str | None = None,
         since: str | None = None,
     ) -> None:
-        refusal = self._refusal(interaction.user.id, interaction.guild_id, interaction.channel_id, question)
-        if refusal:
-            await interaction.response.send_message(refusal, ephemeral=True)
+        invalid = self._invalid(question)
+        if invalid:
+            await interaction.response.send_message(invalid, ephemeral=True)
             return
         try:
             filters = Filters(since=parse_since(since), outlet=outlet or None)
@@ -109,17 +108,9 @@ class AskCog(commands.Cog):
         k = results or self.ctx.settings.results_per_page
         try:
             answer, reply, view = await self._reply_payload(question, k, filters)
-        except SourcedError as exc:
-            self._log(interaction.guild_id, interaction.channel_id, question, None, started, type(exc).__name__)
-            await interaction.followup.send(str(exc), ephemeral=True, allowed_mentions=NONE)
-            return
-        except Exception:
-            log.exception("ask failed (interaction %s)", interaction.id)
-            self._log(interaction.guild_id, interaction.channel_id, question, None, started, "internal")
-            await interaction.followup.send(
-                f"Sorry, something went wrong answering that (ref {interaction.id}).", ephemeral=True
-            )
-            return
+        except Exception as exc:
+            self._log(interaction.guild_id, interaction.channel_id, question, None, started, _kind(exc))
+            raise  # to the tree's error handler (bot.errors)
         self._log(interaction.guild_id, interaction.channel_id, question, answer, started)
         kwargs = {"embeds": reply.embeds, "allowed_mentions": NONE}
         if view is not None:
@@ -154,28 +145,31 @@ class AskCog(commands.Cog):
             return
         question = " ".join(_MENTION.sub(" ", message.content).split())
         guild_id = message.guild.id if message.guild else None
-        refusal = self._refusal(message.author.id, guild_id, message.channel.id, question)
+        if not self.ctx.allowed(guild_id, message.channel.id):
+            return
+        refusal = self._invalid(question)
+        if refusal is None and (wait := self.ctx.mention_cooldown(message)):
+            refusal = (
+                f"One question every {self.ctx.settings.cooldown_seconds:g} s, please — try again in {wait:.0f} s."
+            )
         if refusal:
-            if self.ctx.allowed(guild_id, message.channel.id):
-                await message.reply(refusal, allowed_mentions=NONE, delete_after=15)
+            await message.reply(refusal, allowed_mentions=NONE, delete_after=15)
             return
         started = time.perf_counter()
         try:
             async with message.channel.typing():
                 answer, reply, view = await self._reply_payload(question, self.ctx.settings.results_per_page, Filters())
-        except SourcedError as exc:
-            self._log(guild_id, message.channel.id, question, None, started, type(exc).__name__)
-            await message.reply(str(exc), allowed_mentions=NONE)
-            return
-        except Exception:
-            log.exception("mention failed (message %s)", message.id)
-            self._log(guild_id, message.channel.id, question, None, started, "internal")
-            await message.reply(
-                f"Sorry, something went wrong answering that (ref {message.id}).", allowed_mentions=NONE
-            )
+        except Exception as exc:  # noqa: BLE001 - explained by the one error handler, never raised into discord.py
+            self._log(guild_id, message.channel.id, question, None, started, _kind(exc))
+            await message.reply(explain(exc, message.id, "answering that"), allowed_mentions=NONE)
             return
         self._log(guild_id, message.channel.id, question, answer, started)
         kwargs = {"embeds": reply.embeds, "allowed_mentions": NONE}
         if view is not None:
             kwargs["view"] = view
         await message.reply(reply.content, **kwargs)
+
+
+def _kind(exc: Exception) -> str:
+    """The error's name for the question log (``internal`` for the unexpected)."""
+    return type(exc).__name__ if isinstance(exc, SourcedError) else "internal"

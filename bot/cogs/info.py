@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
 import discord
@@ -13,9 +12,6 @@ from discord.ext import commands
 from bot.context import BotContext
 from bot.render import escape
 from bot.views import NONE
-from retrieval.errors import SourcedError
-
-log = logging.getLogger("sourced.bot")
 
 ABOUT = (
     "**sourced** answers questions from a collection of news articles. It does not write "
@@ -34,11 +30,7 @@ class InfoCog(commands.Cog):
     @app_commands.command(name="sources", description="What the collection holds.")
     async def sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            stats = await asyncio.to_thread(self.ctx.service.stats)
-        except SourcedError as exc:
-            await interaction.followup.send(str(exc), ephemeral=True)
-            return
+        stats = await asyncio.to_thread(self.ctx.service.stats)  # failures: the tree's error handler
         newest = stats.newest.date().isoformat() if stats.newest else "unknown"
         lines = [f"{escape(name)}: {count}" for name, count in list(stats.outlets.items())[:30]]
         if len(stats.outlets) > 30:
@@ -55,13 +47,10 @@ class InfoCog(commands.Cog):
         await interaction.response.send_message(ABOUT, ephemeral=True)
 
     @app_commands.command(name="reindex", description="Re-read the collection and update the index (admins).")
-    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.default_permissions(manage_guild=True)  # hidden from others in Discord's menu
     @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)  # and refused here if shown anyway
     async def reindex(self, interaction: discord.Interaction) -> None:
-        perms = getattr(interaction, "permissions", None)
-        if perms is None or not perms.manage_guild:
-            await interaction.response.send_message("Only members with Manage Server can reindex.", ephemeral=True)
-            return
         if self.ctx.reindex is None:
             await interaction.response.send_message("Reindexing is not available in this bot.", ephemeral=True)
             return
@@ -80,15 +69,7 @@ class InfoCog(commands.Cog):
                 asyncio.run_coroutine_threadsafe(interaction.edit_original_response(content=text), loop)
 
         async with self.ctx.reindex_lock:
-            try:
-                report = await asyncio.to_thread(self.ctx.reindex, progress)
-            except SourcedError as exc:
-                await interaction.followup.send(f"Reindex failed: {exc}", ephemeral=True)
-                return
-            except Exception:
-                log.exception("reindex failed (interaction %s)", interaction.id)
-                await interaction.followup.send(f"Reindex failed (ref {interaction.id}).", ephemeral=True)
-                return
+            report = await asyncio.to_thread(self.ctx.reindex, progress)  # failures: the tree's error handler
         if report.written:
             summary = (
                 f"Reindexed: {report.documents} articles ({report.chunks} passages); {report.added} added, "
