@@ -1,4 +1,8 @@
-"""Shared fixtures. Unit tests use the deterministic HashEmbedder: no model load, no network."""
+"""Shared fixtures. Unit tests use the deterministic HashEmbedder: no model load, no network.
+
+Every test runs isolated: no SOURCED_* variable of the developer's shell reaches it, and
+the per-user data and cache folders point into the test's own tmp dir.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,28 @@ from pathlib import Path
 import pytest
 
 from retrieval.config import Config, build_config
-from retrieval.embedding import HashEmbedder
-from retrieval.indexer import Indexer
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
-
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "data" / "articles"
+from tests.helpers import BUNDLED, HASH_CONFIG_YAML, build
 
 # Tests must never reach a model hub, whatever the machine allows.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if "integration" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("SOURCED_"):
+            monkeypatch.delenv(name)
+    # The default index lives in the per-user data folder: never the developer's own. (The
+    # cache, where the ONNX export of the real model is kept, stays shared: it is keyed by
+    # the model's files and costs a minute to rebuild.)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("home") / "data"))
 
 
 @pytest.fixture
@@ -26,31 +41,18 @@ def hash_config() -> Config:
     return build_config({"embedding": {"model": "hash"}})
 
 
-class CountingEmbedder(HashEmbedder):
-    """A HashEmbedder that records how many passages it was asked to embed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded = 0
-
-    def embed(self, texts, batch_size=32, progress=None):
-        self.embedded += len(texts)
-        return super().embed(texts, batch_size, progress)
-
-
-def build(config: Config, index_dir: Path, paths, embedder=None):
-    embedder = embedder or HashEmbedder()
-    report = Indexer(config, IndexStore(index_dir), embedder).run([Path(p) for p in paths])
-    return report
-
-
-def service_for(config: Config, index_dir: Path, embedder=None) -> QueryService:
-    embedder = embedder or HashEmbedder()
-    return QueryService(IndexStore(index_dir), lambda: embedder, config.search)
-
-
 @pytest.fixture
 def bundled_index(tmp_path, hash_config):
     index_dir = tmp_path / "index"
     build(hash_config, index_dir, [BUNDLED])
     return index_dir
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch) -> Path:
+    """SOURCED_CONFIG (hash embedder) and SOURCED_INDEX_DIR pointing into ``tmp_path``."""
+    config = tmp_path / "config.yaml"
+    config.write_text(HASH_CONFIG_YAML)
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
+    return tmp_path

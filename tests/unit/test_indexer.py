@@ -4,7 +4,7 @@ import shutil
 
 from retrieval.config import replace
 from retrieval.store import IndexStore
-from tests.conftest import BUNDLED, CountingEmbedder, build
+from tests.helpers import BUNDLED, CountingEmbedder, build
 
 
 def copy_bundled(tmp_path):
@@ -94,7 +94,7 @@ def test_chunks_keep_offsets_into_the_document(bundled_index):
 def test_approximate_index_end_to_end(tmp_path, hash_config):
     from retrieval.ranking import Filters
     from retrieval.store import check_index
-    from tests.conftest import service_for
+    from tests.helpers import service_for
 
     config = replace(hash_config, index={"kind": "ivf-flat"})
     build(config, tmp_path / "idx", [BUNDLED])
@@ -126,7 +126,7 @@ def test_older_format_is_upgraded_reusing_passage_vectors(tmp_path, hash_config)
 
 
 def test_sentence_vectors_can_be_turned_off(tmp_path, hash_config):
-    from tests.conftest import service_for
+    from tests.helpers import service_for
 
     config = replace(hash_config, index={"sentence_vectors": False})
     report = build(config, tmp_path / "idx", [BUNDLED])

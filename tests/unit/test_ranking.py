@@ -8,7 +8,7 @@ import pytest
 from retrieval.highlight import sentence_coverage, text_fragment_url
 from retrieval.lexical import LexicalIndex, tokenize
 from retrieval.ranking import Candidate, Filters, FusionParams, retrieve, select
-from tests.conftest import BUNDLED, service_for
+from tests.helpers import BUNDLED, service_for
 
 
 class FakeSnapshot:

@@ -5,7 +5,7 @@ import pytest
 from retrieval.config import replace
 from retrieval.embedding import HashEmbedder
 from retrieval.errors import IndexMismatchError, QuestionError
-from tests.conftest import BUNDLED, build, service_for
+from tests.helpers import BUNDLED, build, service_for
 
 
 def test_answer_has_ranked_hits_with_sources(bundled_index, hash_config):

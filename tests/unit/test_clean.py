@@ -2,7 +2,7 @@
 
 from retrieval.clean import Cleaner, markdown_to_text
 from retrieval.config import CleanSettings
-from tests.conftest import BUNDLED
+from tests.helpers import BUNDLED
 
 cleaner = Cleaner()
 

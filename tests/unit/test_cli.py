@@ -6,16 +6,13 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import main
-from tests.conftest import BUNDLED
+from tests.helpers import BUNDLED, HASH_CONFIG_YAML
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    config = tmp_path / "config.yaml"
-    config.write_text("embedding:\n  model: hash\nsearch:\n  min_score: 0.1\n")
-    monkeypatch.setenv("SOURCED_CONFIG", str(config))
-    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
-    return tmp_path
+def env(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  min_score: 0.1\n")
+    return cli_env
 
 
 def run(*args, input=None):
@@ -23,7 +20,12 @@ def run(*args, input=None):
 
 
 def test_every_command_has_help():
-    for name, command in main.commands.items():
+    import click
+
+    names = main.list_commands(click.Context(main))
+    assert "serve" in names  # added by the bot through the sourced.commands entry point
+    for name in names:
+        command = main.get_command(click.Context(main), name)
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert command.help and len(command.help.split()) > 4, name
@@ -149,3 +151,17 @@ def test_strict_index_fails_when_files_are_skipped(env, tmp_path):
     assert lenient.exit_code == 0 and "skipped: bad.txt: binary file (a PNG image)" in lenient.stderr
     strict = run("index", "--strict", str(folder))
     assert strict.exit_code == 3
+
+
+def test_config_shows_the_value_in_force_and_where_it_came_from(tmp_path, monkeypatch):
+    config = tmp_path / "k3.yaml"
+    config.write_text("search:\n  k: 3\n")
+    out = run("--config", str(config), "config").stdout
+    assert f"# settings from {config}" in out
+    assert f"search.k = 3  (int, set in {config}; default 5)" in out
+    assert 'search.mode = "hybrid"  (str, default)' in out
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "elsewhere"))
+    rows = {r["key"]: r for r in json.loads(run("--config", str(config), "config", "--json").stdout)}
+    assert rows["search.k"]["value"] == 3 and rows["search.k"]["default"] == 5
+    assert rows["index.dir"] == {**rows["index.dir"], "value": str(tmp_path / "elsewhere")}
+    assert "SOURCED_INDEX_DIR" in rows["index.dir"]["origin"]

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from retrieval.cli import main
 from retrieval.errors import ConfigError
 from retrieval.evaluation import load_questions
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_example_question_file_loads():

@@ -6,7 +6,6 @@ the bot sent (dpytest cannot drive slash commands)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import statistics
 import time
@@ -14,66 +13,16 @@ from types import SimpleNamespace
 
 import discord
 import pytest
-from discord import app_commands
 
 from bot.cogs.ask import AskCog
 from bot.cogs.info import InfoCog
 from bot.context import BotContext
-from bot.errors import on_app_command_error
 from bot.views import FullButton, MoreButton, VoteButton
 from retrieval.config import BotSettings, replace
 from retrieval.feedback import FeedbackStore
-from tests.conftest import service_for
-
-_ids = itertools.count(1000)
-
-
-class FakeResponse:
-    def __init__(self, log):
-        self.log = log
-        self._done = False
-
-    async def defer(self, **kwargs):
-        self.log.append(("defer", kwargs))
-        self._done = True
-
-    async def send_message(self, content=None, **kwargs):
-        self.log.append(("send_message", {"content": content, **kwargs}))
-        self._done = True
-
-    def is_done(self):
-        return self._done
-
-
-class FakeFollowup:
-    def __init__(self, log):
-        self.log = log
-
-    async def send(self, content=None, **kwargs):
-        self.log.append(("followup", {"content": content, **kwargs}))
-
-
-class FakeInteraction:
-    def __init__(self, client, user_id=None, guild_id=10, channel_id=20, manage_guild=False):
-        self.log: list[tuple[str, dict]] = []
-        self.id = next(_ids)
-        self.created_at = discord.utils.utcnow()
-        self.command = None
-        self.client = client
-        # discord.py keeps a command's cooldowns for the process: a fresh member per interaction
-        # unless a test names one, so no test is slowed by another's questions.
-        self.user = SimpleNamespace(id=user_id if user_id is not None else next(_ids))
-        self.guild_id = guild_id
-        self.channel_id = channel_id
-        self.permissions = discord.Permissions(manage_guild=manage_guild)
-        self.response = FakeResponse(self.log)
-        self.followup = FakeFollowup(self.log)
-
-    async def edit_original_response(self, **kwargs):
-        self.log.append(("edit", kwargs))
-
-    def sent(self):
-        return [entry for entry in self.log if entry[0] in ("followup", "send_message")]
+from tests.fakes import FakeInteraction, FakeMessage, invoke
+from tests.fakes import ids as _ids
+from tests.helpers import service_for
 
 
 @pytest.fixture
@@ -89,21 +38,6 @@ def make_context(tmp_path, bundled_index, hash_config):
 def cog_and_client(context):
     client = SimpleNamespace(context=context, user=None)
     return AskCog(client, context), client
-
-
-async def invoke(command, cog, interaction, **options):
-    """Run a slash command as discord.py's tree does: its checks, then the callback, with
-    every failure handed to the bot's one error handler."""
-    interaction.command = command
-    try:
-        if not await command._check_can_run(interaction):
-            raise app_commands.CheckFailure()
-        await command.callback(cog, interaction, **options)
-    except app_commands.AppCommandError as exc:
-        await on_app_command_error(interaction, exc)
-    except Exception as exc:  # noqa: BLE001 - as the tree does: wrapped, then handled
-        await on_app_command_error(interaction, app_commands.CommandInvokeError(command, exc))
-    return interaction
 
 
 async def ask(cog, client, question, **kwargs):
@@ -334,37 +268,6 @@ def test_hostile_questions_in_the_bot(make_context, question):
         assert kind == "followup" and sent["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict()
         assert "@everyone" not in sent["content"].replace("@\u200beveryone", "")
         assert "<@&123>" not in sent["content"].replace("\\<@&123>", "")
-
-
-class FakeChannel:
-    def __init__(self, channel_id):
-        self.id = channel_id
-
-    def typing(self):
-        class _Typing:
-            async def __aenter__(self):
-                return None
-
-            async def __aexit__(self, *exc):
-                return False
-
-        return _Typing()
-
-
-class FakeMessage:
-    def __init__(self, client, content, author_id=None, channel_id=20, mention=True):
-        self.id = next(_ids)
-        self.author = SimpleNamespace(id=author_id if author_id is not None else next(_ids), bot=False)
-        self.mentions = [client.user] if mention else []
-        self.content = content
-        self.guild = SimpleNamespace(id=10)
-        self.channel = FakeChannel(channel_id)
-        self.reference = None
-        self.created_at = discord.utils.utcnow()
-        self.replies: list[dict] = []
-
-    async def reply(self, content=None, **kwargs):
-        self.replies.append({"content": content, **kwargs})
 
 
 def mention_client(context):

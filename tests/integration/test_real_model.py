@@ -8,7 +8,7 @@ from retrieval.embedding import PACKAGED_MODEL_ID, make_embedder
 from retrieval.indexer import Indexer
 from retrieval.service import QueryService
 from retrieval.store import IndexStore
-from tests.conftest import BUNDLED
+from tests.helpers import BUNDLED
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_off_topic_question_is_not_answered(real_service):
 
 @pytest.mark.parametrize("backend, floor", [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_onnx_backends_match_sentence_transformers(tmp_path_factory, backend, floor):
-    from tests.conftest import BUNDLED as articles
+    from tests.helpers import BUNDLED as articles
 
     reference = make_embedder("all-MiniLM-L6-v2", "torch")  # sentence-transformers itself
     onnx = make_embedder("all-MiniLM-L6-v2", backend, tmp_path_factory.mktemp("onnx"))

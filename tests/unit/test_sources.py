@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.readers import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
-from tests.conftest import BUNDLED
+from tests.helpers import BUNDLED
 
 reader = CollectionReader()
 

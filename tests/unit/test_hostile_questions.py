@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from retrieval.cli import main
 from retrieval.errors import QuestionError, SourcedError
 from retrieval.readers import UnreadableError, split_front_matter
-from tests.conftest import BUNDLED, build, service_for
+from tests.helpers import BUNDLED, build, service_for
 
 HOSTILE_QUESTIONS = {
     "emoji": "🤖 who urged Amazon 🛑 to stop selling Rekognition? 🙏",

@@ -5,7 +5,7 @@ import pytest
 from retrieval.config import build_config, load_config, render_default_yaml, settings_table
 from retrieval.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_file_is_generated_from_the_settings_table():

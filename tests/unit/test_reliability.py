@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from retrieval.cli import main
 from retrieval.readers import reader as sources
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
-HOSTILE = Path(__file__).parent / "data" / "hostile"
+HOSTILE = ROOT / "tests" / "data" / "hostile"
 GOOD = "---\ntitle: Osprey returns to the loch\nwebUrl: https://example.org/osprey\n---\nThe osprey returned to the loch for the ninth summer running.\n"
 GOOD_QUESTION = "osprey returned to the loch"
 
@@ -186,15 +186,6 @@ SETUPS = {
     "vanished": _vanished,
     "rewritten": _rewritten,
 }
-
-
-@pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    config = tmp_path / "c.yaml"
-    config.write_text("embedding:\n  model: hash\n")
-    monkeypatch.setenv("SOURCED_CONFIG", str(config))
-    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
-    return tmp_path
 
 
 def ask_json(question: str) -> dict:

@@ -1,0 +1,37 @@
+"""What many tests share: where things are, and small builders around the hash embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.config import Config
+from retrieval.embedding import HashEmbedder
+from retrieval.indexer import Indexer, IndexReport
+from retrieval.service import QueryService
+from retrieval.store import IndexStore
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "data" / "articles"
+HASH_CONFIG_YAML = "embedding:\n  model: hash\n"
+
+
+class CountingEmbedder(HashEmbedder):
+    """A HashEmbedder that records how many passages it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def embed(self, texts, batch_size=32, progress=None):
+        self.embedded += len(texts)
+        return super().embed(texts, batch_size, progress)
+
+
+def build(config: Config, index_dir: Path, paths, embedder=None) -> IndexReport:
+    embedder = embedder or HashEmbedder()
+    return Indexer(config, IndexStore(index_dir), embedder).run([Path(p) for p in paths])
+
+
+def service_for(config: Config, index_dir: Path, embedder=None) -> QueryService:
+    embedder = embedder or HashEmbedder()
+    return QueryService(IndexStore(index_dir), lambda: embedder, config.search)
