@@ -65,8 +65,8 @@ DEFAULT_CUT_FROM = (
 class SourcesSettings:
     paths: tuple[str, ...] = _setting(
         (),
-        "Files or folders to index when `sourced index` gets no PATH. "
-        "Empty: the folders of the existing index, else the bundled sample articles.",
+        "Files or folders always in the collection: `sourced index` registers any that is not a "
+        "source yet. With none here and none registered, the bundled sample articles are.",
     )
     sources_file: str | None = _setting(
         None,
@@ -140,7 +140,17 @@ class IndexSettings:
     kind: str = _setting(
         "auto",
         "FAISS index: 'auto' (exact up to 50,000 passages, then IVF with 8-bit vectors), 'flat', "
-        "'ivf-flat', 'ivf-sq8', 'ivf-pq' or 'hnsw'. See docs/performance.md.",
+        "'ivf-flat', 'ivf-sq8', 'ivf-pq' or 'hnsw' (per segment). See docs/performance.md.",
+    )
+    keep_generations: int = _setting(
+        5,
+        "Index generations kept on disk: the live one plus the ones `sourced rollback` can return to "
+        "(each add, remove or sync that changes something makes one). At least 2.",
+    )
+    merge_factor: int = _setting(
+        10,
+        "Segments of about the same size before a write merges them into one (tiered, like Lucene's). "
+        "Lower: fewer segments, more merging. At least 2.",
     )
 
 
@@ -335,6 +345,8 @@ def _validate(config: Config) -> None:
 
     if config.chunking.max_tokens < 16:
         raise ConfigError("Setting 'chunking.max_tokens' must be at least 16.")
+    if config.index.keep_generations < 2 or config.index.merge_factor < 2:
+        raise ConfigError("Settings 'index.keep_generations' and 'index.merge_factor' must be at least 2.")
     if config.chunking.overlap_sentences < 0:
         raise ConfigError("Setting 'chunking.overlap_sentences' cannot be negative.")
     from .embedding import BACKENDS

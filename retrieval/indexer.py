@@ -1,33 +1,42 @@
-"""Build or update an index from a collection, embedding only what is new.
+"""Keep the collection: add, sync and remove sources, embedding only what is new.
 
-Every chunk remembers the hash of the exact text that was embedded. An update re-uses
-the stored vector of any chunk whose text (and model) is unchanged, so re-running on an
-unchanged collection embeds nothing, and editing one article re-embeds only its changed
-passages. Documents no longer in the collection are dropped.
+A sync reads each source it is asked to, compares what it finds with what the index
+holds from that source (by content hash), embeds only new or changed articles (re-using
+the stored vectors of passages and sentences whose text did not change) and writes one
+small segment plus deletion marks. A source that cannot be read changes nothing: its
+articles stay until it is removed, and the report says so. An index built with another
+model or other chunking settings is rebuilt, from the sources and, for a source that
+cannot be read now, from the articles already stored.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from retrieval import __version__
+from retrieval.chunking import chunk_document, sentence_spans
+from retrieval.clean import Cleaner
+from retrieval.collection import (
+    Source,
+    SourceState,
+    kind_of,
+    now,
+    read_state,
+    source_key,
+    unreadable_reason,
+    with_sync,
+    write_state,
+)
+from retrieval.config import Config, resolve_path
+from retrieval.embedding import Embedder
+from retrieval.errors import IndexMismatchError, SourcedError
 from retrieval.readers import Collection, CollectionReader, Problem
-
-from . import __version__
-from .chunking import chunk_document, sentence_spans
-from .clean import Cleaner
-from .config import Config, resolve_path
-from .embedding import Embedder
-from .errors import IndexMismatchError, SourcedError
-from .store import ChunkRecord, IndexStore, SentenceRecord, Snapshot
-from .types import Chunk, Document, stable_hash
-
-# Index formats whose passage vectors a new index may re-use (see index.FORMAT_VERSION).
-REUSABLE_FORMATS = (2, 3, 4)
+from retrieval.store import Change, ChunkRecord, IndexStore, SegmentData, SentenceRecord, Snapshot
+from retrieval.types import Chunk, Document, stable_hash
 
 
 class IndexProgress(Protocol):
@@ -51,9 +60,28 @@ class NoProgress:
         pass
 
 
+class SourceError(SourcedError):
+    """A source named on the command line cannot be added or removed (the message says why)."""
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one sync did with one source."""
+
+    key: str
+    kind: str
+    status: str  # "synced", "added", "removed", "unreadable"
+    articles: int = 0  # held from this source after the sync
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    reason: str | None = None  # why it could not be read
+
+
 @dataclass(frozen=True)
 class IndexReport:
-    """What one `sourced index` run did."""
+    """What one `sourced index` / `add` / `remove` run did."""
 
     index_dir: Path
     documents: int
@@ -69,10 +97,16 @@ class IndexReport:
     written: bool
     seconds: float
     sentences_embedded: int = 0
+    sources: tuple[SourceReport, ...] = ()
+    segments: int = 0
 
     @property
     def skipped(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.skipped)
+
+    @property
+    def unreadable(self) -> tuple[SourceReport, ...]:
+        return tuple(s for s in self.sources if s.status == "unreadable")
 
 
 def bundled_articles() -> Path:
@@ -91,66 +125,82 @@ def embed_text(doc: Document, chunk: Chunk, with_title: bool) -> str:
     return chunk.text
 
 
+@dataclass
+class _Plan:
+    """What a sync will write: new documents by source, deletions, the registry after it."""
+
+    documents: list[Document] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+    deletions: set[str] = field(default_factory=set)
+    reports: list[SourceReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files_read: int = 0
+    merged: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
 class Indexer:
-    """Reads a collection and writes it to an index folder, incrementally."""
+    """Reads sources and writes what changed to an index folder."""
 
     def __init__(self, config: Config, store: IndexStore, embedder: Embedder) -> None:
         self.config = config
         self.store = store
         self.embedder = embedder
+        self.store.keep_generations = max(2, config.index.keep_generations)
+        self.store.merge_factor = max(2, config.index.merge_factor)
+
+    # ------------------------------------------------------------------ settings
 
     def chunk_settings(self) -> dict[str, object]:
         c = self.config.chunking
         return {"max_tokens": c.max_tokens, "overlap_sentences": c.overlap_sentences, "embed_title": c.embed_title}
 
-    def resolve_paths(self, paths: Sequence[Path]) -> list[Path]:
-        """PATHs given, else configured paths, else the folders of the live index, else the samples."""
-        if paths:
-            return [p.expanduser().resolve() for p in paths]
-        if self.config.sources.paths:
-            return [resolve_path(self.config, p).resolve() for p in self.config.sources.paths]
-        if self.store.exists():
-            try:
-                recorded = self.store.open().manifest.get("sources") or []
-            except SourcedError:
-                recorded = []
-            if recorded:
-                return [Path(p) for p in recorded]
-        return [bundled_articles()]
+    def settings(self) -> dict[str, object]:
+        """What the manifest records, and what must match for the index to be updated in place."""
+        return {
+            "model_id": self.embedder.model_id,
+            "dimension": self.embedder.dimension,
+            "chunking": self.chunk_settings(),
+            "index_kind": self.config.index.kind,
+            "lexical": {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b},
+            "sentence_vectors": self.config.index.sentence_vectors,
+            "sourced_version": __version__,
+        }
+
+    def _compatible(self, snap: Snapshot) -> bool:
+        m, s = snap.manifest, self.settings()
+        return (
+            snap.current_format
+            and m.get("model_id") == s["model_id"]
+            and m.get("dimension") == s["dimension"]
+            and m.get("chunking") == s["chunking"]
+            and m.get("index_kind") == s["index_kind"]
+            and m.get("sentence_vectors") == s["sentence_vectors"]
+            and all(m.get("lexical", {}).get(k) == v for k, v in s["lexical"].items())  # type: ignore[union-attr]
+        )
+
+    # ------------------------------------------------------------------ entry points
 
     def run(
         self, paths: Sequence[Path] = (), progress: IndexProgress | None = None, rebuild: bool = False
     ) -> IndexReport:
-        started = time.perf_counter()
-        progress = progress or NoProgress()
-        roots = self.resolve_paths(paths)
-        with self.store.writer_lock():
-            previous = self._previous(rebuild)
-            collection = self.read(roots, progress)
-            return self._update(collection, previous, roots, progress, started)
+        """`sourced index [PATH...]`: sync every registered source, adding any PATH given.
 
-    def index_documents(
-        self, documents: Sequence[Document], progress: IndexProgress | None = None, label: str = "documents"
-    ) -> IndexReport:
-        """Index documents made in code (benchmarks, tests) instead of read from files."""
-        started = time.perf_counter()
-        collection = Collection(tuple(documents), (), 0, 0)
-        with self.store.writer_lock():
-            return self._update(collection, self._previous(False), [Path(label)], progress or NoProgress(), started)
+        With nothing registered and no PATH: the configured ``sources.paths``, else the
+        bundled sample articles, are registered first.
+        """
+        return self._sync(add=paths, remove=(), only_added=False, progress=progress, rebuild=rebuild)
 
-    def _previous(self, rebuild: bool) -> Snapshot | None:
-        if rebuild or not self.store.exists():
-            return None
-        try:
-            snap = self.store.open()
-        except IndexMismatchError:
-            # An older format: its passage vectors are still good; the rest is rewritten.
-            snap = self.store.open(check_version=False)
-            if snap.manifest.get("format_version") not in REUSABLE_FORMATS:
-                return None
-        if snap.model_id != self.embedder.model_id or snap.dimension != self.embedder.dimension:
-            return None  # vectors of another model cannot be reused
-        return snap
+    def add(self, paths: Sequence[Path], progress: IndexProgress | None = None) -> IndexReport:
+        """`sourced add PATH...`: register and index these sources (the others are not re-read)."""
+        return self._sync(add=paths, remove=(), only_added=True, progress=progress, rebuild=False, strict_add=True)
+
+    def remove(self, keys: Sequence[str], progress: IndexProgress | None = None) -> IndexReport:
+        """`sourced remove SOURCE...`: drop these sources and their articles."""
+        return self._sync(add=(), remove=keys, only_added=True, progress=progress, rebuild=False)
 
     def read(self, roots: Sequence[Path], progress: IndexProgress | None = None) -> Collection:
         """Read the articles under ``roots`` with this config's cleaning and metadata rules."""
@@ -161,50 +211,262 @@ class Indexer:
         reader = CollectionReader(Cleaner(self.config.clean), self.config.sources, sources_file)
         return reader.read(roots, progress=lambda done, total, _path: progress.reading(done, total))
 
-    def _update(
-        self,
-        collection: Collection,
-        previous: Snapshot | None,
-        roots: Sequence[Path],
-        progress: IndexProgress,
-        started: float,
+    def index_documents(
+        self, documents: Sequence[Document], progress: IndexProgress | None = None, label: str = "documents"
     ) -> IndexReport:
-        import numpy as np
+        """Index documents made in code (benchmarks, tests) as the one source ``label``."""
+        started = time.perf_counter()
+        progress = progress or NoProgress()
+        with self.store.writer_lock():
+            previous = self._previous()
+            registry = [Source(label, "documents", now())]
+            plan = _Plan()
+            self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), {})
+            return self._write(previous, plan, registry, {}, progress, started, "index documents", force=False)
 
-        settings = self.chunk_settings()
-        same_chunking = previous is not None and previous.manifest.get("chunking") == settings
-        lexical = {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b}
-        same_lexical = previous is not None and all(
-            previous.manifest.get("lexical", {}).get(k) == v for k, v in lexical.items()
-        )
-        old_hashes = previous.content_hashes() if previous else {}
-        old_chunks = previous.chunk_records() if previous and same_chunking else {}
-        old_vectors_by_hash: dict[str, int] = {}
-        if previous is not None:
-            for records in (old_chunks or previous.chunk_records()).values():
-                for row, rec in records:
-                    old_vectors_by_hash.setdefault(rec.embed_hash, row)
+    # ------------------------------------------------------------------ the sync
 
-        records: list[ChunkRecord] = []
-        sources: list[tuple[str, int] | str] = []  # old row to copy, or text to embed
-        to_embed: list[str] = []
-        texts: list[str] = []  # every chunk's embedded text, for the BM25 index
+    def _previous(self) -> Snapshot | None:
+        if not self.store.exists():
+            return None
+        try:
+            return self.store.open()
+        except IndexMismatchError:
+            return None
+
+    def _registry(self) -> list[Source]:
+        """The registered sources, also from an index written by an older version."""
+        if not self.store.exists():
+            return []
+        try:
+            snap = self.store.open(check_version=False)
+        except SourcedError:
+            return []
+        if snap.current_format:
+            return [Source.from_json(s) for s in snap.sources]
+        # Format 4 and older recorded the folders of the last run as plain paths.
+        return [Source(source_key(p), kind_of(Path(p)), now()) for p in snap.manifest.get("sources") or []]
+
+    def _sync(
+        self,
+        add: Sequence[Path],
+        remove: Sequence[str],
+        only_added: bool,
+        progress: IndexProgress | None,
+        rebuild: bool,
+        strict_add: bool = False,
+    ) -> IndexReport:
+        started = time.perf_counter()
+        progress = progress or NoProgress()
+        with self.store.writer_lock():
+            previous = self._previous()
+            registry = self._registry()
+            if previous is not None and not self._compatible(previous):
+                rebuild = True
+            keys = [s.key for s in registry]
+            plan = _Plan()
+            # Sources named on the command line.
+            named: list[tuple[str, Path]] = []
+            for path in add:
+                key = source_key(path)
+                if key in [k for k, _ in named]:
+                    plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
+                    continue
+                if strict_add and key in keys:
+                    plan.reports.append(
+                        SourceReport(key, "folder", "duplicate", reason="already a source; `sourced index` syncs it")
+                    )
+                    continue
+                named.append((key, Path(key)))
+            for key in remove:
+                if source_key(key) not in keys and key not in keys:
+                    known = ", ".join(keys) or "none"
+                    raise SourceError(f"{key} is not a registered source (registered: {known}).")
+            removing = {source_key(k) if source_key(k) in keys else k for k in remove}
+            if not registry and not named and not removing:
+                defaults = [resolve_path(self.config, p) for p in self.config.sources.paths] or [bundled_articles()]
+                named = [(source_key(p), Path(source_key(p))) for p in defaults]
+            elif not only_added:
+                for p in self.config.sources.paths:
+                    key = source_key(resolve_path(self.config, p))
+                    if key not in keys and key not in [k for k, _ in named]:
+                        named.append((key, Path(key)))
+            state = read_state(self.store.path)
+            index = previous.document_index() if previous is not None and not rebuild else {}
+            # 1. Removals.
+            for key in removing:
+                gone = [doc_id for doc_id, (_, origin, _) in index.items() if origin == key]
+                plan.deletions |= set(gone)
+                plan.removed += len(gone)
+                kind = next(s.kind for s in registry if s.key == key)
+                plan.reports.append(SourceReport(key, kind, "removed", removed=len(gone)))
+                registry = [s for s in registry if s.key != key]
+                state.pop(key, None)
+            # 2. New sources that cannot be read are refused: nothing changes for them.
+            for key, path in list(named):
+                reason = unreadable_reason(path)
+                if reason is None:
+                    continue
+                named.remove((key, path))
+                plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
+                if key in keys:  # a registered source named again: it keeps its articles
+                    state = with_sync(state, key, reason)
+            registry += [Source(key, kind_of(path), now()) for key, path in named if key not in keys]
+            # 3. Read and compare the sources to sync.
+            targets = [s for s in registry if s.key in {k for k, _ in named}] if only_added else list(registry)
+            for source in targets:
+                if source.kind == "documents":
+                    continue
+                path = Path(source.key)
+                reason = unreadable_reason(path)
+                if reason is not None:
+                    if not any(r.key == source.key for r in plan.reports):
+                        held = sum(1 for _, origin, _ in index.values() if origin == source.key)
+                        plan.reports.append(SourceReport(source.key, source.kind, "unreadable", held, reason=reason))
+                    state = with_sync(state, source.key, reason)
+                    if rebuild and previous is not None:
+                        self._keep_stored(plan, previous, source.key)
+                    continue
+                collection = self.read([path], progress)
+                plan.files_read += collection.files_read
+                plan.merged += collection.merged
+                plan.problems += collection.problems
+                status = "added" if source.key not in keys else "synced"
+                self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
+                state = with_sync(state, source.key, None)
+            if rebuild and previous is not None:
+                # Sources not re-read this time (documents made in code) keep their articles.
+                for source in registry:
+                    if source.kind == "documents":
+                        self._keep_stored(plan, previous, source.key)
+            return self._write(
+                previous,
+                plan,
+                registry,
+                state,
+                progress,
+                started,
+                self._action(add, remove, rebuild),
+                force=rebuild,
+                registry_changed=[s.key for s in registry] != keys,
+            )
+
+    @staticmethod
+    def _action(add: Sequence[Path], remove: Sequence[str], rebuild: bool) -> str:
+        if remove:
+            return "remove " + " ".join(remove)
+        if rebuild:
+            return "rebuild"
+        return ("add " + " ".join(str(p) for p in add)) if add else "sync"
+
+    def _keep_stored(self, plan: _Plan, previous: Snapshot, key: str) -> None:
+        """On a rebuild, the articles of a source that cannot be read come from the index."""
+        ids = [doc_id for doc_id, (_, origin, _) in previous.document_index().items() if origin == key]
+        plan.documents += previous.documents(ids)
+        plan.origins += [key] * len(ids)
+
+    def _apply(
+        self,
+        plan: _Plan,
+        previous: Snapshot | None,
+        key: str,
+        kind: str,
+        collection: Collection,
+        index: dict[str, tuple[str, str, int]],
+        status: str = "synced",
+    ) -> None:
+        """Compare what ``key`` holds now with what the index holds from it."""
+        held = {doc_id: h for doc_id, (h, origin, _) in index.items() if origin == key}
+        claimed = {d.id for d in plan.documents}
         added = updated = unchanged = 0
+        seen: set[str] = set()
         for doc in collection.documents:
-            old_hash = old_hashes.get(doc.id)
-            if old_hash is None:
+            owner = index.get(doc.id, (None, key, 0))[1]
+            if owner != key or doc.id in claimed:
+                plan.merged += 1
+                other = owner if owner != key else "another source"
+                plan.problems.append(Problem(doc.source, f"same article as one from {other}; indexed once", False))
+                continue
+            seen.add(doc.id)
+            if doc.id not in held:
                 added += 1
-            elif old_hash != doc.content_hash:
+            elif held[doc.id] != doc.content_hash:
                 updated += 1
+                plan.deletions.add(doc.id)
             else:
                 unchanged += 1
-            if old_hash == doc.content_hash and doc.id in old_chunks:
-                for row, rec in old_chunks[doc.id]:
-                    records.append(rec)
-                    sources.append(("old", row))
-                    chunk = Chunk(doc.id, rec.ordinal, doc.text[rec.start : rec.end], rec.start, rec.end)
-                    texts.append(embed_text(doc, chunk, self.config.chunking.embed_title))
                 continue
+            plan.documents.append(doc)
+            plan.origins.append(key)
+        gone = set(held) - seen
+        plan.deletions |= gone
+        plan.added += added
+        plan.updated += updated
+        plan.unchanged += unchanged
+        plan.removed += len(gone)
+        plan.reports.append(SourceReport(key, kind, status, len(seen), added, updated, len(gone), unchanged))
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(
+        self,
+        previous: Snapshot | None,
+        plan: _Plan,
+        registry: list[Source],
+        state: dict[str, SourceState],
+        progress: IndexProgress,
+        started: float,
+        action: str,
+        force: bool,
+        registry_changed: bool = True,
+    ) -> IndexReport:
+
+        changed = bool(plan.documents or plan.deletions or force or registry_changed or previous is None)
+        if not changed and previous is not None:
+            if state:
+                write_state(self.store.path, state)
+            return self._report(previous, plan, written=False, started=started)
+        data, embedded, sentences_embedded = self._segment(previous, plan, progress, reuse=not force)
+        settings = {**self.settings(), "action": action}
+        change = Change(
+            new=data,
+            deletions=plan.deletions,
+            sources=[s.to_json() for s in registry],
+            action=action,
+            replace_all=force,
+        )
+        snap = self.store.commit(previous, change, settings)
+        write_state(self.store.path, state)
+        return self._report(snap, plan, True, started, embedded, sentences_embedded)
+
+    def _segment(
+        self, previous: Snapshot | None, plan: _Plan, progress: IndexProgress, reuse: bool
+    ) -> tuple[SegmentData | None, int, int]:
+        """Chunk and embed the plan's documents, re-using stored vectors of unchanged text
+        (``reuse``: the previous generation was made by the same model)."""
+        import numpy as np
+
+        if not plan.documents:
+            return None, 0, 0
+        reusable = (
+            reuse
+            and previous is not None
+            and previous.model_id == self.embedder.model_id
+            and previous.dimension == self.embedder.dimension
+        )
+        stored = previous.stored_records([d.id for d in plan.documents]) if previous is not None and reusable else {}
+        old_chunks: dict[str, tuple[int, int]] = {}  # embed hash -> (segment, local row)
+        old_sentences: dict[str, tuple[int, int]] = {}
+        for seg, chunk_records, sentence_records in stored.values():
+            for row, rec in chunk_records:
+                old_chunks.setdefault(rec.embed_hash, (seg, row))
+            for row, rec in sentence_records:
+                old_sentences.setdefault(rec.hash, (seg, row))
+        records: list[ChunkRecord] = []
+        texts: list[str] = []
+        chunk_sources: list[tuple[int, int] | int] = []
+        to_embed: list[str] = []
+        for doc in plan.documents:
             for chunk in chunk_document(
                 doc, self.config.chunking.max_tokens, self.config.chunking.overlap_sentences, self.embedder.count_tokens
             ):
@@ -212,19 +474,18 @@ class Indexer:
                 texts.append(text)
                 h = stable_hash(text)
                 records.append(ChunkRecord(doc.id, chunk.ordinal, chunk.start, chunk.end, h))
-                if h in old_vectors_by_hash:
-                    sources.append(("old", old_vectors_by_hash[h]))
+                if h in old_chunks:
+                    chunk_sources.append(old_chunks[h])
                 else:
-                    sources.append(text)
+                    chunk_sources.append(len(to_embed))
                     to_embed.append(text)
         # Every sentence gets a vector too: at question time they pick the passage shown and
         # the answer sentence without running the model again (that costs ~0.2 s a question
         # on two cores). Vectors are reused by text hash like the chunks'.
-        old_sentences = previous.sentence_hashes() if previous is not None else {}
         sentences: list[SentenceRecord] = []
-        sentence_sources: list[int | str] = []
+        sentence_sources: list[tuple[int, int] | int] = []
         sentence_embed: list[str] = []
-        for doc in collection.documents if self.config.index.sentence_vectors else ():
+        for doc in plan.documents if self.config.index.sentence_vectors else ():
             for start, end in sentence_spans(doc.text):
                 text = doc.text[start:end]
                 h = stable_hash(text)
@@ -232,90 +493,83 @@ class Indexer:
                 if h in old_sentences:
                     sentence_sources.append(old_sentences[h])
                 else:
-                    sentence_sources.append(text)
+                    sentence_sources.append(len(sentence_embed))
                     sentence_embed.append(text)
-        removed = len(set(old_hashes) - {d.id for d in collection.documents})
-        root_names = [str(r) for r in roots]  # recorded so a later run can re-sync them
-        unchanged_index = (
-            previous is not None
-            and previous.current_format
-            and previous.manifest.get("sentence_vectors") == self.config.index.sentence_vectors
-            and same_chunking
-            and same_lexical
-            and previous.manifest.get("index_kind") == self.config.index.kind
-            and added == 0
-            and updated == 0
-            and removed == 0
-            and previous.manifest.get("sources") == root_names
-        )
-        if unchanged_index:
-            return self._report(collection, previous.chunk_count, 0, 0, 0, unchanged, 0, False, started)
-
         progress.embedding(len(to_embed) + len(sentence_embed))
         # One call, so passages and sentences are batched together by length.
-        all_vectors = self.embedder.embed(
+        fresh = self.embedder.embed(
             to_embed + sentence_embed, self.config.embedding.batch_size, progress=progress.embedded
         )
-        new_vectors, new_sentence_vectors = all_vectors[: len(to_embed)], all_vectors[len(to_embed) :]
-        sentence_vectors = np.empty((len(sentences), self.embedder.dimension), dtype=np.float16)
-        if sentences:
-            old_sentence_matrix = previous.sentence_matrix() if previous is not None and old_sentences else None
-            fresh_sentences = iter(range(len(sentence_embed)))
-            for i, src in enumerate(sentence_sources):
-                if isinstance(src, str):
-                    sentence_vectors[i] = new_sentence_vectors[next(fresh_sentences)]
-                else:
-                    sentence_vectors[i] = old_sentence_matrix[src]
-        vectors = np.empty((len(records), self.embedder.dimension), dtype=np.float32)
-        if records:
-            old_matrix = previous.embeddings() if previous is not None else None
-            fresh = iter(range(len(to_embed)))
-            for i, src in enumerate(sources):
-                if isinstance(src, tuple):
-                    vectors[i] = old_matrix[src[1]]
-                else:
-                    vectors[i] = new_vectors[next(fresh)]
-        manifest = {
-            "model_id": self.embedder.model_id,
-            "dimension": self.embedder.dimension,
-            "chunking": settings,
-            "index_kind": self.config.index.kind,
-            "lexical": lexical,
-            "sentence_vectors": self.config.index.sentence_vectors,
-            "sources": root_names,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "sourced_version": __version__,
-        }
-        self.store.write(collection.documents, records, vectors, manifest, texts, sentences, sentence_vectors)
-        report = self._report(
-            collection, len(records), added, updated, removed, unchanged, len(to_embed), True, started
-        )
-        return replace(report, sentences_embedded=len(sentence_embed))
+        dim = self.embedder.dimension
+        vectors = np.empty((len(records), dim), dtype=np.float32)
+        for i, src in enumerate(chunk_sources):
+            if isinstance(src, tuple):
+                vectors[i] = previous.segments[src[0]].vectors[src[1]]  # type: ignore[union-attr]
+            else:
+                vectors[i] = fresh[src]
+        sentence_vectors = np.empty((len(sentences), dim), dtype=np.float32)
+        for i, src in enumerate(sentence_sources):
+            if isinstance(src, tuple):
+                stored_row = previous.segments[src[0]].sentence_vectors[src[1]]  # type: ignore[union-attr]
+                sentence_vectors[i] = np.asarray(stored_row, dtype=np.float32) / 127.0
+            else:
+                sentence_vectors[i] = fresh[len(to_embed) + src]
+        data = SegmentData(plan.documents, plan.origins, records, vectors, texts, sentences, sentence_vectors)
+        return data, len(to_embed), len(sentence_embed)
 
     def _report(
         self,
-        collection: Collection,
-        chunks: int,
-        added: int,
-        updated: int,
-        removed: int,
-        unchanged: int,
-        embedded: int,
+        snap: Snapshot,
+        plan: _Plan,
         written: bool,
         started: float,
+        embedded: int = 0,
+        sentences_embedded: int = 0,
     ) -> IndexReport:
+        held: dict[str, int] = {}
+        for _, origin, _ in snap.document_index().values():
+            held[origin] = held.get(origin, 0) + 1
+        reports = tuple(
+            r if r.status in ("removed",) else SourceReport(**{**r.__dict__, "articles": held.get(r.key, 0)})
+            for r in plan.reports
+        )
         return IndexReport(
             index_dir=self.store.path,
-            documents=len(collection.documents),
-            chunks=chunks,
-            added=added,
-            updated=updated,
-            removed=removed,
-            unchanged=unchanged,
+            documents=int(snap.manifest.get("documents", 0)),
+            chunks=snap.chunk_count,
+            added=plan.added,
+            updated=plan.updated,
+            removed=plan.removed,
+            unchanged=plan.unchanged,
             chunks_embedded=embedded,
-            files_read=collection.files_read,
-            merged=collection.merged,
-            problems=collection.problems,
+            files_read=plan.files_read,
+            merged=plan.merged,
+            problems=tuple(plan.problems),
             written=written,
             seconds=time.perf_counter() - started,
+            sentences_embedded=sentences_embedded,
+            sources=reports,
+            segments=len(snap.segments),
         )
+
+    # ------------------------------------------------------------------ maintenance
+
+    def compact(self) -> tuple[int, int]:
+        """Merge every segment into one; returns (segments before, after)."""
+        with self.store.writer_lock():
+            previous = self._previous()
+            if previous is None:
+                raise SourcedError(f"No index at {self.store.path} yet. Run `sourced index` to build one.")
+            before = len(previous.segments)
+            snap = self.store.compact(previous, {**self.settings(), **_kept(previous)})
+            return before, len(snap.segments)
+
+    def rollback(self) -> tuple[str, str]:
+        with self.store.writer_lock():
+            return self.store.rollback()
+
+
+def _kept(snap: Snapshot) -> dict[str, object]:
+    """Settings of the live generation a compaction must keep as they are."""
+    keys = ("model_id", "dimension", "chunking", "index_kind", "lexical", "sentence_vectors")
+    return {k: snap.manifest[k] for k in keys if k in snap.manifest}

@@ -33,6 +33,18 @@ MAX_RESULTS = 100
 
 
 @dataclass(frozen=True)
+class SourceInfo:
+    """A registered source as `sourced sources` and /sources show it."""
+
+    key: str
+    kind: str
+    added: str
+    articles: int
+    last_sync: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
 class IndexStats:
     """What is indexed: for `sourced sources` and the bot's /sources."""
 
@@ -194,12 +206,11 @@ class QueryService:
                 alternatives += others[: self.settings.sentence_passages - 1]
             plans.append(alternatives)
         flat = [alt for plan in plans for alt in plan]
-        spans = snap.sentences_in([(found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat])
+        spans = snap.sentences_in([(a.row, found[a.row][0].start, found[a.row][0].end) for a in flat])
         sentence_rows = [row for group in spans for row, _, _, _ in group]
         sentence_tokens = [tokens.split() for group in spans for _, _, _, tokens in group]
         if sentence_rows and self.settings.sentence_passages > 0:
-            matrix = snap.sentence_matrix()
-            dense = np.asarray(matrix[np.asarray(sentence_rows)], dtype=np.float32) @ qvec
+            dense = snap.sentence_vectors(sentence_rows) @ qvec
         else:
             dense = np.zeros(len(sentence_rows), dtype=np.float32)
         scores = dense + 0.1 * sentence_coverage(sentence_tokens, q_tokens, idf)
@@ -241,6 +252,33 @@ class QueryService:
 
     def documents(self) -> list[Document]:
         return self.snapshot().documents()
+
+    def collection(self) -> tuple[list[SourceInfo], list[tuple[Document, str]]]:
+        """The registered sources (with article counts and what their last sync found) and
+        every article with the source it came from."""
+        from .collection import read_state
+
+        snap = self.snapshot()
+        origins = {doc_id: origin for doc_id, (_, origin, _) in snap.document_index().items()}
+        counts: dict[str, int] = {}
+        for origin in origins.values():
+            counts[origin] = counts.get(origin, 0) + 1
+        state = read_state(self.store.path)
+        sources = []
+        for entry in snap.sources:
+            key = entry["key"]
+            seen = state.get(key)
+            sources.append(
+                SourceInfo(
+                    key,
+                    entry.get("kind", "folder"),
+                    entry.get("added", ""),
+                    counts.get(key, 0),
+                    seen.last_sync if seen else None,
+                    seen.problem if seen else None,
+                )
+            )
+        return sources, [(doc, origins.get(doc.id, "")) for doc in snap.documents()]
 
     def outlets(self) -> list[str]:
         return list(self.stats().outlets)

@@ -19,7 +19,7 @@ from retrieval.bench.beir import evaluate_mode, load_beir, prepare
 from retrieval.cli.context import bench_cache as _cache_root
 from retrieval.config import load_config
 from retrieval.embedding import make_embedder
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import CollectionBM25
 from retrieval.metrics import ndcg_at_k, recall_at_k
 from retrieval.ranking import FusionParams, retrieve, select
 
@@ -54,7 +54,7 @@ def main() -> None:
     original = run.snapshot.lexical
     best_bm25 = None
     for k1, b in [(0.9, 0.4), (1.2, 0.75), (1.5, 0.75), (1.2, 0.5), (1.5, 0.9)]:
-        run.snapshot._lexical = LexicalIndex.build(texts, {**original.params, "k1": k1, "b": b})
+        run.snapshot._lexical = CollectionBM25.from_texts(texts, {**original.params, "k1": k1, "b": b})
         row = evaluate_mode(run, "bm25", FusionParams(), query_vectors=vectors)
         show(f"bm25 k1={k1} b={b}", row)
         if best_bm25 is None or row["ndcg@10"] > best_bm25[0]:

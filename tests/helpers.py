@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.config import Config
 from retrieval.embedding import HashEmbedder
 from retrieval.indexer import Indexer, IndexReport
@@ -35,3 +37,12 @@ def build(config: Config, index_dir: Path, paths, embedder=None) -> IndexReport:
 def service_for(config: Config, index_dir: Path, embedder=None) -> QueryService:
     embedder = embedder or HashEmbedder()
     return QueryService(IndexStore(index_dir), lambda: embedder, config.search)
+
+
+def clustered(n: int, dim: int = 32, clusters: int = 50, seed: int = 0) -> tuple[np.ndarray, np.random.Generator]:
+    """Unit vectors around ``clusters`` centres (seeded), and the generator for queries."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    data = centres[rng.integers(0, clusters, n)] + rng.normal(scale=0.3, size=(n, dim))
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    return data.astype(np.float32), rng

@@ -170,7 +170,7 @@ def bench_speed(
                 },
                 big_texts,
                 big_sentences,
-                np.asarray(snap.sentence_matrix())[sentence_rows] if big_sentences else None,
+                snap.sentence_vectors(sentence_rows) if big_sentences else None,
             )
         build = time.perf_counter() - started
         big_service = QueryService(big, lambda: embedder, config.search)
@@ -178,7 +178,7 @@ def bench_speed(
         result.update(
             {
                 "large_index_chunks": scale_chunks,
-                "large_index_type": big.open().manifest["index_type"],
+                "large_index_type": big.open().segments[0].info["index_type"],
                 "large_index_build_s": round(build, 1),
                 "large_query_p50_ms": lat["p50_ms"],
                 "large_query_p95_ms": lat["p95_ms"],

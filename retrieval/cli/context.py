@@ -40,14 +40,6 @@ class CliContext:
         return self._config
 
 
-def index_dir_option(f):
-    return click.option(
-        "--index-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help=f"Index folder. Default: ${ENV_INDEX_DIR}, else index.dir, else the per-user data folder.",
-    )(f)
-
-
 def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
     """(index folder, whether the user chose it) by precedence: option, env, config, default."""
     if option is not None:
@@ -93,12 +85,17 @@ def state_dir(config: Config) -> Path:
     return data_dir() / "bot"
 
 
-def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):
+def make_indexer(config: Config, index_dir: Path):
     from retrieval.embedding import make_embedder
     from retrieval.indexer import Indexer
     from retrieval.store import IndexStore
 
-    indexer = Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model, config.embedding.backend))
+    return Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model, config.embedding.backend))
+
+
+def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):
+    """`sourced index` with progress bars and the report printed."""
+    indexer = make_indexer(config, index_dir)
     with progress_bars() as bars:
         report = indexer.run(paths, progress=bars, rebuild=rebuild)
     print_report(report)

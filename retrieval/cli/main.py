@@ -20,7 +20,7 @@ from retrieval import __version__
 from retrieval.cli.commands.ask import ask, eval_cmd
 from retrieval.cli.commands.bench import bench
 from retrieval.cli.commands.feedback import feedback
-from retrieval.cli.commands.index import doctor, index
+from retrieval.cli.commands.index import add, compact, doctor, index, remove, rollback
 from retrieval.cli.commands.settings import config_cmd
 from retrieval.cli.commands.sources import sources
 from retrieval.cli.context import EXIT_INTERRUPTED, CliContext, fail
@@ -92,5 +92,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = CliContext(config_path)
 
 
-for _command in (index, doctor, ask, eval_cmd, sources, config_cmd, feedback, bench):
+for _command in (index, add, remove, compact, rollback, doctor, ask, eval_cmd, sources, config_cmd, feedback, bench):
     main.add_command(_command)

@@ -18,10 +18,30 @@ def escape(text: str) -> str:
 
 
 def print_report(report) -> None:
+    """What a sync did, on stderr: each source, each file problem, then one summary line."""
     err = console()
     for problem in report.problems:
         verb = "skipped" if problem.skipped else "warning"
         err.print(f"[yellow]{verb}[/]: {escape(problem.source)}: {escape(problem.reason)}")
+    for source in report.sources:
+        name = escape(source.key)
+        if source.status == "unreadable":
+            kept = (
+                f"; its {source.articles} articles stay until `sourced remove {name}`"
+                if source.articles
+                else "; nothing was added from it"
+            )
+            err.print(f"[red]error[/]: {name}: {escape(source.reason or 'cannot be read')}{kept}")
+        elif source.status == "duplicate":
+            err.print(f"[yellow]warning[/]: {name}: {escape(source.reason or 'already a source')}")
+        elif source.status == "removed":
+            err.print(f"removed {name} and its {source.removed} articles")
+        else:
+            verb = "added" if source.status == "added" else "synced"
+            err.print(
+                f"{verb} {name}: {source.articles} articles ({source.added} new, {source.updated} changed, "
+                f"{source.removed} gone, {source.unchanged} unchanged)"
+            )
     if not report.written:
         err.print(
             f"Index is up to date: {report.documents} documents, {report.chunks} chunks; nothing to embed "
@@ -32,7 +52,8 @@ def print_report(report) -> None:
         f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} files into "
         f"{report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.merged} merged as duplicates; "
-        f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s."
+        f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s "
+        f"({report.segments} segment{'s' if report.segments != 1 else ''})."
     )
 
 

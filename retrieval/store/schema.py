@@ -1,43 +1,43 @@
-"""What an index generation holds on disk: file names, the SQLite schema, row records.
+"""What an index holds on disk: the folder layout, the SQLite schema of a segment, row records.
 
 Layout of an index folder::
 
-    CURRENT           name of the live generation (replaced atomically)
-    .lock             held by the one process allowed to write
-    gen-000007/       manifest.json, meta.sqlite, vectors.faiss, embeddings.npy
+    CURRENT              name of the live generation (replaced atomically)
+    .lock                held by the one process allowed to write
+    segments/seg-000003/ immutable segments (see ``segment``): documents, passages, vectors
+    gen-000007/          manifest.json: the segments this generation uses, the documents
+                         deleted from each, the registered sources and the settings
 
-A write builds a new generation in a temporary folder, renames it into place and only
-then points ``CURRENT`` at it, so a crash at any moment leaves the previous generation
-live and whole. Generations never change once written: readers open them immutable and
-notice a new one by re-reading ``CURRENT``.
+A write adds a segment (only what is new) and a generation manifest, each built in a
+temporary folder and renamed into place, and only then points ``CURRENT`` at the new
+generation, so a crash at any moment leaves the previous generation live and whole.
+Segments and generations never change once written: readers open them immutable and
+notice a new generation by re-reading ``CURRENT``; unchanged segments are shared.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from retrieval.lexical import tokenize
 from retrieval.types import Document
 
-FORMAT_VERSION = 4  # 2: BM25 index in each generation; 3: sentence vectors; 4: sentence tokens
+# 2: BM25 index in each generation; 3: sentence vectors; 4: sentence tokens;
+# 5: immutable segments + deletion marks, sources registry, collection-wide BM25
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-META = "meta.sqlite"
-VECTORS = "vectors.faiss"
-EMBEDDINGS = "embeddings.npy"
-SENTENCE_VECTORS = "sentences.npy"
-KEEP_GENERATIONS = 2
+SEGMENTS = "segments"
 
 SCHEMA = """
 CREATE TABLE documents (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, url TEXT, outlet TEXT,
     published TEXT, source TEXT NOT NULL, parent_id TEXT, topics TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    origin TEXT NOT NULL  -- the registered source the document was read from
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id),
@@ -75,16 +75,7 @@ class SentenceRecord:
     hash: str
 
 
-def sentence_token_lists(
-    documents: Sequence[Document], sentences: Sequence[SentenceRecord], params: dict[str, Any]
-) -> list[list[str]]:
-    if not sentences:
-        return []
-    by_id = {d.id: d for d in documents}
-    return tokenize([by_id[x.doc_id].text[x.start : x.end] for x in sentences], params)
-
-
-def doc_row(doc: Document) -> tuple[Any, ...]:
+def doc_row(doc: Document, origin: str) -> tuple[Any, ...]:
     return (
         doc.id,
         doc.title,
@@ -96,6 +87,7 @@ def doc_row(doc: Document) -> tuple[Any, ...]:
         doc.parent_id,
         json.dumps(list(doc.topics)),
         doc.content_hash,
+        origin,
     )
 
 

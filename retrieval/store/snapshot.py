@@ -1,57 +1,82 @@
-"""The reader side: one immutable generation of the index, searched from many threads."""
+"""The reader side: one generation of the index (its segments minus deletion marks),
+searched from many threads as if it were one index.
+
+Rows are numbered across the collection: a segment's rows follow the rows of the
+segments listed before it, deleted rows included (they are never returned). The same
+holds for sentence rows.
+"""
 
 from __future__ import annotations
 
+import bisect
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval import vectors as vector_index
 from retrieval.errors import IndexMismatchError, IndexMissingError
-from retrieval.lexical import LEXICAL_DIR, LexicalIndex
+from retrieval.lexical import CollectionBM25, LexicalPart
+from retrieval.store.schema import FORMAT_VERSION, MANIFEST, SEGMENTS, ChunkRecord, SentenceRecord
+from retrieval.store.segment import SENTENCE_SCALE, Segment
 from retrieval.types import Chunk, Document
-
-from .schema import (
-    DOC_COLUMNS,
-    EMBEDDINGS,
-    FORMAT_VERSION,
-    MANIFEST,
-    META,
-    SENTENCE_VECTORS,
-    VECTORS,
-    ChunkRecord,
-    SentenceRecord,
-    like_pattern,
-    row_doc,
-)
 
 if TYPE_CHECKING:
     import numpy as np
+
+# Below this many deleted rows a segment is searched for n + deleted hits and the deleted
+# ones dropped; above it, the search is restricted to the live rows inside FAISS.
+_OVERFETCH_LIMIT = 1024
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexMissingError(f"The index at {path.parent} is damaged (manifest unreadable: {exc}).") from None
 
 
 class Snapshot:
     """One immutable generation of the index, safe to search from many threads."""
 
     def __init__(self, path: Path, check_version: bool = True) -> None:
+        import numpy as np
+
         self.path = path
-        try:
-            self.manifest: dict[str, Any] = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexMissingError(f"The index at {path.parent} is damaged (manifest unreadable: {exc}).") from None
+        self.manifest = read_manifest(path)
         if check_version and self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"The index at {path.parent} has format version {self.manifest.get('format_version')}, "
                 f"this version of sourced reads {FORMAT_VERSION}. Run `sourced index` to update it."
             )
-        self._local = threading.local()
-        self._faiss = None
-        self._lexical: LexicalIndex | None = None
-        self._embeddings: np.ndarray | None = None
-        self._sentence_vectors: np.ndarray | None = None
-        self._faiss_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._lexical: CollectionBM25 | None = None
+        self.segments: list[Segment] = []
+        self.deleted: list[frozenset[str]] = []  # document ids deleted from each segment
+        self.bases: list[int] = []
+        self.sentence_bases: list[int] = []
+        rows = sentences = 0
+        for entry in self.manifest.get("segments", []):
+            segment = Segment(path.parent / SEGMENTS / entry["name"])
+            self.segments.append(segment)
+            self.deleted.append(frozenset(entry.get("deleted", ())))
+            self.bases.append(rows)
+            self.sentence_bases.append(sentences)
+            rows += segment.rows
+            sentences += segment.sentence_count
+        self.rows = rows
+        self.sentence_rows = sentences
+        # Live masks (True = live) of the segments that have deletions; None: all live.
+        self.live: list[np.ndarray | None] = []
+        for segment, deleted in zip(self.segments, self.deleted, strict=True):
+            if not deleted:
+                self.live.append(None)
+                continue
+            mask = np.ones(segment.rows, dtype=bool)
+            mask[segment.rows_of(deleted)] = False
+            self.live.append(mask)
+
+    # ------------------------------------------------------------------ what it is
 
     @property
     def generation(self) -> str:
@@ -67,31 +92,35 @@ class Snapshot:
 
     @property
     def chunk_count(self) -> int:
+        """Live passages."""
         return int(self.manifest["chunks"])
 
-    def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            uri = (self.path / META).resolve().as_uri() + "?mode=ro&immutable=1"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._local.conn = conn
-        return conn
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("sources", []))
 
     @property
-    def faiss_index(self):
-        if self._faiss is None:
-            with self._faiss_lock:
-                if self._faiss is None:
-                    import faiss
+    def current_format(self) -> bool:
+        return self.manifest.get("format_version") == FORMAT_VERSION
 
-                    index = faiss.read_index(str(self.path / VECTORS))
-                    vector_index.prepare_for_queries(index, self.manifest.get("index_params", {}))
-                    vector_index.single_thread_queries()
-                    self._faiss = index
-        return self._faiss
+    def _segment_of(self, row: int) -> int:
+        return bisect.bisect_right(self.bases, row) - 1
+
+    def _sentence_segment_of(self, row: int) -> int:
+        return bisect.bisect_right(self.sentence_bases, row) - 1
+
+    def _split(self, rows: Sequence[int]) -> dict[int, list[int]]:
+        """Global rows -> local rows, grouped by segment index."""
+        out: dict[int, list[int]] = {}
+        for row in rows:
+            i = self._segment_of(int(row))
+            out.setdefault(i, []).append(int(row) - self.bases[i])
+        return out
+
+    # ------------------------------------------------------------------ search
 
     def search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The ``n`` nearest chunk rows to ``vector`` by inner product, best first.
+        """The ``n`` nearest live rows to ``vector`` by inner product, best first.
 
         ``allowed``: search only these rows (a filter), exactly, inside FAISS.
         """
@@ -100,135 +129,175 @@ class Snapshot:
         if self.chunk_count == 0 or n <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        index = self.faiss_index
-        params = vector_index.search_params(index, self.manifest.get("index_params", {}), allowed)
-        limit = min(n, len(allowed) if allowed is not None else self.chunk_count)
-        scores, ids = index.search(query, limit, params=params) if params else index.search(query, limit)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
-        """Chunk and document for each row (rows not in the index are left out)."""
-        if not rows:
-            return {}
-        db = self.db()
-        marks = ",".join("?" * len(rows))
-        chunk_rows = db.execute(
-            f'SELECT row, doc_id, ordinal, start, "end" FROM chunks WHERE row IN ({marks})', list(rows)
-        ).fetchall()
-        doc_ids = sorted({r[1] for r in chunk_rows})
-        docs = {d.id: d for d in self.documents(doc_ids)}
-        out = {}
-        for row, doc_id, ordinal, start, end in chunk_rows:
-            doc = docs[doc_id]
-            out[row] = (Chunk(doc_id, ordinal, doc.text[start:end], start, end), doc)
-        return out
-
-    def documents(self, ids: Iterable[str] | None = None) -> list[Document]:
-        db = self.db()
-        if ids is None:
-            rows = db.execute(f"SELECT {DOC_COLUMNS} FROM documents ORDER BY published DESC, title").fetchall()
-        else:
-            ids = list(ids)
-            marks = ",".join("?" * len(ids))
-            rows = db.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})", ids).fetchall()
-        return [row_doc(r) for r in rows]
-
-    def content_hashes(self) -> dict[str, str]:
-        return dict(self.db().execute("SELECT id, content_hash FROM documents").fetchall())
-
-    def chunk_records(self) -> dict[str, list[tuple[int, ChunkRecord]]]:
-        """(row, record) of every chunk, grouped by document, in order."""
-        grouped: dict[str, list[tuple[int, ChunkRecord]]] = {}
-        for row, doc_id, ordinal, start, end, embed_hash in self.db().execute(
-            'SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks ORDER BY doc_id, ordinal'
-        ):
-            grouped.setdefault(doc_id, []).append((row, ChunkRecord(doc_id, ordinal, start, end, embed_hash)))
-        return grouped
+        found: list[tuple[float, int]] = []
+        for i, segment in enumerate(self.segments):
+            if segment.rows == 0:
+                continue
+            base, live = self.bases[i], self.live[i]
+            local_allowed = None
+            if allowed is not None:
+                local_allowed = allowed[(allowed >= base) & (allowed < base + segment.rows)] - base
+                if len(local_allowed) == 0:
+                    continue
+            dead = 0 if live is None else segment.rows - int(live.sum())
+            want = n
+            if dead and local_allowed is None and dead > _OVERFETCH_LIMIT:
+                local_allowed = np.flatnonzero(live)
+            elif dead and local_allowed is not None:
+                local_allowed = local_allowed[live[local_allowed]]
+                if len(local_allowed) == 0:
+                    continue
+            elif dead:
+                want = n + dead
+            scores, ids = segment.search(query, want, local_allowed)
+            if live is not None:
+                keep = live[ids]
+                scores, ids = scores[keep], ids[keep]
+            found += [(float(s), int(r) + base) for s, r in zip(scores[:n], ids[:n], strict=True)]
+        found.sort(key=lambda x: (-x[0], x[1]))
+        return [(row, score) for score, row in found[:n]]
 
     @property
-    def lexical(self) -> LexicalIndex:
+    def lexical(self) -> CollectionBM25:
         if self._lexical is None:
-            with self._faiss_lock:
+            with self._lock:
                 if self._lexical is None:
-                    self._lexical = LexicalIndex.load(self.path / LEXICAL_DIR)
+                    parts = [
+                        LexicalPart(segment.postings, base, live)
+                        for segment, base, live in zip(self.segments, self.bases, self.live, strict=True)
+                    ]
+                    self._lexical = CollectionBM25(parts, self.rows, self.manifest.get("lexical") or {})
         return self._lexical
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of some rows (exact, whatever the FAISS index type)."""
         import numpy as np
 
-        if self._embeddings is None:
-            self._embeddings = self.embeddings()
-        return np.asarray(self._embeddings[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        out = np.empty((len(rows), self.dimension), dtype=np.float32)
+        positions: dict[int, list[int]] = {}
+        for pos, row in enumerate(rows):
+            positions.setdefault(self._segment_of(int(row)), []).append(pos)
+        for i, where in positions.items():
+            local = np.asarray([int(rows[p]) - self.bases[i] for p in where], dtype=np.int64)
+            out[where] = self.segments[i].vectors[local]
+        return out
+
+    def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """Sentence vectors by sentence row, as float32 (stored as int8)."""
+        import numpy as np
+
+        out = np.empty((len(rows), self.dimension), dtype=np.float32)
+        positions: dict[int, list[int]] = {}
+        for pos, row in enumerate(rows):
+            positions.setdefault(self._sentence_segment_of(int(row)), []).append(pos)
+        for i, where in positions.items():
+            local = np.asarray([int(rows[p]) - self.sentence_bases[i] for p in where], dtype=np.int64)
+            out[where] = self.segments[i].sentence_vectors[local]
+        return out / SENTENCE_SCALE
+
+    # ------------------------------------------------------------------ metadata
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
+        """Chunk and document for each live row (rows not in the index are left out)."""
+        out: dict[int, tuple[Chunk, Document]] = {}
+        for i, local_rows in self._split(rows).items():
+            if not 0 <= i < len(self.segments):
+                continue
+            segment, base, deleted = self.segments[i], self.bases[i], self.deleted[i]
+            chunk_rows = [r for r in segment.chunk_rows(local_rows) if r[1] not in deleted]
+            docs = {d.id: d for d in segment.documents(sorted({r[1] for r in chunk_rows}))}
+            for row, doc_id, ordinal, start, end in chunk_rows:
+                doc = docs[doc_id]
+                out[row + base] = (Chunk(doc_id, ordinal, doc.text[start:end], start, end), doc)
+        return out
+
+    def documents(self, ids: Iterable[str] | None = None) -> list[Document]:
+        """Live documents, newest first (then by title)."""
+        wanted = None if ids is None else set(ids)
+        docs = []
+        for segment, deleted in zip(self.segments, self.deleted, strict=True):
+            for doc in segment.documents(None if wanted is None else wanted):
+                if doc.id not in deleted:
+                    docs.append(doc)
+        docs.sort(key=lambda d: (d.published is None, -(d.published.timestamp() if d.published else 0), d.title))
+        return docs
+
+    def document_index(self) -> dict[str, tuple[str, str, int]]:
+        """Live document id -> (content hash, origin, segment index)."""
+        out = {}
+        for i, (segment, deleted) in enumerate(zip(self.segments, self.deleted, strict=True)):
+            for doc_id, content_hash, origin in segment.document_index():
+                if doc_id not in deleted:
+                    out[doc_id] = (content_hash, origin, i)
+        return out
 
     def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
-        """Row numbers of chunks whose document passes the filters (dates as ISO text)."""
+        """Live rows whose document passes the filters (dates as ISO text)."""
         import numpy as np
 
-        clauses, args = [], []
-        if since:
-            clauses.append("d.published >= ?")
-            args.append(since)
-        if until:
-            clauses.append("d.published < ?")
-            args.append(until)
-        if outlet:
-            clauses.append("lower(coalesce(d.outlet, '')) LIKE ? ESCAPE '\\'")
-            args.append(f"%{like_pattern(outlet.lower())}%")
-        if source:
-            clauses.append("(lower(d.source) LIKE ? ESCAPE '\\' OR lower(coalesce(d.url, '')) LIKE ? ESCAPE '\\')")
-            args += [f"%{like_pattern(source.lower())}%"] * 2
-        where = " AND ".join(clauses) or "1"
-        rows = (
-            self.db()
-            .execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", args)
-            .fetchall()
-        )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        parts = []
+        for segment, base, live in zip(self.segments, self.bases, self.live, strict=True):
+            local = segment.rows_where(since, until, outlet, source)
+            if live is not None:
+                local = local[live[local]]
+            parts.append(local + base)
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
-    def sentences_in(self, spans: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
-        """For each (doc_id, start, end) span: (row, start, end, tokens) of the sentences inside."""
-        db = self.db()
-        return [
-            db.execute(
-                'SELECT row, start, "end", tokens FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? '
-                "ORDER BY start",
-                (doc_id, start, end),
-            ).fetchall()
-            for doc_id, start, end in spans
-        ]
+    def sentences_in(self, spans: Sequence[tuple[int, int, int]]) -> list[list[tuple[int, int, int, str]]]:
+        """For each (chunk row, start, end) span: (sentence row, start, end, tokens) of the
+        sentences of that chunk's document inside it."""
+        out = []
+        for row, start, end in spans:
+            i = self._segment_of(int(row))
+            segment = self.segments[i]
+            (chunk_row,) = segment.chunk_rows([int(row) - self.bases[i]])
+            base = self.sentence_bases[i]
+            out.append([(r + base, a, b, t) for r, a, b, t in segment.sentences_in(chunk_row[1], start, end)])
+        return out
 
-    def sentence_matrix(self) -> np.ndarray:
-        """All sentence vectors (float16), row-aligned with the sentences table, memory-mapped."""
-        import numpy as np
+    def stored_records(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list, list]]:
+        """For live documents: (segment index, [(local row, ChunkRecord)], [(local row, SentenceRecord)])."""
+        index = self.document_index()
+        by_segment: dict[int, list[str]] = {}
+        for doc_id in doc_ids:
+            if doc_id in index:
+                by_segment.setdefault(index[doc_id][2], []).append(doc_id)
+        out: dict[str, tuple[int, list, list]] = {}
+        for i, ids in by_segment.items():
+            segment = self.segments[i]
+            for doc_id in ids:
+                out[doc_id] = (i, [], [])
+            for row, rec in segment.chunk_records(ids):
+                out[rec.doc_id][1].append((row, rec))
+            for row, rec in segment.sentence_records(ids):
+                out[rec.doc_id][2].append((row, rec))
+        return out
 
-        if self._sentence_vectors is None:
-            self._sentence_vectors = np.load(self.path / SENTENCE_VECTORS, mmap_mode="r")
-        return self._sentence_vectors
-
-    @property
-    def current_format(self) -> bool:
-        return self.manifest.get("format_version") == FORMAT_VERSION
+    def chunk_records(self) -> dict[str, list[tuple[int, ChunkRecord]]]:
+        """(global row, record) of every live chunk, grouped by document, in order."""
+        grouped: dict[str, list[tuple[int, ChunkRecord]]] = {}
+        for segment, base, deleted in zip(self.segments, self.bases, self.deleted, strict=True):
+            for row, rec in segment.chunk_records():
+                if rec.doc_id not in deleted:
+                    grouped.setdefault(rec.doc_id, []).append((row + base, rec))
+        for records in grouped.values():
+            records.sort(key=lambda item: item[1].ordinal)
+        return grouped
 
     def sentence_records(self) -> list[tuple[int, SentenceRecord]]:
-        """(row, record) of every stored sentence, in row order."""
-        rows = self.db().execute('SELECT row, doc_id, start, "end", hash FROM sentences ORDER BY row').fetchall()
-        return [(row, SentenceRecord(doc_id, start, end, digest)) for row, doc_id, start, end, digest in rows]
-
-    def sentence_hashes(self) -> dict[str, int]:
-        try:
-            return dict(self.db().execute("SELECT hash, row FROM sentences").fetchall())
-        except sqlite3.OperationalError:  # written by a version without sentence vectors
-            return {}
+        """(global sentence row, record) of every live sentence, in row order."""
+        out = []
+        for segment, base, deleted in zip(self.segments, self.sentence_bases, self.deleted, strict=True):
+            out += [(row + base, rec) for row, rec in segment.sentence_records() if rec.doc_id not in deleted]
+        return out
 
     def embeddings(self) -> np.ndarray:
-        """All chunk vectors, row-aligned, memory-mapped (not read until used)."""
+        """Every passage vector as float32, row-aligned (deleted rows included; for benchmarks)."""
         import numpy as np
 
-        return np.load(self.path / EMBEDDINGS, mmap_mode="r")
+        parts = [np.asarray(segment.vectors, dtype=np.float32) for segment in self.segments]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for segment in self.segments:
+            segment.close()

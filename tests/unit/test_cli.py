@@ -85,9 +85,13 @@ def test_human_output_shows_title_outlet_date_and_link(env):
 
 def test_sources_lists_documents(env):
     run("index", str(BUNDLED))
-    result = run("sources", "--json")
-    docs = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(docs) == 15
+    result = json.loads(run("sources", "--json").stdout)
+    (source,) = result["sources"]
+    assert source["path"] == str(BUNDLED) and source["kind"] == "folder" and source["articles"] == 15
+    assert source["last_sync"] and source["problem"] is None
+    assert len(result["articles"]) == 15
+    assert set(result["articles"][0]) >= {"title", "url", "outlet", "published", "source", "doc_id"}
+    assert {a["source"] for a in result["articles"]} == {str(BUNDLED)}
     assert run("sources").stdout.startswith("15 articles")
 
 

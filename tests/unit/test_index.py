@@ -10,6 +10,7 @@ import pytest
 from retrieval.errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
 from retrieval.store import FORMAT_VERSION, ChunkRecord, IndexStore
 from retrieval.types import Document
+from tests.helpers import clustered
 
 
 def random_index(tmp_path, n=500, dim=32, seed=0):
@@ -30,10 +31,13 @@ def test_search_matches_brute_force(tmp_path):
     for _ in range(20):
         q = rng.normal(size=vectors.shape[1]).astype(np.float32)
         q /= np.linalg.norm(q)
-        expected = np.argsort(-(vectors @ q))[:10]
+        # Passage vectors are stored as float16: the oracle searches what is stored.
+        stored = vectors.astype(np.float16).astype(np.float32)
+        expected = np.argsort(-(stored @ q))[:10]
         got = snap.search(q, 10)
         assert [row for row, _ in got] == expected.tolist()
-        np.testing.assert_allclose([s for _, s in got], (vectors @ q)[expected], rtol=1e-5)
+        np.testing.assert_allclose([s for _, s in got], (stored @ q)[expected], rtol=1e-5)
+        np.testing.assert_allclose(snap.vectors(expected), stored[expected], rtol=0)
 
 
 def test_rows_map_back_to_chunks_and_documents(tmp_path):
@@ -66,9 +70,17 @@ def test_failed_write_leaves_previous_index_live(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(IndexStore, "_write_faiss", staticmethod(disk_full))
+    from retrieval.lexical import Postings
+
+    monkeypatch.setattr(Postings, "save", disk_full)  # the disk fills up half-way through a segment
+    doc = Document(id="new", title="New", text="a new article", source="new.txt")
     with store.writer_lock(), pytest.raises(IndexWriteError, match="previous index is unchanged"):
-        store.write([], [], np.zeros((0, 32), np.float32), {"model_id": "test", "dimension": 32})
+        store.write(
+            [doc],
+            [ChunkRecord("new", 0, 0, 5, "h")],
+            np.ones((1, 32), np.float32) / 32**0.5,
+            {"model_id": "test", "dimension": 32},
+        )
     assert store.current_name() == before
     assert store.open().chunk_count == 10
     assert not list(store.path.glob(".tmp-*"))
@@ -96,6 +108,7 @@ def test_a_second_writer_is_refused(tmp_path):
 
 def test_old_generations_are_pruned(tmp_path):
     store, vectors, _ = random_index(tmp_path, n=5)
+    store.keep_generations = 2
     docs = store.open().documents()
     chunks = [ChunkRecord(d.id, 0, 0, 1, "h") for d in docs]
     for _ in range(3):
@@ -103,14 +116,9 @@ def test_old_generations_are_pruned(tmp_path):
             store.write(docs, chunks, vectors, {"model_id": "test", "dimension": 32, "chunking": {}})
     gens = sorted(p.name for p in store.path.glob("gen-*"))
     assert gens == ["gen-000003", "gen-000004"] and store.current_name() == "gen-000004"
-
-
-def clustered(n, dim=32, clusters=50, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dim))
-    data = centres[rng.integers(0, clusters, n)] + rng.normal(scale=0.3, size=(n, dim))
-    data /= np.linalg.norm(data, axis=1, keepdims=True)
-    return data.astype(np.float32), rng
+    # Only the segments the kept generations use are left.
+    assert {p.name for p in (store.path / "segments").iterdir()} == store.referenced_segments()
+    assert len(store.referenced_segments()) == 2
 
 
 @pytest.mark.parametrize("kind", ["ivf-flat", "ivf-sq8", "hnsw"])

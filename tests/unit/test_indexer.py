@@ -3,6 +3,7 @@
 import shutil
 
 from retrieval.config import replace
+from retrieval.indexer import Indexer
 from retrieval.store import IndexStore
 from tests.helpers import BUNDLED, CountingEmbedder, build
 
@@ -100,7 +101,8 @@ def test_approximate_index_end_to_end(tmp_path, hash_config):
     build(config, tmp_path / "idx", [BUNDLED])
     store = IndexStore(tmp_path / "idx")
     snap = store.open()
-    assert snap.manifest["index_type"] == "ivf-flat" and snap.manifest["index_params"]["nprobe"] >= 1
+    (segment,) = snap.segments
+    assert segment.info["index_type"] == "ivf-flat" and segment.info["index_params"]["nprobe"] >= 1
     assert check_index(store).ok
     service = service_for(config, tmp_path / "idx")
     assert service.ask("Rekognition police").hits
@@ -108,21 +110,18 @@ def test_approximate_index_end_to_end(tmp_path, hash_config):
     assert [h.document.outlet for h in hits] == ["The Guardian"]
 
 
-def test_older_format_is_upgraded_reusing_passage_vectors(tmp_path, hash_config):
+def test_an_index_of_the_previous_format_is_rebuilt_keeping_its_folders(tmp_path, hash_config):
     import json
 
-    embedder = CountingEmbedder()
-    first = build(hash_config, tmp_path / "idx", [BUNDLED], embedder)
+    # What format 4 left on disk: one generation folder whose manifest names the folders.
+    old = tmp_path / "idx" / "gen-000004"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text(json.dumps({"format_version": 4, "sources": [str(BUNDLED)]}))
+    (tmp_path / "idx" / "CURRENT").write_text("gen-000004\n")
+    report = Indexer(hash_config, IndexStore(tmp_path / "idx"), CountingEmbedder()).run()
     store = IndexStore(tmp_path / "idx")
-    manifest = store.path / store.current_name() / "manifest.json"
-    data = json.loads(manifest.read_text())
-    data["format_version"] = 2
-    manifest.write_text(json.dumps(data))
-    embedder.embedded = 0
-    report = build(hash_config, tmp_path / "idx", [BUNDLED], embedder)
-    assert report.written and report.chunks_embedded == 0  # passage vectors were reused
-    assert store.open().current_format
-    assert report.chunks == first.chunks
+    assert report.written and report.documents == 15 and store.open().current_format
+    assert [s["key"] for s in store.open().sources] == [str(BUNDLED)]  # its folder is still the source
 
 
 def test_sentence_vectors_can_be_turned_off(tmp_path, hash_config):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from retrieval.highlight import sentence_coverage, text_fragment_url
-from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.lexical import CollectionBM25, tokenize
 from retrieval.ranking import Candidate, Filters, FusionParams, retrieve, select
 from tests.helpers import BUNDLED, service_for
 
@@ -17,7 +17,7 @@ class FakeSnapshot:
     def __init__(self, texts, vectors):
         self.texts = texts
         self._vectors = vectors
-        self.lexical = LexicalIndex.build(texts)
+        self.lexical = CollectionBM25.from_texts(texts)
 
     def search(self, vector, n, allowed=None):
         scores = self._vectors @ vector
@@ -113,7 +113,7 @@ def test_mmr_prefers_variety():
 
 def test_coverage_weights_rare_question_words():
     sentences = ["Facial recognition is everywhere.", "A study found it was inaccurate in 98 percent of cases."]
-    lex = LexicalIndex.build([*sentences, *["facial recognition in the news"] * 8, "other words here"])
+    lex = CollectionBM25.from_texts([*sentences, *["facial recognition in the news"] * 8, "other words here"])
     q = lex.query_tokens("how inaccurate was facial recognition")
     cov = sentence_coverage(tokenize(sentences, lex.params), q, lex.idf(q))
     idf = lex.idf(q)

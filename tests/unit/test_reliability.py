@@ -230,7 +230,7 @@ def test_hostile_input(case: Case, cli_env, monkeypatch):
         if case.extra.get("text"):
             assert case.extra["text"] in hits[0]["text"]
     if case.documents is not None:
-        docs = CliRunner().invoke(main, ["sources", "--json"]).stdout.splitlines()
+        docs = json.loads(CliRunner().invoke(main, ["sources", "--json"]).stdout)["articles"]
         assert len(docs) == case.documents
 
 

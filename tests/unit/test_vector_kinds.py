@@ -6,23 +6,16 @@ import pytest
 
 from retrieval import vectors as vector_index
 from retrieval.vectors import KINDS
+from tests.helpers import clustered
 
 # ivf-pq compresses to 48 bytes a vector: on 32-d toy data it keeps less recall than
 # the others, and docs/scale.md shows it misses the 0.95 target on real vectors too.
 RECALL_FLOOR = {"flat": 1.0, "ivf-pq": 0.5}
 
 
-def clustered(n, dim=48, clusters=50, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dim))
-    data = centres[rng.integers(0, clusters, n)] + rng.normal(scale=0.3, size=(n, dim))
-    data /= np.linalg.norm(data, axis=1, keepdims=True)
-    return data.astype(np.float32), rng
-
-
 @pytest.fixture(scope="module")
 def data():
-    return clustered(4000)
+    return clustered(4000, dim=48)
 
 
 @pytest.mark.parametrize("kind", KINDS.names())

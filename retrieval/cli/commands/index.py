@@ -1,41 +1,119 @@
-"""`sourced index` and `sourced doctor`: build, update and check the index."""
+"""Keeping the collection: `sourced index`, `add`, `remove`, `compact`, `rollback`, `doctor`.
+
+Exit status (README "Exit status"): 0 done; 1 an error (one line says which); 2 nothing
+that was named could be read; 3 with --strict, when a file or source was skipped.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from retrieval.cli.context import (
     EXIT_ERROR,
+    EXIT_NOTHING_READ,
     EXIT_SKIPPED,
     CliContext,
+    make_indexer,
     resolve_index_dir,
-    run_index,
 )
 from retrieval.cli.options import index_dir_option
+from retrieval.cli.progress import progress_bars
+from retrieval.cli.render import print_report
+
+STRICT_HELP = "Exit with code 3 if any file or source was skipped."
+
+
+def _finish(report, named: Sequence[object], strict: bool) -> None:
+    """The exit status of a sync: 2 when nothing named (or, with nothing named, nothing at
+    all) could be read; 3 with --strict when anything was skipped."""
+    from retrieval.collection import source_key
+
+    keys = {source_key(p) for p in named}
+    tried = [s for s in report.sources if s.status not in ("removed", "duplicate") and (not keys or s.key in keys)]
+    if tried and all(s.status == "unreadable" for s in tried):
+        what = "nothing that was named" if keys else "no source"
+        click.echo(f"error: {what} could be read; nothing else changed.", err=True)
+        sys.exit(EXIT_NOTHING_READ)
+    if named and report.sources and all(s.status == "duplicate" for s in report.sources):
+        sys.exit(EXIT_ERROR)
+    if strict and (report.skipped or report.unreadable):
+        click.echo(
+            f"error: {len(report.skipped)} file(s) and {len(report.unreadable)} source(s) skipped (--strict).",
+            err=True,
+        )
+        sys.exit(EXIT_SKIPPED)
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
-@click.option("--strict", is_flag=True, help="Exit with code 3 if any file was skipped.")
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.pass_obj
-def index(obj: CliContext, paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
-    """Index article files and folders (Markdown/text, HTML, JSONL).
+def index(obj: CliContext, sources: tuple[Path, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
+    """Sync every registered source, adding any SOURCE given (files or folders).
 
-    Only new or changed articles are embedded; articles no longer present are removed.
-    With no PATH: sources.paths from the config, else the folders indexed last time,
+    Only new or changed articles are embedded; articles gone from a source are removed.
+    Other sources are never dropped: a source that cannot be read keeps its articles
+    until `sourced remove`. With nothing registered yet: sources.paths from the config,
     else the bundled sample articles.
     """
-    config = obj.config
-    folder, _ = resolve_index_dir(config, index_dir)
-    report = run_index(config, folder, paths, rebuild=rebuild)
-    if strict and report.skipped:
-        click.echo(f"error: {len(report.skipped)} file(s) skipped (--strict).", err=True)
-        sys.exit(EXIT_SKIPPED)
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    indexer = make_indexer(obj.config, folder)
+    with progress_bars() as bars:
+        report = indexer.run(sources, progress=bars, rebuild=rebuild)
+    print_report(report)
+    _finish(report, sources, strict)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.pass_obj
+def add(obj: CliContext, sources: tuple[Path, ...], index_dir: Path | None, strict: bool) -> None:
+    """Register files or folders as sources and index them (the others are not re-read)."""
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    indexer = make_indexer(obj.config, folder)
+    with progress_bars() as bars:
+        report = indexer.add(sources, progress=bars)
+    print_report(report)
+    _finish(report, sources, strict)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@index_dir_option
+@click.pass_obj
+def remove(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None) -> None:
+    """Drop sources and their articles from the collection (`sourced rollback` undoes it)."""
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    report = make_indexer(obj.config, folder).remove(sources)
+    print_report(report)
+
+
+@click.command()
+@index_dir_option
+@click.pass_obj
+def compact(obj: CliContext, index_dir: Path | None) -> None:
+    """Merge every segment into one and drop deleted passages for good."""
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    before, after = make_indexer(obj.config, folder).compact()
+    click.echo(f"Compacted {folder}: {before} segment(s) -> {after}.", err=True)
+
+
+@click.command()
+@index_dir_option
+@click.pass_obj
+def rollback(obj: CliContext, index_dir: Path | None) -> None:
+    """Return to the previous generation, undoing the last add, remove or sync."""
+    folder, _ = resolve_index_dir(obj.config, index_dir)
+    undone, live = make_indexer(obj.config, folder).rollback()
+    click.echo(f"Rolled back {folder}: {undone} undone, {live} is live again.", err=True)
 
 
 @click.command()

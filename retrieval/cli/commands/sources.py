@@ -17,27 +17,43 @@ from retrieval.cli.render import console, escape
 
 @click.command()
 @index_dir_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@click.option("--json", "as_json", is_flag=True, help='{"sources": [...], "articles": [...]} as one JSON object.')
 @click.pass_obj
 def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
-    """List the indexed articles with their links."""
+    """List the registered sources (kind, articles, last sync, problems) and the articles."""
     service = open_service(obj.config, index_dir, build_if_missing=False)
-    docs = service.documents()
+    registered, articles = service.collection()
     if as_json:
-        for doc in docs:
-            click.echo(
-                json.dumps(
-                    {
-                        "doc_id": doc.id,
-                        "title": doc.title,
-                        "outlet": doc.outlet,
-                        "published": doc.published.isoformat() if doc.published else None,
-                        "url": doc.url,
-                        "source": doc.source,
-                    },
-                    ensure_ascii=False,
-                )
+        click.echo(
+            json.dumps(
+                {
+                    "sources": [
+                        {
+                            "path": s.key,
+                            "kind": s.kind,
+                            "articles": s.articles,
+                            "added": s.added,
+                            "last_sync": s.last_sync,
+                            "problem": s.problem,
+                        }
+                        for s in registered
+                    ],
+                    "articles": [
+                        {
+                            "title": doc.title,
+                            "url": doc.url,
+                            "outlet": doc.outlet,
+                            "published": doc.published.isoformat() if doc.published else None,
+                            "source": origin,
+                            "file": doc.source,
+                            "doc_id": doc.id,
+                        }
+                        for doc, origin in articles
+                    ],
+                },
+                ensure_ascii=False,
             )
+        )
         return
     stats = service.stats()
     out = console(stderr=False)
@@ -46,7 +62,13 @@ def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
         f"{stats.documents} articles, {stats.chunks} passages, {len(stats.outlets)} outlets; newest {newest}. "
         f"Model {stats.model_id}, index {service.store.path}."
     )
-    for doc in docs:
+    out.print(f"\n[bold]{len(registered)} source{'s' if len(registered) != 1 else ''}[/]")
+    for s in registered:
+        synced = f"last sync {s.last_sync}" if s.last_sync else "not synced since added"
+        problem = f"  [red]problem: {escape(s.problem)}[/]" if s.problem else ""
+        out.print(f"  {escape(s.key)}  [dim]({s.kind}, {s.articles} articles, {synced})[/]{problem}")
+    out.print("\n[bold]Articles[/]")
+    for doc, _ in articles:
         date = doc.published.date().isoformat() if doc.published else "----------"
         where = f"[link={doc.url}]{escape(doc.url)}[/link]" if doc.url else escape(doc.source)
         out.print(f"{date}  [bold]{escape(doc.title)}[/] [cyan]{escape(doc.outlet or '')}[/]\n            {where}")

@@ -1,0 +1,348 @@
+"""One immutable segment of the index: some documents with their passages, vectors and postings.
+
+A segment is written once into ``segments/seg-NNNNNN/`` (in a temporary folder first,
+renamed into place when whole) and never changed; generations list the segments they
+use, so unchanged data is shared between generations and never copied. Files::
+
+    segment.json          counts, vector-index kind and settings
+    meta.sqlite           documents, chunks and sentences, by row within the segment
+    vectors.f16.npy       passage vectors, float16 (exact rescoring; the flat index at load)
+    sentences.i8.npy      sentence vectors, int8 (x 127): they only pick the sentence shown
+    postings.npz, vocabulary.json   BM25 postings of the passages
+    vectors.faiss         only for large segments: an approximate index (IVF) built at write
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retrieval import vectors as vector_index
+from retrieval.lexical import Postings, tokenize
+from retrieval.store.durable import fsync_file
+from retrieval.store.schema import (
+    DOC_COLUMNS,
+    SCHEMA,
+    ChunkRecord,
+    SentenceRecord,
+    doc_row,
+    like_pattern,
+    row_doc,
+)
+from retrieval.types import Chunk, Document
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SEGMENT = "segment.json"
+META = "meta.sqlite"
+PASSAGE_VECTORS = "vectors.f16.npy"
+SENTENCE_VECTORS = "sentences.i8.npy"
+FAISS_FILE = "vectors.faiss"
+SENTENCE_SCALE = 127.0  # int8 sentence vectors hold round(x * 127) of a unit vector's components
+# numpy parses .npy headers with ast.literal_eval, which CPython 3.11 cannot run in two
+# threads at once ("AST constructor recursion depth mismatch"): loads take turns.
+_LOAD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SegmentData:
+    """What a new segment holds, before it is written."""
+
+    documents: Sequence[Document]
+    origins: Sequence[str]  # the registered source each document came from
+    chunks: Sequence[ChunkRecord]
+    vectors: np.ndarray  # float32, one row per chunk
+    texts: Sequence[str] | None  # each chunk's text as embedded (title + passage), for BM25
+    sentences: Sequence[SentenceRecord]
+    sentence_vectors: np.ndarray  # float32 or int8, one row per sentence
+    postings: Postings | None = None  # instead of texts: postings already built (a merge)
+    sentence_tokens: Sequence[str] | None = None  # BM25 tokens of each sentence, if known
+
+
+def quantize_sentences(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    if vectors.dtype == np.int8:
+        return vectors
+    return np.clip(np.rint(np.asarray(vectors, dtype=np.float32) * SENTENCE_SCALE), -127, 127).astype(np.int8)
+
+
+def write_segment(folder: Path, data: SegmentData, lexical_params: dict[str, Any], index_kind: str) -> dict[str, Any]:
+    """Write ``data`` as a segment into the (new, empty) ``folder``; returns its description."""
+    import numpy as np
+
+    if len(data.chunks) != len(data.vectors):
+        raise ValueError("one vector per chunk is required")
+    if data.postings is None and (data.texts is None or len(data.texts) != len(data.chunks)):
+        raise ValueError("one text per chunk (or the postings) is required")
+    if len(data.sentences) != len(data.sentence_vectors):
+        raise ValueError("one vector per sentence is required")
+    folder.mkdir(parents=True)
+    conn = sqlite3.connect(folder / META)
+    try:
+        conn.executescript(SCHEMA)
+        conn.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (doc_row(d, origin) for d, origin in zip(data.documents, data.origins, strict=True)),
+        )
+        conn.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?)",
+            ((row, c.doc_id, c.ordinal, c.start, c.end, c.embed_hash) for row, c in enumerate(data.chunks)),
+        )
+        sentence_tokens = data.sentence_tokens
+        if sentence_tokens is None:
+            by_id = {d.id: d for d in data.documents}
+            texts = [by_id[x.doc_id].text[x.start : x.end] for x in data.sentences]
+            sentence_tokens = [" ".join(t) for t in tokenize(texts, lexical_params)]
+        conn.executemany(
+            "INSERT INTO sentences VALUES (?,?,?,?,?,?)",
+            (
+                (row, x.doc_id, x.start, x.end, x.hash, tokens)
+                for row, (x, tokens) in enumerate(zip(data.sentences, sentence_tokens, strict=True))
+            ),
+        )
+        conn.commit()
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+    dimension = int(data.vectors.shape[1]) if data.vectors.ndim == 2 else 0
+    matrix = np.ascontiguousarray(data.vectors, dtype=np.float32).reshape(len(data.chunks), dimension)
+    with open(folder / PASSAGE_VECTORS, "wb") as f:
+        np.save(f, matrix.astype(np.float16))
+        fsync_file(f)
+    with open(folder / SENTENCE_VECTORS, "wb") as f:
+        np.save(f, quantize_sentences(data.sentence_vectors).reshape(len(data.sentences), dimension))
+        fsync_file(f)
+    postings = data.postings or Postings.build(tokenize(list(data.texts or ()), lexical_params))
+    postings.save(folder)
+    info: dict[str, Any] = {
+        "rows": len(data.chunks),
+        "sentences": len(data.sentences),
+        "documents": len(data.documents),
+        "dimension": dimension,
+        "index_type": "flat",
+        "index_params": {},
+    }
+    kind = vector_index.choose_kind(len(matrix), index_kind)
+    if kind != "flat":
+        # Small segments search exactly from their vectors; large ones (made by merges, or
+        # a big first build) carry an approximate index, built here once.
+        import faiss
+
+        built = vector_index.build(matrix, kind)
+        faiss.write_index(built.index, str(folder / FAISS_FILE))
+        info["index_type"], info["index_params"] = built.kind, built.params
+    with open(folder / SEGMENT, "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, sort_keys=True)
+        fsync_file(f)
+    return info
+
+
+class Segment:
+    """A written segment, opened read-only; safe to search from many threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.info: dict[str, Any] = json.loads((path / SEGMENT).read_text(encoding="utf-8"))
+        self.rows = int(self.info["rows"])
+        self.sentence_count = int(self.info["sentences"])
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._faiss = None
+        self._vectors: np.ndarray | None = None
+        self._sentence_vectors: np.ndarray | None = None
+        self._postings: Postings | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = (self.path / META).resolve().as_uri() + "?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ vectors
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Passage vectors (float16, memory-mapped: read only where used)."""
+        if self._vectors is None:
+            import numpy as np
+
+            with _LOAD_LOCK:
+                if self._vectors is None:
+                    self._vectors = np.load(self.path / PASSAGE_VECTORS, mmap_mode="r")
+        return self._vectors
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        if self._sentence_vectors is None:
+            import numpy as np
+
+            with _LOAD_LOCK:
+                if self._sentence_vectors is None:
+                    self._sentence_vectors = np.load(self.path / SENTENCE_VECTORS, mmap_mode="r")
+        return self._sentence_vectors
+
+    @property
+    def postings(self) -> Postings:
+        if self._postings is None:
+            with _LOAD_LOCK:
+                if self._postings is None:
+                    self._postings = Postings.load(self.path)
+        return self._postings
+
+    @property
+    def faiss_index(self):
+        if self._faiss is None:
+            with self._lock:
+                if self._faiss is None:
+                    import faiss
+                    import numpy as np
+
+                    if self.info["index_type"] == "flat":
+                        # Exact search: the index is made from the stored vectors at first use
+                        # (milliseconds for a segment this size), so they are stored once.
+                        index = faiss.IndexFlatIP(int(self.info["dimension"]))
+                        if self.rows:
+                            index.add(np.asarray(self.vectors, dtype=np.float32))
+                    else:
+                        index = faiss.read_index(str(self.path / FAISS_FILE))
+                        vector_index.prepare_for_queries(index, self.info.get("index_params", {}))
+                    vector_index.single_thread_queries()
+                    self._faiss = index
+        return self._faiss
+
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, local rows) of the ``n`` nearest rows, restricted to ``allowed`` if given."""
+        index = self.faiss_index
+        params = vector_index.search_params(index, self.info.get("index_params", {}), allowed)
+        limit = min(n, len(allowed) if allowed is not None else self.rows)
+        scores, ids = index.search(query, limit, params=params) if params else index.search(query, limit)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    # ------------------------------------------------------------------ metadata
+
+    def documents(self, ids: Iterable[str] | None = None) -> list[Document]:
+        if ids is None:
+            rows = self.db().execute(f"SELECT {DOC_COLUMNS} FROM documents").fetchall()
+        else:
+            ids = list(ids)
+            marks = ",".join("?" * len(ids))
+            rows = self.db().execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})", ids).fetchall()
+        return [row_doc(r) for r in rows]
+
+    def document_index(self) -> list[tuple[str, str, str]]:
+        """(id, content hash, origin) of every document in the segment."""
+        return self.db().execute("SELECT id, content_hash, origin FROM documents").fetchall()
+
+    def chunk_rows(self, rows: Sequence[int]) -> list[tuple[int, str, int, int, int]]:
+        marks = ",".join("?" * len(rows))
+        return (
+            self.db()
+            .execute(f'SELECT row, doc_id, ordinal, start, "end" FROM chunks WHERE row IN ({marks})', list(rows))
+            .fetchall()
+        )
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        import numpy as np
+
+        ids = list(doc_ids)
+        if not ids:
+            return np.zeros(0, dtype=np.int64)
+        out = []
+        for start in range(0, len(ids), 500):  # SQLite's limit on host parameters
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            out += [r[0] for r in self.db().execute(f"SELECT row FROM chunks WHERE doc_id IN ({marks})", batch)]
+        return np.asarray(sorted(out), dtype=np.int64)
+
+    def sentence_rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        import numpy as np
+
+        ids = list(doc_ids)
+        out = []
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            out += [r[0] for r in self.db().execute(f"SELECT row FROM sentences WHERE doc_id IN ({marks})", batch)]
+        return np.asarray(sorted(out), dtype=np.int64)
+
+    def chunk_records(self, doc_ids: Iterable[str] | None = None) -> list[tuple[int, ChunkRecord]]:
+        sql = 'SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks'
+        if doc_ids is None:
+            rows = self.db().execute(sql + " ORDER BY row").fetchall()
+        else:
+            ids = list(doc_ids)
+            marks = ",".join("?" * len(ids))
+            rows = self.db().execute(sql + f" WHERE doc_id IN ({marks}) ORDER BY row", ids).fetchall()
+        return [(r[0], ChunkRecord(*r[1:])) for r in rows]
+
+    def sentence_records(self, doc_ids: Iterable[str] | None = None) -> list[tuple[int, SentenceRecord]]:
+        sql = 'SELECT row, doc_id, start, "end", hash FROM sentences'
+        if doc_ids is None:
+            rows = self.db().execute(sql + " ORDER BY row").fetchall()
+        else:
+            ids = list(doc_ids)
+            marks = ",".join("?" * len(ids))
+            rows = self.db().execute(sql + f" WHERE doc_id IN ({marks}) ORDER BY row", ids).fetchall()
+        return [(r[0], SentenceRecord(*r[1:])) for r in rows]
+
+    def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
+        import numpy as np
+
+        clauses, args = [], []
+        if since:
+            clauses.append("d.published >= ?")
+            args.append(since)
+        if until:
+            clauses.append("d.published < ?")
+            args.append(until)
+        if outlet:
+            clauses.append("lower(coalesce(d.outlet, '')) LIKE ? ESCAPE '\\'")
+            args.append(f"%{like_pattern(outlet.lower())}%")
+        if source:
+            clauses.append("(lower(d.source) LIKE ? ESCAPE '\\' OR lower(coalesce(d.url, '')) LIKE ? ESCAPE '\\')")
+            args += [f"%{like_pattern(source.lower())}%"] * 2
+        where = " AND ".join(clauses) or "1"
+        rows = self.db().execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def sentence_tokens(self) -> list[str]:
+        """The stored BM25 tokens of every sentence, in row order."""
+        return [r[0] for r in self.db().execute("SELECT tokens FROM sentences ORDER BY row")]
+
+    def document_origins(self) -> list[tuple[Document, str]]:
+        rows = self.db().execute(f"SELECT {DOC_COLUMNS}, origin FROM documents").fetchall()
+        return [(row_doc(r), r[-1]) for r in rows]
+
+    def sentences_in(self, doc_id: str, start: int, end: int) -> list[tuple[int, int, int, str]]:
+        return (
+            self.db()
+            .execute(
+                'SELECT row, start, "end", tokens FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? ORDER BY start',
+                (doc_id, start, end),
+            )
+            .fetchall()
+        )
+
+    def chunk(self, row: int, doc: Document) -> Chunk:
+        (r,) = self.chunk_rows([row])
+        return Chunk(doc.id, r[2], doc.text[r[3] : r[4]], r[3], r[4])
