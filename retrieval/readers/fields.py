@@ -37,10 +37,15 @@ def url_value(value: Any) -> str | None:
 class Fields:
     """Reads typed fields from a loose mapping, noting each wrong type once."""
 
-    def __init__(self, source: str, cleaner: Cleaner, problems: list[Problem]) -> None:
+    def __init__(self, source: str, cleaner: Cleaner, problems: list[Problem], namespace: str = "") -> None:
         self.source = source
         self.cleaner = cleaner
         self.problems = problems
+        # The folder the source name is relative to: two folders' "index.txt" are two articles.
+        self.namespace = namespace
+
+    def doc_id(self, url: str | None, source: str) -> str:
+        return doc_id(url, source, self.namespace)
 
     def warn(self, reason: str) -> None:
         self.problems.append(Problem(self.source, reason, skipped=False))
@@ -124,5 +129,8 @@ def first_line(text: str) -> str:
     return ""
 
 
-def doc_id(url: str | None, source: str) -> str:
-    return stable_hash("url", normalize_url(url)) if url else stable_hash("source", source)
+def doc_id(url: str | None, source: str, namespace: str = "") -> str:
+    """An article's id: its normalised link, else where it was read (folder and file name)."""
+    if url:
+        return stable_hash("url", normalize_url(url))
+    return stable_hash("source", namespace, source) if namespace else stable_hash("source", source)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from retrieval.clean import Cleaner, markdown_to_text
-from retrieval.readers.fields import Fields, doc_id, first_line, parse_date, url_value
+from retrieval.readers.fields import Fields, first_line, parse_date, url_value
 from retrieval.readers.frontmatter import split_front_matter
 from retrieval.readers.report import Problem, UnreadableError
 from retrieval.registry import Registry
@@ -63,7 +63,7 @@ def _read_text(
         url = fields.url(meta, "url", "webUrl")
         return [
             Document(
-                id=doc_id(url, source),
+                id=fields.doc_id(url, source),
                 title=title or file.stem,
                 text=body,
                 url=url,
@@ -104,7 +104,7 @@ def _front_matter_doc(
         return None
     url = fields.url(data, "webUrl", "originalUrl", "url", "link")
     return Document(
-        id=doc_id(url, source),
+        id=fields.doc_id(url, source),
         title=title or first_line(text) or source,
         text=text,
         url=url,
@@ -138,7 +138,7 @@ def read_html(reader: ReaderContext, file: Path, html: str, source: str, fields:
     url = url_value(extracted.url)
     return [
         Document(
-            id=doc_id(url, source),
+            id=fields.doc_id(url, source),
             title=title,
             text=text,
             url=url,
@@ -158,7 +158,7 @@ def read_jsonl(reader: ReaderContext, file: Path, text: str, source: str, fields
         if len(line) > MAX_ARTICLE_BYTES:
             fields.problems.append(Problem(where, "line is longer than the limit for one article"))
             continue
-        line_fields = Fields(where, fields.cleaner, fields.problems)
+        line_fields = Fields(where, fields.cleaner, fields.problems, fields.namespace)
         try:
             data = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
@@ -176,7 +176,7 @@ def read_jsonl(reader: ReaderContext, file: Path, text: str, source: str, fields
         url = line_fields.url(data, "url", "webUrl", "link")
         docs.append(
             Document(
-                id=doc_id(url, f"{source}#{title or n}"),
+                id=fields.doc_id(url, f"{source}#{title or n}"),
                 title=title or first_line(body),
                 text=body or title or "",
                 url=url,

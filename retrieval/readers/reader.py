@@ -48,7 +48,7 @@ class CollectionReader:
             source = display_name(file, root)
             file_problems: list[Problem] = []
             try:
-                documents.extend(self.read_file(file, source, file_problems))
+                documents.extend(self.read_file(file, source, file_problems, namespace=str(root.absolute())))
             except UnreadableError as exc:
                 file_problems.append(Problem(source, str(exc)))
             problems.extend(file_problems)
@@ -57,7 +57,9 @@ class CollectionReader:
         merged_docs, merged = merge_documents(documents, problems)
         return Collection(tuple(merged_docs), tuple(problems), len(files), merged)
 
-    def read_file(self, file: Path, source: str, problems: list[Problem]) -> list[Document]:
+    def read_file(self, file: Path, source: str, problems: list[Problem], namespace: str = "") -> list[Document]:
+        """The documents in one file; ``namespace`` (its folder) keeps ids of link-less
+        articles apart across folders."""
         fmt = format_for(file)
         limit = fmt.max_bytes
         try:
@@ -76,7 +78,7 @@ class CollectionReader:
         except OSError as exc:
             raise UnreadableError(f"cannot read: {exc.strerror or exc}") from None
         text = decode(data).replace("\r\n", "\n").replace("\r", "\n")
-        return fmt.read(self, file, text, source, Fields(source, self.cleaner, problems))
+        return fmt.read(self, file, text, source, Fields(source, self.cleaner, problems, namespace))
 
     def sidecar(self, file: Path, source: str, fields: Fields) -> Mapping[str, Any]:
         meta: dict[str, Any] = dict(self.sources_meta.get(file.name, {}))

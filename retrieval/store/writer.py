@@ -162,6 +162,8 @@ class IndexStore:
         self._remove_stale_temp()
         lexical = {**DEFAULT_PARAMS, **(settings.get("lexical") or {})}
         entries = [dict(e) for e in previous.manifest["segments"]]
+        if not self.plan_merges(entries, force=True):
+            return previous  # one segment, nothing deleted: already compact
         try:
             entries = self._merge(entries, lexical, settings.get("index_kind", "auto"), force=True)
             return self._publish(previous, entries, Change(action="compact"), settings, lexical)

@@ -1,0 +1,230 @@
+"""The collection is kept: sources added and removed, typos and missing folders change
+nothing, updates write only what is new, rollback undoes, segments answer like one index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from retrieval.config import replace
+from retrieval.indexer import Indexer
+from retrieval.store import IndexStore, check_index
+from tests.helpers import BUNDLED, CountingEmbedder, service_for
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def sources_json() -> dict:
+    return json.loads(run("sources", "--json").stdout)
+
+
+def article(folder, name, title, body):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"{title}\n\n{body}\n")
+
+
+@pytest.fixture
+def birds(tmp_path):
+    folder = tmp_path / "birds"
+    article(folder, "kestrel.txt", "Kestrels return to the town hall", "A pair of kestrels nested on the roof.")
+    article(folder, "osprey.txt", "Osprey seen at the loch", "The first osprey of spring fished the loch.")
+    return folder
+
+
+def test_a_typo_changes_nothing_and_exits_2(cli_env):
+    assert run("index", str(BUNDLED)).exit_code == 0
+    store = IndexStore(cli_env / "index")
+    live = store.current_name()
+    result = run("index", "/nonexistent/news")
+    assert result.exit_code == 2
+    assert "/nonexistent/news: no such file or folder" in result.output
+    assert "Traceback" not in result.output
+    assert store.current_name() == live  # no generation was written
+    after = sources_json()
+    assert [s["path"] for s in after["sources"]] == [str(BUNDLED)]  # the typo is not registered
+    assert len(after["articles"]) == 15
+    # A plain sync afterwards still has the articles.
+    assert run("index").exit_code == 0 and len(sources_json()["articles"]) == 15
+
+
+def test_a_second_folder_joins_the_first(cli_env, birds):
+    run("index", str(BUNDLED))
+    result = run("index", str(birds))
+    assert result.exit_code == 0, result.output
+    data = sources_json()
+    assert [s["path"] for s in data["sources"]] == [str(BUNDLED), str(birds)]
+    assert [s["articles"] for s in data["sources"]] == [15, 2]
+    assert len(data["articles"]) == 17
+    assert {a["source"] for a in data["articles"] if "Kestrel" in a["title"]} == {str(birds)}
+
+
+def test_add_remove_and_rollback(cli_env, birds):
+    assert run("add", str(BUNDLED)).exit_code == 0
+    added = run("add", str(birds))
+    assert added.exit_code == 0 and f"added {birds}: 2 articles" in " ".join(added.output.split())
+    assert len(sources_json()["articles"]) == 17
+    removed = run("remove", str(birds))
+    assert removed.exit_code == 0 and "removed" in removed.output
+    assert [s["path"] for s in sources_json()["sources"]] == [str(BUNDLED)]
+    assert len(sources_json()["articles"]) == 15
+    undo = run("rollback")
+    assert undo.exit_code == 0 and "undone" in undo.output
+    assert len(sources_json()["articles"]) == 17  # the remove is undone
+    assert run("rollback").exit_code == 0  # and the add of the birds
+    assert [s["path"] for s in sources_json()["sources"]] == [str(BUNDLED)]
+    oldest = run("rollback")  # the first add made the first generation: nothing before it
+    assert oldest.exit_code == 1 and "Nothing to roll back to" in oldest.output
+    assert check_index(IndexStore(cli_env / "index")).ok
+
+
+def test_naming_a_source_twice_or_an_unknown_one_is_one_clear_line(cli_env, birds):
+    run("add", str(BUNDLED))
+    again = run("add", str(BUNDLED))
+    assert again.exit_code == 1 and "already a source" in again.output
+    twice = run("index", str(birds), str(birds))
+    assert twice.exit_code == 0 and "named twice; read once" in " ".join(twice.output.split())
+    unknown = run("remove", str(birds / "nope"))
+    assert unknown.exit_code == 1 and "is not a registered source" in unknown.output
+    assert len([line for line in unknown.output.splitlines() if line.startswith("error")]) == 1
+    assert len(sources_json()["articles"]) == 17
+
+
+def test_a_missing_source_keeps_its_articles_until_removed(cli_env, birds):
+    run("add", str(BUNDLED), str(birds))
+    shutil.rmtree(birds)
+    result = run("index")
+    assert result.exit_code == 0  # the other source was read
+    flat = " ".join(result.output.split())
+    assert f"{birds}: no such file or folder; its 2 articles stay until `sourced remove {birds}`" in flat
+    data = sources_json()
+    missing = next(s for s in data["sources"] if s["path"] == str(birds))
+    assert missing["articles"] == 2 and missing["problem"] == "no such file or folder"
+    assert len(data["articles"]) == 17
+    strict = run("index", "--strict")
+    assert strict.exit_code == 3
+    assert run("remove", str(birds)).exit_code == 0 and len(sources_json()["articles"]) == 15
+
+
+def test_when_no_source_can_be_read_the_exit_status_is_2(cli_env, birds):
+    run("add", str(birds))
+    shutil.rmtree(birds)
+    result = run("index")
+    assert result.exit_code == 2 and "no source could be read" in result.output
+    assert len(sources_json()["articles"]) == 2
+
+
+def test_an_update_embeds_and_writes_only_what_changed(tmp_path, hash_config, birds):
+    embedder = CountingEmbedder()
+    store = IndexStore(tmp_path / "idx")
+    indexer = Indexer(hash_config, store, embedder)
+    indexer.run([BUNDLED, birds])
+    first = store.open()
+    embedder.embedded = 0
+    article(birds, "osprey.txt", "Osprey seen at the loch", "The first osprey of spring fished the loch at dawn.")
+    article(birds, "heron.txt", "A heron in the park", "A grey heron stood by the pond all morning.")
+    report = indexer.run()
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 0, 16)
+    snap = store.open()
+    # The two articles' passages and sentences only; the rest is shared with the last generation.
+    assert embedder.embedded == report.chunks_embedded + report.sentences_embedded <= 2 + 4
+    assert [s.name for s in snap.segments[: len(first.segments)]] == [s.name for s in first.segments]
+    assert snap.segments[-1].rows == 2 and len(snap.segments) == len(first.segments) + 1
+    assert sum(len(d) for d in snap.deleted) == 1  # the old osprey
+    titles = [h.document.title for h in service_for(hash_config, tmp_path / "idx").ask("osprey dawn loch").hits]
+    assert titles.count("Osprey seen at the loch") == 1
+    assert check_index(store).ok
+
+
+QUESTIONS = [
+    "who urged Amazon to stop selling Rekognition?",
+    "facial recognition ban Boston",
+    "what did Microsoft say about regulation?",
+    "kestrels town hall",
+    "IRS ID.me selfie",
+]
+
+
+def _answers(config, index_dir):
+    service = service_for(config, index_dir)
+    out = []
+    for q in QUESTIONS:
+        answer = service.ask(q, k=5)
+        hits = [(h.document.id, h.chunk.start, h.chunk.end, round(h.score, 5)) for h in answer.hits]
+        # Equal scores may come in either order: rows are numbered differently once merged.
+        out.append(sorted(hits, key=lambda hit: (-hit[3], hit[0])))
+    return out
+
+
+def test_a_segmented_index_answers_exactly_like_a_merged_one(tmp_path, hash_config, birds):
+    config = replace(hash_config, index={"merge_factor": 100})  # keep every segment apart
+    store = IndexStore(tmp_path / "idx")
+    indexer = Indexer(config, store, CountingEmbedder())
+    indexer.run([BUNDLED])
+    indexer.add([birds])
+    for i in range(4):
+        folder = tmp_path / f"more{i}"
+        article(folder, "a.txt", f"Story {i} about herons", f"Herons and kestrels were counted {i} times.")
+        indexer.add([folder])
+    indexer.remove([str(tmp_path / "more1")])
+    article(birds, "osprey.txt", "Osprey seen at the loch", "Two ospreys fished the loch.")  # an update
+    indexer.run()
+    snap = store.open()
+    assert len(snap.segments) >= 6 and any(snap.deleted)
+    segmented = _answers(config, tmp_path / "idx")
+    indexer.compact()
+    merged_snap = store.open()
+    assert len(merged_snap.segments) == 1 and not any(merged_snap.deleted)
+    assert _answers(config, tmp_path / "idx") == segmented
+    # And both equal a fresh index of the same files built in one go.
+    fresh = Indexer(config, IndexStore(tmp_path / "fresh"), CountingEmbedder())
+    fresh.run([BUNDLED, birds, *(tmp_path / f"more{i}" for i in (0, 2, 3))])
+    assert _answers(config, tmp_path / "fresh") == segmented
+
+
+def test_the_merge_policy_keeps_few_segments(tmp_path, hash_config):
+    config = replace(hash_config, index={"merge_factor": 3})
+    store = IndexStore(tmp_path / "idx")
+    indexer = Indexer(config, store, CountingEmbedder())
+    indexer.run([BUNDLED])
+    counts = []
+    for i in range(9):
+        folder = tmp_path / f"s{i}"
+        article(folder, "a.txt", f"Note {i}", f"A short note number {i} about gulls.")
+        indexer.add([folder])
+        counts.append(len(store.open().segments))
+    assert max(counts) <= 1 + 2 * 3  # never more than factor-1 per tier, over a few tiers
+    assert counts[-1] < 9  # small segments were folded together
+    assert len(store.open().documents()) == 15 + 9
+    assert check_index(store).ok
+
+
+def test_a_second_writer_gets_a_clear_busy_error_and_nothing_is_lost(cli_env, birds):
+    run("add", str(BUNDLED))
+    store = IndexStore(cli_env / "index")
+    holding = threading.Event()
+    release = threading.Event()
+
+    def writer():
+        with store.writer_lock():
+            holding.set()
+            release.wait(30)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    holding.wait(10)
+    try:
+        busy = run("add", str(birds))
+    finally:
+        release.set()
+        t.join()
+    assert busy.exit_code == 1 and "is being written by process" in busy.output
+    assert len(busy.output.strip().splitlines()) == 1
+    assert len(sources_json()["articles"]) == 15
+    assert run("add", str(birds)).exit_code == 0 and len(sources_json()["articles"]) == 17
