@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,31 +169,28 @@ class Snapshot:
                     self._lexical = CollectionBM25(parts, self.rows, self.manifest.get("lexical") or {})
         return self._lexical
 
-    def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """The stored vectors of some rows (exact, whatever the FAISS index type)."""
+    def _gather(self, rows: Sequence[int], bases: list[int], part: Callable[[Segment], np.ndarray]) -> np.ndarray:
+        """Rows of a per-segment matrix, by collection-wide row number, as float32."""
         import numpy as np
 
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         out = np.empty((len(rows), self.dimension), dtype=np.float32)
-        positions: dict[int, list[int]] = {}
-        for pos, row in enumerate(rows):
-            positions.setdefault(self._segment_of(int(row)), []).append(pos)
-        for i, where in positions.items():
-            local = np.asarray([int(rows[p]) - self.bases[i] for p in where], dtype=np.int64)
-            out[where] = self.segments[i].vectors[local]
+        if not len(rows):
+            return out
+        starts = np.asarray(bases, dtype=np.int64)
+        which = np.searchsorted(starts, rows, side="right") - 1
+        for i in np.unique(which):
+            mask = which == i
+            out[mask] = part(self.segments[int(i)])[rows[mask] - starts[i]]
         return out
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of some rows (exact, whatever the FAISS index type)."""
+        return self._gather(rows, self.bases, lambda segment: segment.vectors)
 
     def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
         """Sentence vectors by sentence row, as float32 (stored as int8)."""
-        import numpy as np
-
-        out = np.empty((len(rows), self.dimension), dtype=np.float32)
-        positions: dict[int, list[int]] = {}
-        for pos, row in enumerate(rows):
-            positions.setdefault(self._sentence_segment_of(int(row)), []).append(pos)
-        for i, where in positions.items():
-            local = np.asarray([int(rows[p]) - self.sentence_bases[i] for p in where], dtype=np.int64)
-            out[where] = self.segments[i].sentence_vectors[local]
-        return out / SENTENCE_SCALE
+        return self._gather(rows, self.sentence_bases, lambda segment: segment.sentence_vectors) / SENTENCE_SCALE
 
     # ------------------------------------------------------------------ metadata
 

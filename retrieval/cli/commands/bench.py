@@ -199,3 +199,42 @@ def bench_scale(
         )
     console(stderr=False).print(table)
     console(stderr=False).print(f"index.kind 'auto' picks: {result['auto_choice']}")
+
+
+@bench.command("update")
+@click.option(
+    "--passages", type=click.IntRange(100), default=10_000, show_default=True, help="Passages in the collection."
+)
+@click.option("--add", "add", type=click.IntRange(1), default=1, show_default=True, help="Articles added to it.")
+@click.option("--backend", type=click.Choice(BACKENDS.names()), help="Embedding backend (default: embedding.backend).")
+@click.option("--no-rebuild", is_flag=True, help="Skip the full rebuild measured as the baseline.")
+@click.option("--json", "as_json", is_flag=True, help="Print all figures as one JSON object.")
+@click.pass_obj
+def bench_update(
+    obj: CliContext, passages: int, add: int, backend: str | None, no_rebuild: bool, as_json: bool
+) -> None:
+    """Cost of adding articles to a large index (time, disk, latency) beside a full build.
+
+    Builds a collection of about PASSAGES passages (sentences drawn from the bundled
+    articles) with the configured model (`embedding.model: hash` measures storage alone),
+    adds ADD articles with `sourced add`, and rebuilds it whole as the baseline.
+    """
+    from retrieval.bench.speed import with_backend
+    from retrieval.bench.update import bench_update as run
+    from retrieval.embedding import make_embedder
+
+    config = with_backend(obj.config, backend)
+    result = run(
+        config,
+        lambda: make_embedder(config.embedding.model, config.embedding.backend),
+        passages,
+        add,
+        rebuild=not no_rebuild,
+        log=lambda m: console().print(f"[dim]{escape(m)}[/]"),
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    out = console(stderr=False)
+    for key, value in result.items():
+        out.print(f"{key:<28} {value}")
