@@ -248,7 +248,7 @@ def render_reliability_doc() -> str:
     lines = [
         "# Reliability: hostile input",
         "",
-        "Generated from `tests/test_reliability.py` (`CASES`); the test suite fails if this file",
+        "Generated from `tests/unit/test_reliability.py` (`CASES`); the test suite fails if this file",
         "and the cases disagree. Regenerate with `.venv/bin/python -m tests.test_reliability`.",
         "",
         "Every case runs `sourced index` on a folder with one good article plus the case's",
@@ -272,8 +272,10 @@ def render_reliability_doc() -> str:
     lines += [
         "",
         "Also tested elsewhere: a failed write (disk full) leaves the previous index live",
-        "(`tests/test_index.py`); a second `sourced index` while one runs refuses with a clear",
-        "message (`test_two_indexers_at_once_the_second_refuses`).",
+        "(`tests/unit/test_index.py`); a second `sourced index` while one runs refuses with a clear",
+        "message (`test_two_indexers_at_once_the_second_refuses`); a typo or a missing source",
+        "changes nothing (`tests/unit/test_collection.py`); kill -9 at every point of an add, a",
+        "merge, a rebuild and a compaction leaves the index whole (`tests/integration/test_crash_points.py`).",
         "",
     ]
     return "\n".join(lines)
