@@ -219,10 +219,12 @@ class Indexer:
         progress = progress or NoProgress()
         with self.store.writer_lock():
             previous = self._previous()
+            rebuild = previous is not None and not self._compatible(previous)
+            index = previous.document_index() if previous is not None and not rebuild else {}
             registry = [Source(label, "documents", now())]
             plan = _Plan()
-            self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), {})
-            return self._write(previous, plan, registry, {}, progress, started, "index documents", force=False)
+            self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), index)
+            return self._write(previous, plan, registry, {}, progress, started, "index documents", force=rebuild)
 
     # ------------------------------------------------------------------ the sync
 
@@ -262,7 +264,8 @@ class Indexer:
             previous = self._previous()
             registry = self._registry()
             if previous is not None and not self._compatible(previous):
-                rebuild = True
+                # Another model or other settings: every source is read again, whatever the command.
+                rebuild, only_added = True, False
             keys = [s.key for s in registry]
             plan = _Plan()
             # Sources named on the command line.

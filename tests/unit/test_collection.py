@@ -228,3 +228,15 @@ def test_a_second_writer_gets_a_clear_busy_error_and_nothing_is_lost(cli_env, bi
     assert len(busy.output.strip().splitlines()) == 1
     assert len(sources_json()["articles"]) == 15
     assert run("add", str(birds)).exit_code == 0 and len(sources_json()["articles"]) == 17
+
+
+def test_changed_settings_rebuild_every_source_whatever_the_command(tmp_path, hash_config, birds):
+    store = IndexStore(tmp_path / "idx")
+    Indexer(hash_config, store, CountingEmbedder()).run([BUNDLED, birds])
+    other = replace(hash_config, chunking={"max_tokens": 64})
+    embedder = CountingEmbedder()
+    report = Indexer(other, store, embedder).remove([str(birds)])
+    snap = store.open()
+    assert snap.manifest["chunking"]["max_tokens"] == 64 and embedder.embedded > 0  # rebuilt
+    assert len(snap.documents()) == 15 and [s["key"] for s in snap.sources] == [str(BUNDLED)]
+    assert report.written and check_index(store).ok
