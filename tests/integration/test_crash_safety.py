@@ -110,4 +110,6 @@ def test_no_index_yet_then_killed(tmp_path):
         result = CliRunner().invoke(
             main, ["ask", "kestrel"], env={k: env[k] for k in ("SOURCED_CONFIG", "SOURCED_INDEX_DIR")}
         )
-        assert result.exit_code == 1 and "No index" in result.stderr
+        # Killed before it made the folder, or after: either way one line saying what to run.
+        assert result.exit_code == 1 and ("No index" in result.stderr or "does not exist" in result.stderr)
+        assert "sourced index" in result.stderr and len(result.stderr.strip().splitlines()) == 1
