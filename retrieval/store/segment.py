@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,34 +179,33 @@ class Segment:
 
     # ------------------------------------------------------------------ vectors
 
+    def _once(self, name: str, load: Callable[[], Any]) -> Any:
+        """The value of attribute ``name``, loaded by ``load`` on first use (one thread loads)."""
+        value = getattr(self, name)
+        if value is None:
+            with _LOAD_LOCK:
+                value = getattr(self, name)
+                if value is None:
+                    value = load()
+                    setattr(self, name, value)
+        return value
+
     @property
     def vectors(self) -> np.ndarray:
         """Passage vectors (float16, memory-mapped: read only where used)."""
-        if self._vectors is None:
-            import numpy as np
+        import numpy as np
 
-            with _LOAD_LOCK:
-                if self._vectors is None:
-                    self._vectors = np.load(self.path / PASSAGE_VECTORS, mmap_mode="r")
-        return self._vectors
+        return self._once("_vectors", lambda: np.load(self.path / PASSAGE_VECTORS, mmap_mode="r"))
 
     @property
     def sentence_vectors(self) -> np.ndarray:
-        if self._sentence_vectors is None:
-            import numpy as np
+        import numpy as np
 
-            with _LOAD_LOCK:
-                if self._sentence_vectors is None:
-                    self._sentence_vectors = np.load(self.path / SENTENCE_VECTORS, mmap_mode="r")
-        return self._sentence_vectors
+        return self._once("_sentence_vectors", lambda: np.load(self.path / SENTENCE_VECTORS, mmap_mode="r"))
 
     @property
     def postings(self) -> Postings:
-        if self._postings is None:
-            with _LOAD_LOCK:
-                if self._postings is None:
-                    self._postings = Postings.load(self.path)
-        return self._postings
+        return self._once("_postings", lambda: Postings.load(self.path))
 
     @property
     def faiss_index(self):
@@ -261,29 +260,24 @@ class Segment:
             .fetchall()
         )
 
-    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+    def _rows_of(self, table: str, doc_ids: Iterable[str]) -> np.ndarray:
         import numpy as np
 
         ids = list(doc_ids)
-        if not ids:
-            return np.zeros(0, dtype=np.int64)
-        out = []
+        out: list[int] = []
         for start in range(0, len(ids), 500):  # SQLite's limit on host parameters
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))
-            out += [r[0] for r in self.db().execute(f"SELECT row FROM chunks WHERE doc_id IN ({marks})", batch)]
+            out += [r[0] for r in self.db().execute(f"SELECT row FROM {table} WHERE doc_id IN ({marks})", batch)]
         return np.asarray(sorted(out), dtype=np.int64)
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """Local passage rows of these documents, sorted."""
+        return self._rows_of("chunks", doc_ids)
 
     def sentence_rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
-        import numpy as np
-
-        ids = list(doc_ids)
-        out = []
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            out += [r[0] for r in self.db().execute(f"SELECT row FROM sentences WHERE doc_id IN ({marks})", batch)]
-        return np.asarray(sorted(out), dtype=np.int64)
+        """Local sentence rows of these documents, sorted."""
+        return self._rows_of("sentences", doc_ids)
 
     def chunk_records(self, doc_ids: Iterable[str] | None = None) -> list[tuple[int, ChunkRecord]]:
         sql = 'SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks'
