@@ -334,6 +334,12 @@ class Indexer:
                 plan.files_read += collection.files_read
                 plan.merged += collection.merged
                 plan.problems += collection.problems
+                if source.key not in keys and source.kind == "file" and not collection.documents:
+                    # A new file with no article in it (an image, a binary) is not registered.
+                    registry = [s for s in registry if s.key != source.key]
+                    reason = collection.problems[0].reason if collection.problems else "no article in it"
+                    plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
+                    continue
                 status = "added" if source.key not in keys else "synced"
                 self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
                 state = with_sync(state, source.key, None)

@@ -240,3 +240,12 @@ def test_changed_settings_rebuild_every_source_whatever_the_command(tmp_path, ha
     assert snap.manifest["chunking"]["max_tokens"] == 64 and embedder.embedded > 0  # rebuilt
     assert len(snap.documents()) == 15 and [s["key"] for s in snap.sources] == [str(BUNDLED)]
     assert report.written and check_index(store).ok
+
+
+def test_a_file_with_no_article_is_not_registered(cli_env, tmp_path):
+    run("add", str(BUNDLED))
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    result = run("add", str(image))
+    assert result.exit_code == 2 and "PNG image" in result.output
+    assert [s["path"] for s in sources_json()["sources"]] == [str(BUNDLED)]
