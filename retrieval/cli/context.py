@@ -74,6 +74,10 @@ def open_service(config: Config, index_dir: Path | None, build_if_missing: bool 
             raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
         console().print("No index yet: building one from the collection first (this happens once).")
         run_index(config, folder, ())
+    elif build_if_missing and not store.open(check_version=False).current_format:
+        # Written by an earlier version of sourced: upgrade it once, keeping its sources.
+        console().print("The index was written by an earlier version of sourced: updating it (this happens once).")
+        run_index(config, folder, ())
     return QueryService(store, lambda: make_embedder(config.embedding.model, config.embedding.backend), config.search)
 
 

@@ -72,6 +72,18 @@ def test_first_ask_builds_the_index(env, monkeypatch):
     assert (env / "xdg" / "sourced" / "index" / "CURRENT").is_file()
 
 
+def test_an_index_of_an_earlier_version_is_upgraded_by_the_next_question(env, tmp_path):
+    # What format 4 left: one generation whose manifest names the folder it was built from.
+    folder = tmp_path / "index"
+    (folder / "gen-000001").mkdir(parents=True)
+    (folder / "gen-000001" / "manifest.json").write_text(json.dumps({"format_version": 4, "sources": [str(BUNDLED)]}))
+    (folder / "CURRENT").write_text("gen-000001\n")
+    result = run("ask", "Rekognition")
+    assert result.exit_code == 0, result.output
+    assert "written by an earlier version" in result.output and "relevance" in result.output
+    assert json.loads(run("sources", "--json").stdout)["sources"][0]["path"] == str(BUNDLED)
+
+
 def test_human_output_shows_title_outlet_date_and_link(env):
     run("index", str(BUNDLED))
     result = run("ask", "-k", "15", "facial recognition")
