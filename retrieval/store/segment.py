@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,23 @@ def write_segment(folder: Path, data: SegmentData, lexical_params: dict[str, Any
         json.dump(info, f, indent=2, sort_keys=True)
         fsync_file(f)
     return info
+
+
+_open_segments: weakref.WeakValueDictionary[Path, Segment] = weakref.WeakValueDictionary()
+_open_lock = threading.Lock()
+
+
+def open_segment(path: Path) -> Segment:
+    """The segment at ``path``, shared by every generation that lists it while any is open:
+    segments never change, so a new generation re-uses the loaded vectors, FAISS index and
+    postings of the segments it keeps, and only loads what is new."""
+    key = path.resolve()
+    with _open_lock:
+        segment = _open_segments.get(key)
+        if segment is None:
+            segment = Segment(key)
+            _open_segments[key] = segment
+        return segment
 
 
 class Segment:

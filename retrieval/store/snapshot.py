@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.errors import IndexMismatchError, IndexMissingError
 from retrieval.lexical import CollectionBM25, LexicalPart
 from retrieval.store.schema import FORMAT_VERSION, MANIFEST, SEGMENTS, ChunkRecord, SentenceRecord
-from retrieval.store.segment import SENTENCE_SCALE, Segment
+from retrieval.store.segment import SENTENCE_SCALE, Segment, open_segment
 from retrieval.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Snapshot:
         self.sentence_bases: list[int] = []
         rows = sentences = 0
         for entry in self.manifest.get("segments", []):
-            segment = Segment(path.parent / SEGMENTS / entry["name"])
+            segment = open_segment(path.parent / SEGMENTS / entry["name"])
             self.segments.append(segment)
             self.deleted.append(frozenset(entry.get("deleted", ())))
             self.bases.append(rows)
@@ -296,5 +296,6 @@ class Snapshot:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
 
     def close(self) -> None:
+        """Close this thread's database connections (segments may be shared by other snapshots)."""
         for segment in self.segments:
             segment.close()

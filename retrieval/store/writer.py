@@ -374,8 +374,11 @@ class IndexStore:
 
     @staticmethod
     def _next_name(folder: Path, prefix: str) -> str:
+        """``prefix-NNNNNN-xxxxxxxx``: numbered in order, and never the name of one that was
+        deleted (a rollback, a collected segment), so a reader can trust that a name it has
+        seen always means the same contents."""
         numbers = [int(p.name.split("-")[1]) for p in folder.glob(f"{prefix}-*") if p.name.split("-")[1].isdigit()]
-        return f"{prefix}-{max(numbers, default=0) + 1:06d}"
+        return f"{prefix}-{max(numbers, default=0) + 1:06d}-{os.urandom(4).hex()}"
 
     def _remove_stale_temp(self) -> None:
         # Left by a writer that crashed; we hold the lock, so none is in progress.

@@ -249,3 +249,19 @@ def test_a_file_with_no_article_is_not_registered(cli_env, tmp_path):
     result = run("add", str(image))
     assert result.exit_code == 2 and "PNG image" in result.output
     assert [s["path"] for s in sources_json()["sources"]] == [str(BUNDLED)]
+
+
+def test_a_generation_name_is_never_reused_after_a_rollback(cli_env, birds):
+    from retrieval.embedding import HashEmbedder
+    from retrieval.service import QueryService
+
+    run("add", str(BUNDLED))
+    store = IndexStore(cli_env / "index")
+    service = QueryService(store, HashEmbedder, None)
+    before = service.snapshot().generation
+    run("add", str(birds))
+    undone = store.current_name()
+    run("rollback")
+    run("add", str(birds))  # a new generation where the undone one was
+    assert store.current_name() != undone and store.current_name() != before
+    assert service.snapshot().generation == store.current_name()  # the service notices the change
