@@ -217,6 +217,7 @@ class CollectionBM25:
                 live_length += int(lengths[part.live].sum())
         self.live_rows = live_rows
         self.average_length = live_length / live_rows if live_rows else 0.0
+        self._norms: list[np.ndarray] | None = None
         self._np = np
 
     @classmethod
@@ -245,24 +246,35 @@ class CollectionBM25:
     def _idf(self, df: int) -> float:
         return math.log(1 + (self.live_rows - df + 0.5) / (df + 0.5))
 
+    def _length_norms(self) -> list[np.ndarray]:
+        """Per part, k1 (1 - b + b len / avglen) of every row: fixed for this collection."""
+        if self._norms is None:
+            np = self._np
+            k1, b = float(self.params["k1"]), float(self.params["b"])
+            self._norms = [
+                (k1 * ((1 - b) + b * part.postings.lengths / self.average_length)).astype(np.float32)
+                for part in self.parts
+            ]
+        return self._norms
+
     def scores(self, query: str, tokens: Sequence[str] | None = None) -> np.ndarray:
         """BM25 score of every row (zeros for deleted rows and when no query word is indexed)."""
         np = self._np
         out = np.zeros(self.rows, dtype=np.float32)
         if not self.live_rows or self.average_length == 0:
             return out
-        k1, b = float(self.params["k1"]), float(self.params["b"])
+        norms = None
         # A word asked twice counts twice, as in bm25s.
         for term in tokens if tokens is not None else self.query_tokens(query):
             postings = self._live_postings(term)
             if not postings:
                 continue
-            idf = self._idf(sum(len(rows) for _, rows, _ in postings))
+            norms = norms or dict(zip(map(id, self.parts), self._length_norms(), strict=True))
+            idf = np.float32(self._idf(sum(len(rows) for _, rows, _ in postings)))
             for part, rows, tfs in postings:
-                lengths = part.postings.lengths[rows]
-                norm = k1 * ((1 - b) + b * lengths / self.average_length)
                 # A term's rows are unique within a segment, so plain fancy-index addition is exact.
-                out[part.base + rows] += (idf * tfs / (tfs + norm)).astype(np.float32)
+                view = out[part.base : part.base + len(part.postings.lengths)]
+                view[rows] += idf * tfs / (tfs + norms[id(part)][rows])
         return out
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:

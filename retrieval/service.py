@@ -206,7 +206,9 @@ class QueryService:
                 alternatives += others[: self.settings.sentence_passages - 1]
             plans.append(alternatives)
         flat = [alt for plan in plans for alt in plan]
-        spans = snap.sentences_in([(a.row, found[a.row][0].start, found[a.row][0].end) for a in flat])
+        spans = snap.sentences_in(
+            [(a.row, found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat]
+        )
         sentence_rows = [row for group in spans for row, _, _, _ in group]
         sentence_tokens = [tokens.split() for group in spans for _, _, _, tokens in group]
         if sentence_rows and self.settings.sentence_passages > 0:

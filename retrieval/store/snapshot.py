@@ -240,16 +240,14 @@ class Snapshot:
             parts.append(local + base)
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
-    def sentences_in(self, spans: Sequence[tuple[int, int, int]]) -> list[list[tuple[int, int, int, str]]]:
-        """For each (chunk row, start, end) span: (sentence row, start, end, tokens) of the
-        sentences of that chunk's document inside it."""
+    def sentences_in(self, spans: Sequence[tuple[int, str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
+        """For each (chunk row, document id, start, end) span: (sentence row, start, end,
+        tokens) of the document's sentences inside it."""
         out = []
-        for row, start, end in spans:
+        for row, doc_id, start, end in spans:
             i = self._segment_of(int(row))
-            segment = self.segments[i]
-            (chunk_row,) = segment.chunk_rows([int(row) - self.bases[i]])
             base = self.sentence_bases[i]
-            out.append([(r + base, a, b, t) for r, a, b, t in segment.sentences_in(chunk_row[1], start, end)])
+            out.append([(r + base, a, b, t) for r, a, b, t in self.segments[i].sentences_in(doc_id, start, end)])
         return out
 
     def stored_records(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list, list]]:
