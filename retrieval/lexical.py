@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # k1 and b come from the index settings (tuned on SciFact train: docs/ranking.md).
 DEFAULT_PARAMS: dict[str, Any] = {"k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "english", "stopwords": "en"}
 POSTINGS = "postings.npz"
+_TERM_CACHE = 4096  # terms whose scores a generation keeps ready (cleared when full)
 VOCABULARY = "vocabulary.json"
 
 _stemmers: dict[str, Any] = {}
@@ -218,6 +219,7 @@ class CollectionBM25:
         self.live_rows = live_rows
         self.average_length = live_length / live_rows if live_rows else 0.0
         self._norms: list[np.ndarray] | None = None
+        self._cache: dict[str, list[tuple[LexicalPart, np.ndarray, np.ndarray]]] = {}
         self._np = np
 
     @classmethod
@@ -257,24 +259,36 @@ class CollectionBM25:
             ]
         return self._norms
 
+    def _contributions(self, term: str) -> list[tuple[LexicalPart, np.ndarray, np.ndarray]]:
+        """(part, live rows, idf x tf component) of ``term``: fixed for this generation, so
+        computed once per term (bm25s computes them all at build time; the collection-wide
+        statistics here are only known once a generation is read)."""
+        cached = self._cache.get(term)
+        if cached is not None:
+            return cached
+        np = self._np
+        postings = self._live_postings(term)
+        found = []
+        if postings:
+            norms = dict(zip(map(id, self.parts), self._length_norms(), strict=True))
+            idf = np.float32(self._idf(sum(len(rows) for _, rows, _ in postings)))
+            for part, rows, tfs in postings:
+                found.append((part, rows, (idf * tfs / (tfs + norms[id(part)][rows])).astype(np.float32)))
+        if len(self._cache) >= _TERM_CACHE:
+            self._cache.clear()
+        self._cache[term] = found
+        return found
+
     def scores(self, query: str, tokens: Sequence[str] | None = None) -> np.ndarray:
         """BM25 score of every row (zeros for deleted rows and when no query word is indexed)."""
         np = self._np
         out = np.zeros(self.rows, dtype=np.float32)
         if not self.live_rows or self.average_length == 0:
             return out
-        norms = None
         # A word asked twice counts twice, as in bm25s.
         for term in tokens if tokens is not None else self.query_tokens(query):
-            postings = self._live_postings(term)
-            if not postings:
-                continue
-            norms = norms or dict(zip(map(id, self.parts), self._length_norms(), strict=True))
-            idf = np.float32(self._idf(sum(len(rows) for _, rows, _ in postings)))
-            for part, rows, tfs in postings:
-                # A term's rows are unique within a segment, so plain fancy-index addition is exact.
-                view = out[part.base : part.base + len(part.postings.lengths)]
-                view[rows] += idf * tfs / (tfs + norms[id(part)][rows])
+            for part, rows, contribution in self._contributions(term):
+                np.add.at(out[part.base : part.base + len(part.postings.lengths)], rows, contribution)
         return out
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:

@@ -174,6 +174,8 @@ class Snapshot:
         import numpy as np
 
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(self.segments) == 1:
+            return np.asarray(part(self.segments[0])[rows], dtype=np.float32)
         out = np.empty((len(rows), self.dimension), dtype=np.float32)
         if not len(rows):
             return out
