@@ -261,9 +261,12 @@ class Segment:
         if ids is None:
             rows = self.db().execute(f"SELECT {DOC_COLUMNS} FROM documents").fetchall()
         else:
-            ids = list(ids)
-            marks = ",".join("?" * len(ids))
-            rows = self.db().execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})", ids).fetchall()
+            ids, rows = list(ids), []
+            for start in range(0, len(ids), 500):  # SQLite's limit on host parameters
+                batch = ids[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                sql = f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})"
+                rows += self.db().execute(sql, batch).fetchall()
         return [row_doc(r) for r in rows]
 
     def document_index(self) -> list[tuple[str, str, str]]:
@@ -278,43 +281,36 @@ class Segment:
             .fetchall()
         )
 
-    def _rows_of(self, table: str, doc_ids: Iterable[str]) -> np.ndarray:
-        import numpy as np
-
+    def _by_documents(self, sql: str, doc_ids: Iterable[str] | None) -> list[tuple]:
+        """Rows of ``sql`` (a SELECT without WHERE) for these documents, or all, by row."""
+        if doc_ids is None:
+            return self.db().execute(f"{sql} ORDER BY row").fetchall()
         ids = list(doc_ids)
-        out: list[int] = []
+        out: list[tuple] = []
         for start in range(0, len(ids), 500):  # SQLite's limit on host parameters
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))
-            out += [r[0] for r in self.db().execute(f"SELECT row FROM {table} WHERE doc_id IN ({marks})", batch)]
-        return np.asarray(sorted(out), dtype=np.int64)
+            out += self.db().execute(f"{sql} WHERE doc_id IN ({marks})", batch).fetchall()
+        return sorted(out)
 
     def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
         """Local passage rows of these documents, sorted."""
-        return self._rows_of("chunks", doc_ids)
+        import numpy as np
+
+        return np.asarray([r[0] for r in self._by_documents("SELECT row FROM chunks", doc_ids)], dtype=np.int64)
 
     def sentence_rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
         """Local sentence rows of these documents, sorted."""
-        return self._rows_of("sentences", doc_ids)
+        import numpy as np
+
+        return np.asarray([r[0] for r in self._by_documents("SELECT row FROM sentences", doc_ids)], dtype=np.int64)
 
     def chunk_records(self, doc_ids: Iterable[str] | None = None) -> list[tuple[int, ChunkRecord]]:
-        sql = 'SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks'
-        if doc_ids is None:
-            rows = self.db().execute(sql + " ORDER BY row").fetchall()
-        else:
-            ids = list(doc_ids)
-            marks = ",".join("?" * len(ids))
-            rows = self.db().execute(sql + f" WHERE doc_id IN ({marks}) ORDER BY row", ids).fetchall()
+        rows = self._by_documents('SELECT row, doc_id, ordinal, start, "end", embed_hash FROM chunks', doc_ids)
         return [(r[0], ChunkRecord(*r[1:])) for r in rows]
 
     def sentence_records(self, doc_ids: Iterable[str] | None = None) -> list[tuple[int, SentenceRecord]]:
-        sql = 'SELECT row, doc_id, start, "end", hash FROM sentences'
-        if doc_ids is None:
-            rows = self.db().execute(sql + " ORDER BY row").fetchall()
-        else:
-            ids = list(doc_ids)
-            marks = ",".join("?" * len(ids))
-            rows = self.db().execute(sql + f" WHERE doc_id IN ({marks}) ORDER BY row", ids).fetchall()
+        rows = self._by_documents('SELECT row, doc_id, start, "end", hash FROM sentences', doc_ids)
         return [(r[0], SentenceRecord(*r[1:])) for r in rows]
 
     def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
