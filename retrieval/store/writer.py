@@ -60,6 +60,7 @@ class IndexStore:
         self.path = Path(path)
         self.keep_generations = max(2, keep_generations)
         self.merge_factor = max(2, merge_factor)
+        self._dead_rows: dict[tuple[str, frozenset[str]], int] = {}  # segments never change
 
     # ------------------------------------------------------------------ reading
 
@@ -206,18 +207,29 @@ class IndexStore:
             fsync_dir(segments)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return {"name": name, "rows": info["rows"], "sentences": info["sentences"], "deleted": []}
+        return {
+            "name": name,
+            "rows": info["rows"],
+            "sentences": info["sentences"],
+            "documents": info["documents"],
+            "deleted": [],
+        }
 
     def _live_rows(self, entry: dict[str, Any]) -> tuple[int, int]:
-        """(live rows, all rows) of a segment entry."""
+        """(live rows, all rows) of a segment entry. Asked for by every merge-planning pass
+        and again when publishing, so the count for a given set of deletions is kept."""
         rows = int(entry["rows"])
         if not entry.get("deleted"):
             return rows, rows
-        segment = Segment(self.path / SEGMENTS / entry["name"])
-        try:
-            dead = len(segment.rows_of(entry["deleted"]))
-        finally:
-            segment.close()
+        key = (entry["name"], frozenset(entry["deleted"]))
+        dead = self._dead_rows.get(key)
+        if dead is None:
+            segment = Segment(self.path / SEGMENTS / entry["name"])
+            try:
+                dead = len(segment.rows_of(entry["deleted"]))
+            finally:
+                segment.close()
+            self._dead_rows[key] = dead
         return rows - dead, rows
 
     def plan_merges(self, entries: Sequence[dict[str, Any]], force: bool) -> list[list[int]]:
@@ -356,13 +368,9 @@ class IndexStore:
         self._prune(keep=name)
         return Snapshot(self.path / name)
 
-    def _live_documents(self, entry: dict[str, Any]) -> int:
-        segment = Segment(self.path / SEGMENTS / entry["name"])
-        try:
-            total = int(segment.info["documents"])
-        finally:
-            segment.close()
-        return total - len(entry.get("deleted", ()))
+    @staticmethod
+    def _live_documents(entry: dict[str, Any]) -> int:
+        return int(entry["documents"]) - len(entry.get("deleted", ()))
 
     def _point_current(self, name: str) -> None:
         current_tmp = self.path / f".{CURRENT}.tmp"
