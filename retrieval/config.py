@@ -41,14 +41,24 @@ DEFAULT_DROP_LINES = (
     # video/related teasers that sit between paragraphs
     r"(?i)^(watch this|watch|read more|related|see also|listen)\s*:",
     r"(?i)^[^.!?]{2,80}:\s+everything you need to know\b.*$",
+)
+DEFAULT_CREDIT_LINES = (
     # photo credits: "Name/Getty Images", "Photo: AP", "(Reuters)"
     r"(?i)^[^.!?]{0,80}/\s*(getty images|ap( photo)?|reuters|afp|shutterstock|bloomberg)\b.*$",
     r"(?i)^(photo|image|credit|photograph)( credit)?\s*:.*$",
     r"(?i)^[^.!?]{0,60}\b(getty images|shutterstock|associated press|ap photo)$",
+)
+DEFAULT_BYLINE_LINES = (
     # bylines and author bios: "Jane Doe CNET contributor", "Jane Doe is a tech writer who..."
     r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3} ([A-Z][\w&]+ )?(contributor|staff writer|reporter|correspondent|editor)$",
     r"^[A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3} is an? ([\w-]+ ){0,4}(writer|reporter|journalist|editor|correspondent|contributor)\b.*$",
     r"^[Bb]y [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3}$",
+)
+DEFAULT_BIO_SENTENCES = (
+    # the tail of an author bio glued to the lead: "Likes Werner Herzog films and Arsenal FC."
+    r"^(Likes|Loves|Enjoys|Adores|Hates) [^.!?]{1,120}[.!?]$",
+    # "Follow her on Twitter @jdoe." / "You can reach him at jdoe@example.com."
+    r"(?i)^(you can )?(follow|reach|contact|email) (him|her|them|me)\b[^.!?]{0,120}(twitter|@|mastodon|bluesky|linkedin|instagram)[^.!?]*[.!?]?$",
 )
 DEFAULT_CUT_FROM = (
     # newsletter, membership and donation appeals that close many articles
@@ -84,6 +94,21 @@ class CleanSettings:
     drop_lines: tuple[str, ...] = _setting(
         DEFAULT_DROP_LINES,
         "Regular expressions; a line matching one is site boilerplate and is dropped.",
+    )
+    credit_lines: tuple[str, ...] = _setting(
+        DEFAULT_CREDIT_LINES,
+        "Regular expressions for photo credits; a matching line is dropped, and so is the short "
+        "caption line right above it.",
+    )
+    byline_lines: tuple[str, ...] = _setting(
+        DEFAULT_BYLINE_LINES,
+        "Regular expressions for bylines and author bios; a matching line is dropped only among an "
+        "article's first or last 8 lines, and never when it is all the text (a story about a journalist).",
+    )
+    bio_sentences: tuple[str, ...] = _setting(
+        DEFAULT_BIO_SENTENCES,
+        "Regular expressions for a stray author-bio sentence; dropped when it is the first or the last "
+        "sentence of an article or excerpt.",
     )
     cut_from: tuple[str, ...] = _setting(
         DEFAULT_CUT_FROM,
@@ -371,7 +396,9 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"Setting 'search.fusion' must be one of {', '.join(FUSIONS)}.")
     if not 0.0 <= config.search.alpha <= 1.0 or not 0.0 < config.search.mmr_lambda <= 1.0:
         raise ConfigError("Settings 'search.alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1].")
-    for key, patterns in (("clean.drop_lines", config.clean.drop_lines), ("clean.cut_from", config.clean.cut_from)):
+    for key in ("drop_lines", "credit_lines", "byline_lines", "bio_sentences", "cut_from"):
+        patterns = getattr(config.clean, key)
+        key = f"clean.{key}"
         for pattern in patterns:
             try:
                 re.compile(pattern)

@@ -96,6 +96,9 @@ def _front_matter_doc(
 ) -> Document | None:
     title = fields.text(data, "title")
     excerpt = fields.text(data, "excerpt", "description", "summary")
+    if excerpt:
+        # Feeds build excerpts from the page's first words, which can be an author bio's tail.
+        excerpt = fields.cleaner.trim_bio(excerpt)
     text = body.strip()
     if not text:
         # No body: the title and excerpt are all the text there is.

@@ -70,3 +70,42 @@ def test_rules_come_from_config():
 def test_markdown_markup_is_removed():
     md = "# Heading\n\nSome **bold** and a [link](https://x.org).\n\n- item one\n- item two\n"
     assert markdown_to_text(md) == "Heading\n\nSome bold and a link.\n\nitem one\n\nitem two"
+
+
+def test_a_story_about_a_journalist_is_not_a_byline():
+    # The bio rule matches this line, but it is the whole article: the story's own prose.
+    text = "Harri is a former journalist turned PR professional who worked as a key aide to Johnson"
+    assert cleaner.clean(text) == text
+
+
+def test_bio_lines_are_dropped_only_at_the_edges():
+    story = [f"Paragraph {i} of the story goes on about the case." for i in range(20)]
+    quote = "Jane Doe is a reporter who covered the trial for a decade."
+    body = "\n\n".join(["Headline", "Jane Doe CNET contributor", *story[:10], quote, *story[10:]])
+    text = cleaner.clean(body)
+    assert "CNET contributor" not in text
+    assert quote in text
+
+
+def test_a_bio_tail_glued_to_the_lead_is_trimmed():
+    lead = "Digital activists can celebrate a memorable victory after the IRS ditched a system."
+    assert cleaner.trim_bio(f"Likes Werner Herzog films and Arsenal FC. {lead} It is over.") == f"{lead} It is over."
+    assert cleaner.clean(f"Headline\n\n{lead} The agency backed down.\n\nFollow her on Twitter @jdoe.") == (
+        f"Headline\n\n{lead} The agency backed down."
+    )
+    # A single sentence is the text, whatever it looks like.
+    assert cleaner.trim_bio("Likes and shares are not journalism.") == "Likes and shares are not journalism."
+
+
+def test_a_photo_caption_goes_with_its_credit():
+    body = "Headline\n\nThe lead.\n\nA showcase of facial recognition tech at CES 2019.\n\nDavid Mcnew/Getty Images\n\nMore story."
+    assert cleaner.clean(body) == "Headline\n\nThe lead.\n\nMore story."
+
+
+def test_the_front_matter_excerpt_loses_a_bio_tail():
+    from retrieval.readers import CollectionReader
+
+    docs = CollectionReader().read([BUNDLED / "000_0079eda1b2bb9ffb.txt"]).documents
+    (doc,) = [d for d in docs if d.title.startswith("The campaign against IRS use")]
+    assert "Werner Herzog" not in doc.text
+    assert "Digital activists can celebrate" in doc.text
