@@ -173,27 +173,27 @@ class QueryService:
             self.settings.duplicate_threshold,
             self.settings.mmr_lambda,
         )
-        hits, best_sentence = self._hits(tokens, qvec, snap, found, candidates, chosen, offset)
-        # Confidence: the closest passage or answer sentence to the question, by cosine.
-        confidence = max(max((c.dense for c in candidates), default=0.0), best_sentence)
+        hits = self._hits(tokens, qvec, snap, found, candidates, chosen, offset)
+        # Confidence describes what is shown: the closest shown passage or sentence, by
+        # cosine. A close passage that did not make the page must not vouch for it.
+        confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
         answered = bool(hits) and confidence >= self.settings.min_score
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
 
-    def _hits(self, q_tokens, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> tuple[list[Hit], float]:
+    def _hits(self, q_tokens, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
         bold) is decided at sentence level: among the article's best passages, the one
         whose best sentence is closest to the question. Sentence vectors are stored in
-        the index, so this costs no model run; term overlap breaks near-ties. Also
-        returns the best sentence similarity.
+        the index, so this costs no model run; term overlap breaks near-ties.
         """
         import numpy as np
 
         page = chosen[offset:]
         if not page:
-            return [], 0.0
+            return []
         idf = snap.lexical.idf(q_tokens)
         by_doc: dict[str, list[Candidate]] = {}
         for c in candidates:
@@ -220,21 +220,22 @@ class QueryService:
         cursor = 0
         flat_iter = iter(zip(flat, spans, strict=True))
         for rank, (entry, plan) in enumerate(zip(page, plans, strict=True), start=offset + 1):
-            best = None  # (score, candidate, span in chunk coordinates)
+            best = None  # (score, candidate, span in chunk coordinates, closest sentence)
             for _ in plan:
                 alt, group = next(flat_iter)
                 chunk = found[alt.row][0]
                 if not group:  # no stored sentences (should not happen): the whole passage
-                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)))
+                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)), 0.0)
                 else:
                     local = scores[cursor : cursor + len(group)]
                     i = int(np.argmax(local))
                     _, a, b, _ = group[i]
-                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start))
+                    closest = float(dense[cursor : cursor + len(group)].max())
+                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start), closest)
                 cursor += len(group)
                 if best is None or candidate_best[0] > best[0] + 1e-6:
                     best = candidate_best
-            _, alt, span = best
+            _, alt, span, closest = best
             chunk, doc = found[alt.row]
             duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
             hits.append(
@@ -248,9 +249,10 @@ class QueryService:
                     highlight_end=span[1],
                     more_in_document=entry.more_in_document,
                     duplicates=duplicates,
+                    sentence_similarity=closest,
                 )
             )
-        return hits, float(dense.max()) if len(dense) else 0.0
+        return hits
 
     def documents(self) -> list[Document]:
         return self.snapshot().documents()

@@ -79,7 +79,8 @@ class Hit:
 
     ``score`` ranks hits (its scale depends on the search mode); ``similarity`` is the
     cosine similarity between question and passage, comparable across questions.
-    ``highlight_start/end`` locate the best-answering sentence inside ``text``.
+    ``highlight_start/end`` locate the best-answering sentence inside ``text``;
+    ``sentence_similarity`` is the cosine similarity of the closest sentence shown.
     """
 
     chunk: Chunk
@@ -91,6 +92,7 @@ class Hit:
     highlight_end: int | None = None
     more_in_document: int = 0
     duplicates: tuple[Document, ...] = ()
+    sentence_similarity: float = 0.0
 
     @property
     def text(self) -> str:
@@ -111,5 +113,5 @@ class Answer:
     hits: tuple[Hit, ...]
     answered: bool
     took_ms: float = 0.0
-    # Cosine similarity of the closest passage or sentence: what `answered` is decided on.
+    # Cosine similarity of the closest passage or sentence *shown*: what `answered` is decided on.
     confidence: float = 0.0

@@ -65,6 +65,7 @@ def hit_json(hit) -> dict[str, Any]:
         "rank": hit.rank,
         "score": round(hit.score, 4),
         "similarity": round(hit.similarity, 4),
+        "sentence_similarity": round(hit.sentence_similarity, 4),
         "text": hit.text,
         "highlight": hit.highlight,
         "highlight_start": hit.highlight_start,
@@ -85,6 +86,7 @@ def answer_json(answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "answered": answer.answered,
+        "confidence": round(answer.confidence, 4),
         "hits": [hit_json(h) for h in answer.hits],
         "took_ms": round(answer.took_ms, 2),
     }

@@ -71,3 +71,19 @@ def test_stats(bundled_index, hash_config):
 
 def test_bundled_path_exists():
     assert (BUNDLED / "003_dda86c09921c1694.txt").is_file()
+
+
+def test_confidence_is_that_of_the_page_shown(bundled_index, hash_config):
+    service = service_for(hash_config, bundled_index)
+    question = "a coalition of 90 civil and human rights groups called on the companies to refuse to sell"
+    first = service.ask(question, k=1)
+    later = service.ask(question, k=1, offset=4)
+    for answer in (first, later):
+        shown = max(max(h.similarity, h.sentence_similarity) for h in answer.hits)
+        assert answer.confidence == pytest.approx(shown)
+    # The close first passage must not vouch for a page that does not show it.
+    assert later.confidence < first.confidence
+    threshold = (first.confidence + later.confidence) / 2
+    strict = service_for(replace(hash_config, search={"min_score": threshold}), bundled_index)
+    assert strict.ask(question, k=1).answered
+    assert not strict.ask(question, k=1, offset=4).answered

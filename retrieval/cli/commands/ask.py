@@ -63,7 +63,14 @@ def ask(
         try:
             answer = service.ask(line, k=k, filters=filters, mode=mode)
         except QuestionError as exc:
-            record = {"question": line.strip(), "answered": False, "hits": [], "took_ms": 0.0, "error": str(exc)}
+            record = {
+                "question": line.strip(),
+                "answered": False,
+                "confidence": 0.0,
+                "hits": [],
+                "took_ms": 0.0,
+                "error": str(exc),
+            }
         else:
             record = answer_json(answer)
         if as_json:
