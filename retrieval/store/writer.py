@@ -368,9 +368,17 @@ class IndexStore:
         self._prune(keep=name)
         return Snapshot(self.path / name)
 
-    @staticmethod
-    def _live_documents(entry: dict[str, Any]) -> int:
-        return int(entry["documents"]) - len(entry.get("deleted", ()))
+    def _live_documents(self, entry: dict[str, Any]) -> int:
+        total = entry.get("documents")
+        if total is None:
+            # Entries written before the count was kept in the manifest: read the segment's.
+            segment = Segment(self.path / SEGMENTS / entry["name"])
+            try:
+                total = int(segment.info["documents"])
+            finally:
+                segment.close()
+            entry["documents"] = total
+        return int(total) - len(entry.get("deleted", ()))
 
     def _point_current(self, name: str) -> None:
         current_tmp = self.path / f".{CURRENT}.tmp"

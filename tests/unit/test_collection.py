@@ -265,3 +265,21 @@ def test_a_generation_name_is_never_reused_after_a_rollback(cli_env, birds):
     run("add", str(birds))  # a new generation where the undone one was
     assert store.current_name() != undone and store.current_name() != before
     assert service.snapshot().generation == store.current_name()  # the service notices the change
+
+
+def test_an_index_from_before_document_counts_in_the_manifest_still_updates(tmp_path, hash_config, birds):
+    store = IndexStore(tmp_path / "idx")
+    indexer = Indexer(hash_config, store, CountingEmbedder())
+    indexer.run([birds])
+    manifest_file = store.open().path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    for entry in manifest["segments"]:
+        del entry["documents"]  # as written by the version before the count was kept
+    manifest_file.write_text(json.dumps(manifest))
+    article(birds, "heron.txt", "A heron in the park", "A grey heron stood by the pond all morning.")
+    report = indexer.run()
+    assert report.added == 1
+    snap = store.open()
+    assert snap.manifest["documents"] == 3
+    assert all("documents" in entry for entry in snap.manifest["segments"])
+    assert check_index(store).ok
