@@ -146,6 +146,12 @@ class EmbeddingSettings:
         "'onnx' (onnxruntime, the same vectors as torch) or 'torch' (sentence-transformers). ONNX "
         "files are exported from the packaged model on first use, locally; questions never load torch.",
     )
+    query_adapter: str = _setting(
+        "news",
+        "Linear map applied to question vectors (passages are untouched): 'news' (bundled, learnt "
+        "from 2020 news-quiz questions for all-MiniLM-L6-v2; docs/quality.md), 'none', or the path "
+        "of a .npz from scripts/train_query_adapter.py. Skipped for a model it was not trained for.",
+    )
     batch_size: int = _setting(32, "Passages encoded per batch.")
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.bench.beir import evaluate_mode, load_beir, prepare
 from retrieval.cli.context import bench_cache as _cache_root
 from retrieval.config import load_config
-from retrieval.embedding import make_embedder
+from retrieval.embedding import configured_embedder
 from retrieval.lexical import CollectionBM25
 from retrieval.metrics import ndcg_at_k, recall_at_k
 from retrieval.ranking import FusionParams, retrieve, select
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     args = parser.parse_args()
     config = load_config()
-    embedder = make_embedder(config.embedding.model, config.embedding.backend)
+    embedder = configured_embedder(config.embedding)
     dataset = load_beir(args.folder, args.split)
     run = prepare(dataset, args.folder, config, embedder, _cache_root())
     qids = list(dataset.queries)

@@ -26,7 +26,7 @@ import numpy as np
 
 from retrieval.bench.scale import clustered_vectors, corpus_vectors, expand_vectors
 from retrieval.config import load_config
-from retrieval.embedding import make_embedder
+from retrieval.embedding import configured_embedder
 from retrieval.paths import cache_dir
 from retrieval.vectors import tuning_queries
 
@@ -77,7 +77,7 @@ def _table(rows: dict[str, dict[str, float]]) -> None:
 
 def main(folder: Path) -> None:
     config = load_config(None)
-    embedder = make_embedder(config.embedding.model, config.embedding.backend)
+    embedder = configured_embedder(config.embedding)
     passages, questions = corpus_vectors(folder, config, embedder, cache_dir() / "bench")
     passages = np.ascontiguousarray(passages, dtype=np.float32)
     questions = np.ascontiguousarray(questions, dtype=np.float32)

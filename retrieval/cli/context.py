@@ -54,7 +54,7 @@ def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
 
 
 def open_service(config: Config, index_dir: Path | None, build_if_missing: bool = True):
-    from retrieval.embedding import make_embedder
+    from retrieval.embedding import configured_embedder
     from retrieval.service import QueryService
     from retrieval.store import IndexStore
 
@@ -78,7 +78,7 @@ def open_service(config: Config, index_dir: Path | None, build_if_missing: bool 
         # Written by an earlier version of sourced: upgrade it once, keeping its sources.
         console().print("The index was written by an earlier version of sourced: updating it (this happens once).")
         run_index(config, folder, ())
-    return QueryService(store, lambda: make_embedder(config.embedding.model, config.embedding.backend), config.search)
+    return QueryService(store, lambda: configured_embedder(config.embedding), config.search)
 
 
 def state_dir(config: Config) -> Path:
@@ -90,11 +90,11 @@ def state_dir(config: Config) -> Path:
 
 
 def make_indexer(config: Config, index_dir: Path):
-    from retrieval.embedding import make_embedder
+    from retrieval.embedding import configured_embedder
     from retrieval.indexer import Indexer
     from retrieval.store import IndexStore
 
-    return Indexer(config, IndexStore(index_dir), make_embedder(config.embedding.model, config.embedding.backend))
+    return Indexer(config, IndexStore(index_dir), configured_embedder(config.embedding))
 
 
 def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):

@@ -14,7 +14,7 @@ read the same table. Heavy libraries are imported only inside the factories.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from retrieval.embedding.base import (
     HASH_MODEL,
@@ -28,6 +28,9 @@ from retrieval.embedding.base import (
 from retrieval.embedding.hashing import HashEmbedder
 from retrieval.errors import ModelLoadError
 from retrieval.registry import Registry
+
+if TYPE_CHECKING:
+    from retrieval.config import EmbeddingSettings
 
 
 class BackendFactory(Protocol):
@@ -66,8 +69,16 @@ def _onnx_int8(path: Path, model_id: str, cache_dir: Path | None) -> Embedder:
     return OnnxEmbedder(path, model_id, True, _onnx_cache(cache_dir))
 
 
+def configured_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The embedder the ``embedding`` settings name, with its query adapter."""
+    from retrieval.embedding.adapter import with_adapter
+
+    return with_adapter(make_embedder(settings.model, settings.backend), settings.query_adapter)
+
+
 def make_embedder(model: str, backend: str = "torch", cache_dir: Path | None = None) -> Embedder:
-    """The embedder named by the ``embedding.model`` and ``embedding.backend`` settings."""
+    """The embedder named by the ``embedding.model`` and ``embedding.backend`` settings
+    (no query adapter: :func:`configured_embedder` adds it)."""
     if model == HASH_MODEL:
         return HashEmbedder()
     if model == PACKAGED_MODEL:
@@ -96,6 +107,7 @@ __all__ = [
     "Embedder",
     "HashEmbedder",
     "Progress",
+    "configured_embedder",
     "encode_by_length",
     "make_embedder",
     "packaged_model_path",

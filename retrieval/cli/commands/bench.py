@@ -39,7 +39,7 @@ def bench_beir(
     published reference rows. The corpus index is cached, so later runs take seconds.
     """
     from retrieval.bench.beir import run_benchmark
-    from retrieval.embedding import make_embedder
+    from retrieval.embedding import configured_embedder
 
     config = obj.config
     with progress_bars() as bars:
@@ -47,7 +47,7 @@ def bench_beir(
             folder,
             split,
             config,
-            lambda: make_embedder(config.embedding.model, config.embedding.backend),
+            lambda: configured_embedder(config.embedding),
             bench_cache(),
             modes=modes or ("bm25", "dense", "hybrid"),
             reference_setup=not no_reference,
@@ -94,12 +94,12 @@ def bench_speed(
     """Ingest speed vs the bare model, warm query latency, cold `sourced ask`, peak memory."""
     from retrieval.bench.speed import bench_speed as run
     from retrieval.bench.speed import with_backend
-    from retrieval.embedding import make_embedder
+    from retrieval.embedding import configured_embedder
 
     config = with_backend(obj.config, backend)
     result = run(
         config,
-        lambda: make_embedder(config.embedding.model, config.embedding.backend),
+        lambda: configured_embedder(config.embedding),
         corpus,
         max_docs,
         obj.config_path,
@@ -166,10 +166,10 @@ def bench_scale(
         source = IndexStore(from_index).open().embeddings()
     elif corpus:
         from retrieval.bench.scale import corpus_vectors
-        from retrieval.embedding import make_embedder
+        from retrieval.embedding import configured_embedder
 
         config = obj.config
-        embedder = make_embedder(config.embedding.model, config.embedding.backend)
+        embedder = configured_embedder(config.embedding)
         with progress_bars() as bars:
             source, questions = corpus_vectors(corpus, config, embedder, bench_cache(), bars)
     if not kinds:
@@ -221,12 +221,12 @@ def bench_update(
     """
     from retrieval.bench.speed import with_backend
     from retrieval.bench.update import bench_update as run
-    from retrieval.embedding import make_embedder
+    from retrieval.embedding import configured_embedder
 
     config = with_backend(obj.config, backend)
     result = run(
         config,
-        lambda: make_embedder(config.embedding.model, config.embedding.backend),
+        lambda: configured_embedder(config.embedding),
         passages,
         add,
         rebuild=not no_rebuild,
