@@ -166,22 +166,25 @@ def select(
 
     if not candidates:
         return []
+    mmr = mmr_lambda < 1.0
     relevance = np.array([c.score for c in candidates], dtype=np.float64)
-    if mmr_lambda < 1.0:
+    if mmr:
         relevance = _minmax(relevance)
+    live = np.ones(len(candidates), dtype=bool)
+    # Each candidate's highest similarity to a passage already chosen, updated once per
+    # choice: O(k x candidates), where recomputing it every round was O(k^2 x candidates).
+    closest = np.full(len(candidates), -np.inf)
     chosen: list[Selected] = []
     chosen_idx: list[int] = []
     per_doc: dict[str, Selected] = {}
     counts: dict[str, int] = {}
-    remaining = list(range(len(candidates)))
-    while remaining and len(chosen) < k:
-        if mmr_lambda < 1.0 and chosen_idx:
-            sims = vectors[remaining] @ vectors[chosen_idx].T
-            gains = mmr_lambda * relevance[remaining] - (1 - mmr_lambda) * sims.max(axis=1)
-            pick = remaining[int(np.argmax(gains))]
+    while len(chosen) < k and live.any():
+        if mmr and chosen_idx:
+            gains = np.where(live, mmr_lambda * relevance - (1 - mmr_lambda) * closest, -np.inf)
+            pick = int(np.argmax(gains))
         else:
-            pick = remaining[0]
-        remaining.remove(pick)
+            pick = int(np.argmax(live))  # the best remaining
+        live[pick] = False
         cand = candidates[pick]
         doc_id = doc_of(cand.row)
         if counts.get(doc_id, 0) >= per_document:
@@ -196,11 +199,13 @@ def select(
         entry = Selected(cand, doc_id)
         chosen.append(entry)
         chosen_idx.append(pick)
+        if mmr:
+            np.maximum(closest, vectors @ vectors[pick], out=closest)
         per_doc.setdefault(doc_id, entry)
         counts[doc_id] = counts.get(doc_id, 0) + 1
     # Passages beyond the k chosen still count as "more from this article".
-    for idx in remaining:
-        doc_id = doc_of(candidates[idx].row)
+    for idx in np.flatnonzero(live):
+        doc_id = doc_of(candidates[int(idx)].row)
         if doc_id in per_doc:
             per_doc[doc_id].more_in_document += 1
     return chosen

@@ -161,19 +161,19 @@ class QueryService:
         snap = self.snapshot()
         tokens = snap.lexical.query_tokens(text)
         qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
-        found = snap.chunks([c.row for c in candidates])
-        candidates = [c for c in candidates if c.row in found]
+        refs = snap.chunk_refs([c.row for c in candidates])
+        candidates = [c for c in candidates if c.row in refs]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
         chosen = select(
             candidates,
-            lambda row: found[row][1].id,
+            lambda row: refs[row][0],
             vectors,
             wanted,
             self.settings.per_document,
             self.settings.duplicate_threshold,
             self.settings.mmr_lambda,
         )
-        hits = self._hits(tokens, qvec, snap, found, candidates, chosen, offset)
+        hits = self._hits(tokens, qvec, snap, refs, candidates, chosen, offset)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
@@ -181,7 +181,7 @@ class QueryService:
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
 
-    def _hits(self, q_tokens, qvec, snap: Snapshot, found, candidates, chosen, offset: int) -> list[Hit]:
+    def _hits(self, q_tokens, qvec, snap: Snapshot, refs, candidates, chosen, offset: int) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
@@ -197,7 +197,7 @@ class QueryService:
         idf = snap.lexical.idf(q_tokens)
         by_doc: dict[str, list[Candidate]] = {}
         for c in candidates:
-            by_doc.setdefault(found[c.row][1].id, []).append(c)
+            by_doc.setdefault(refs[c.row][0], []).append(c)
         plans: list[list[Candidate]] = []
         for entry in page:
             alternatives = [entry.candidate]
@@ -206,6 +206,8 @@ class QueryService:
                 alternatives += others[: self.settings.sentence_passages - 1]
             plans.append(alternatives)
         flat = [alt for plan in plans for alt in plan]
+        # Documents are read for what the page shows only (and its folded duplicates).
+        found = snap.chunks([a.row for a in flat] + [r for entry in page for r in entry.duplicate_rows])
         spans = snap.sentences_in(
             [(a.row, found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat]
         )

@@ -341,15 +341,17 @@ class Segment:
         rows = self.db().execute(f"SELECT {DOC_COLUMNS}, origin FROM documents").fetchall()
         return [(row_doc(r), r[-1]) for r in rows]
 
-    def sentences_in(self, doc_id: str, start: int, end: int) -> list[tuple[int, int, int, str]]:
-        return (
-            self.db()
-            .execute(
-                'SELECT row, start, "end", tokens FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ? ORDER BY start',
-                (doc_id, start, end),
-            )
-            .fetchall()
-        )
+    def sentences_of(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, int, int, str]]]:
+        """(row, start, end, tokens) of each document's sentences, in text order: one query
+        for a whole page of answers."""
+        out: dict[str, list[tuple[int, int, int, str]]] = {}
+        for row, doc_id, start, end, tokens in self._by_documents(
+            'SELECT row, doc_id, start, "end", tokens FROM sentences', doc_ids
+        ):
+            out.setdefault(doc_id, []).append((row, start, end, tokens))
+        for sentences in out.values():
+            sentences.sort(key=lambda s: s[1])
+        return out
 
     def chunk(self, row: int, doc: Document) -> Chunk:
         (r,) = self.chunk_rows([row])

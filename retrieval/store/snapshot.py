@@ -196,6 +196,19 @@ class Snapshot:
 
     # ------------------------------------------------------------------ metadata
 
+    def chunk_refs(self, rows: Sequence[int]) -> dict[int, tuple[str, int, int, int]]:
+        """(document id, ordinal, start, end) of each live row, without loading documents:
+        enough to group candidates by article before only the page's are read."""
+        out: dict[int, tuple[str, int, int, int]] = {}
+        for i, local_rows in self._split(rows).items():
+            if not 0 <= i < len(self.segments):
+                continue
+            segment, base, deleted = self.segments[i], self.bases[i], self.deleted[i]
+            for row, doc_id, ordinal, start, end in segment.chunk_rows(local_rows):
+                if doc_id not in deleted:
+                    out[row + base] = (doc_id, ordinal, start, end)
+        return out
+
     def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
         """Chunk and document for each live row (rows not in the index are left out)."""
         out: dict[int, tuple[Chunk, Document]] = {}
@@ -245,11 +258,15 @@ class Snapshot:
     def sentences_in(self, spans: Sequence[tuple[int, str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
         """For each (chunk row, document id, start, end) span: (sentence row, start, end,
         tokens) of the document's sentences inside it."""
+        wanted: dict[int, set[str]] = {}
+        for row, doc_id, _, _ in spans:
+            wanted.setdefault(self._segment_of(int(row)), set()).add(doc_id)
+        by_doc = {i: self.segments[i].sentences_of(ids) for i, ids in wanted.items()}
         out = []
         for row, doc_id, start, end in spans:
             i = self._segment_of(int(row))
             base = self.sentence_bases[i]
-            out.append([(r + base, a, b, t) for r, a, b, t in self.segments[i].sentences_in(doc_id, start, end)])
+            out.append([(r + base, a, b, t) for r, a, b, t in by_doc[i].get(doc_id, ()) if a >= start and b <= end])
         return out
 
     def stored_records(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list, list]]:

@@ -111,6 +111,54 @@ def test_mmr_prefers_variety():
     assert [c.candidate.row for c in varied] == [0, 2]
 
 
+def _select_by_definition(candidates, doc_of, vectors, k, per_document, duplicate_threshold, mmr_lambda):
+    """Maximal marginal relevance as defined: every round, each remaining passage's gain
+    is recomputed against everything chosen so far."""
+    relevance = np.array([c.score for c in candidates], dtype=np.float64)
+    if mmr_lambda < 1.0:
+        lo, hi = relevance.min(), relevance.max()
+        relevance = (relevance - lo) / (hi - lo) if hi - lo >= 1e-9 else np.ones_like(relevance)
+    chosen, chosen_idx, counts, more = [], [], {}, {}
+    remaining = list(range(len(candidates)))
+    while remaining and len(chosen) < k:
+        if mmr_lambda < 1.0 and chosen_idx:
+            gains = [
+                mmr_lambda * relevance[i] - (1 - mmr_lambda) * max(float(vectors[i] @ vectors[j]) for j in chosen_idx)
+                for i in remaining
+            ]
+            pick = remaining[int(np.argmax(gains))]
+        else:
+            pick = remaining[0]
+        remaining.remove(pick)
+        doc = doc_of(candidates[pick].row)
+        if counts.get(doc, 0) >= per_document:
+            more[doc] = more.get(doc, 0) + 1
+            continue
+        if chosen_idx and max(float(vectors[j] @ vectors[pick]) for j in chosen_idx) >= duplicate_threshold:
+            continue
+        chosen.append(candidates[pick].row)
+        chosen_idx.append(pick)
+        counts[doc] = counts.get(doc, 0) + 1
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("mmr_lambda", [1.0, 0.9, 0.5])
+def test_select_equals_mmr_by_definition(seed, mmr_lambda):
+    rng = np.random.default_rng(seed)
+    n = 60
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    vectors[5] = vectors[3]  # a repeated passage
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    scores = np.sort(rng.random(n))[::-1]
+    cands = [Candidate(r, float(scores[r]), 0.0, 0.0) for r in range(n)]
+    docs = {r: f"doc{rng.integers(0, 25)}" for r in range(n)}
+    for per_document in (1, 2):
+        got = select(cands, docs.__getitem__, vectors, 20, per_document, 0.95, mmr_lambda)
+        want = _select_by_definition(cands, docs.__getitem__, vectors, 20, per_document, 0.95, mmr_lambda)
+        assert [c.candidate.row for c in got] == want
+
+
 def test_coverage_weights_rare_question_words():
     sentences = ["Facial recognition is everywhere.", "A study found it was inaccurate in 98 percent of cases."]
     lex = CollectionBM25.from_texts([*sentences, *["facial recognition in the news"] * 8, "other words here"])
