@@ -1,6 +1,6 @@
 """The collection: the registered sources an index is made of, and their sync state.
 
-A source is a folder or a file (pages and feeds come with the live-news work). The
+A source is a folder, a file, or a web address: a page, a feed or a sitemap. The
 registry lives in each generation's manifest, so ``sourced rollback`` restores it with
 the documents; what the last sync of each source found (when, problems) is advisory and
 kept beside the generations in ``sources-state.json``, so a sync that changes nothing
@@ -17,15 +17,28 @@ from pathlib import Path
 from typing import Any
 
 STATE = "sources-state.json"
-KINDS = ("folder", "file", "documents")  # "documents": made in code (benchmarks, tests)
+KINDS = ("folder", "file", "page", "feed", "sitemap", "documents")  # "documents": made in code
+WEB_KINDS = ("page", "feed", "sitemap")
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def is_web(key: str | os.PathLike[str]) -> bool:
+    """Whether a source is a web address (a page, feed or sitemap) rather than a path."""
+    from retrieval.web import is_url
+
+    return is_url(str(key))
+
+
 def source_key(path: str | os.PathLike[str]) -> str:
-    """The name a file or folder is registered under: its absolute path."""
+    """The name a source is registered under: a file's or folder's absolute path, a web
+    address in its normalised form."""
+    if is_web(path):
+        from retrieval.readers.fields import normalize_url
+
+        return normalize_url(str(path))
     return str(Path(path).expanduser().absolute())
 
 

@@ -89,6 +89,19 @@ class SourcesSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    timeout_seconds: float = _setting(20.0, "Connect and read timeout of one request to a page, feed or sitemap.")
+    max_megabytes: float = _setting(10.0, "Largest response read; a bigger one is stopped while it streams in.")
+    max_redirects: int = _setting(5, "Redirects followed for one URL (each hop is checked against robots.txt).")
+    host_delay_seconds: float = _setting(1.0, "Pause between two requests to the same host.")
+    concurrency: int = _setting(4, "Requests in flight at once (to different hosts).")
+    feed_items: int = _setting(100, "Most items read from one feed or sitemap per sync.")
+    refresh_minutes: float = _setting(
+        30.0, "`sourced serve` syncs every source (feeds re-polled, pages re-checked) this often; 0: never."
+    )
+
+
+@dataclass(frozen=True)
 class CleanSettings:
     fix_mojibake: bool = _setting(True, "Repair mis-decoded text (todayâ€™s -> today’s) with ftfy.")
     drop_lines: tuple[str, ...] = _setting(
@@ -240,6 +253,7 @@ class BotSettings:
 @dataclass(frozen=True)
 class Config:
     sources: SourcesSettings = field(default_factory=SourcesSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     clean: CleanSettings = field(default_factory=CleanSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
@@ -402,6 +416,16 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"Setting 'search.fusion' must be one of {', '.join(FUSIONS)}.")
     if not 0.0 <= config.search.alpha <= 1.0 or not 0.0 < config.search.mmr_lambda <= 1.0:
         raise ConfigError("Settings 'search.alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1].")
+    web = config.web
+    if web.timeout_seconds <= 0 or web.max_megabytes <= 0 or web.max_redirects < 0 or web.host_delay_seconds < 0:
+        raise ConfigError(
+            "Settings 'web.timeout_seconds' and 'web.max_megabytes' must be positive, "
+            "'web.max_redirects' and 'web.host_delay_seconds' not negative."
+        )
+    if web.concurrency < 1 or web.feed_items < 1 or web.refresh_minutes < 0:
+        raise ConfigError(
+            "Settings 'web.concurrency' and 'web.feed_items' must be at least 1, 'web.refresh_minutes' not negative."
+        )
     for key in ("drop_lines", "credit_lines", "byline_lines", "bio_sentences", "cut_from"):
         patterns = getattr(config.clean, key)
         key = f"clean.{key}"

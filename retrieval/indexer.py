@@ -23,6 +23,7 @@ from retrieval.clean import Cleaner
 from retrieval.collection import (
     Source,
     SourceState,
+    is_web,
     kind_of,
     now,
     read_state,
@@ -151,6 +152,7 @@ class Indexer:
         self.embedder = embedder
         self.store.keep_generations = max(2, config.index.keep_generations)
         self.store.merge_factor = max(2, config.index.merge_factor)
+        self._fetcher = None  # made when a web source is synced, closed after the sync
 
     # ------------------------------------------------------------------ settings
 
@@ -185,7 +187,7 @@ class Indexer:
     # ------------------------------------------------------------------ entry points
 
     def run(
-        self, paths: Sequence[Path] = (), progress: IndexProgress | None = None, rebuild: bool = False
+        self, paths: Sequence[Path | str] = (), progress: IndexProgress | None = None, rebuild: bool = False
     ) -> IndexReport:
         """`sourced index [PATH...]`: sync every registered source, adding any PATH given.
 
@@ -194,7 +196,7 @@ class Indexer:
         """
         return self._sync(add=paths, remove=(), only_added=False, progress=progress, rebuild=rebuild)
 
-    def add(self, paths: Sequence[Path], progress: IndexProgress | None = None) -> IndexReport:
+    def add(self, paths: Sequence[Path | str], progress: IndexProgress | None = None) -> IndexReport:
         """`sourced add PATH...`: register and index these sources (the others are not re-read)."""
         return self._sync(add=paths, remove=(), only_added=True, progress=progress, rebuild=False, strict_add=True)
 
@@ -251,12 +253,28 @@ class Indexer:
 
     def _sync(
         self,
-        add: Sequence[Path],
+        add: Sequence[Path | str],
         remove: Sequence[str],
         only_added: bool,
         progress: IndexProgress | None,
         rebuild: bool,
         strict_add: bool = False,
+    ) -> IndexReport:
+        try:
+            return self._sync_sources(add, remove, only_added, progress, rebuild, strict_add)
+        finally:
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
+
+    def _sync_sources(
+        self,
+        add: Sequence[Path | str],
+        remove: Sequence[str],
+        only_added: bool,
+        progress: IndexProgress | None,
+        rebuild: bool,
+        strict_add: bool,
     ) -> IndexReport:
         started = time.perf_counter()
         progress = progress or NoProgress()
@@ -307,6 +325,8 @@ class Indexer:
                 state.pop(key, None)
             # 2. New sources that cannot be read are refused: nothing changes for them.
             for key, path in list(named):
+                if is_web(key):
+                    continue  # known only once fetched
                 reason = unreadable_reason(path)
                 if reason is None:
                     continue
@@ -314,11 +334,18 @@ class Indexer:
                 plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
                 if key in keys:  # a registered source named again: it keeps its articles
                     state = with_sync(state, key, reason)
-            registry += [Source(key, kind_of(path), now()) for key, path in named if key not in keys]
+            registry += [
+                Source(key, "page" if is_web(key) else kind_of(path), now()) for key, path in named if key not in keys
+            ]
             # 3. Read and compare the sources to sync.
             targets = [s for s in registry if s.key in {k for k, _ in named}] if only_added else list(registry)
             for source in targets:
                 if source.kind == "documents":
+                    continue
+                if is_web(source.key):
+                    registry, state = self._sync_web(
+                        source, plan, previous, index, registry, keys, state, rebuild, progress
+                    )
                     continue
                 path = Path(source.key)
                 reason = unreadable_reason(path)
@@ -343,6 +370,9 @@ class Indexer:
                 status = "added" if source.key not in keys else "synced"
                 self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
                 state = with_sync(state, source.key, None)
+            if self._fetcher is not None:
+                # Safe before the commit: a 304 is only asked for what the index holds.
+                self._fetcher.cache.save(self.store.path)
             if rebuild and previous is not None:
                 # Sources not re-read this time (documents made in code) keep their articles.
                 for source in registry:
@@ -360,8 +390,70 @@ class Indexer:
                 registry_changed=[s.key for s in registry] != keys,
             )
 
+    def _web_fetcher(self):
+        from retrieval.web.fetch import Fetcher, FetchSettings, HttpCache
+
+        if self._fetcher is None:
+            web = self.config.web
+            settings = FetchSettings(
+                timeout=web.timeout_seconds,
+                max_bytes=int(web.max_megabytes * 1_000_000),
+                max_redirects=web.max_redirects,
+                host_delay=web.host_delay_seconds,
+                concurrency=web.concurrency,
+            )
+            self._fetcher = Fetcher(settings, HttpCache.load(self.store.path))
+        return self._fetcher
+
+    def _sync_web(
+        self,
+        source: Source,
+        plan: _Plan,
+        previous: Snapshot | None,
+        index: dict[str, tuple[str, str, int]],
+        registry: list[Source],
+        keys: list[str],
+        state: dict[str, SourceState],
+        rebuild: bool,
+        progress: IndexProgress,
+    ) -> tuple[list[Source], dict[str, SourceState]]:
+        """Fetch a page, feed or sitemap and compare its articles with what the index holds.
+        Articles a feed no longer lists stay: a desk keeps yesterday's news."""
+        from retrieval.web.fetch import FetchError
+        from retrieval.web.source import read_web_source
+
+        held = {doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key}
+        try:
+            read = read_web_source(
+                source.key,
+                self._web_fetcher(),
+                Cleaner(self.config.clean),
+                held,
+                self.config.web.feed_items,
+                progress.reading,
+            )
+        except FetchError as exc:
+            if source.key not in keys:  # a new address that cannot be read is not registered
+                plan.reports.append(SourceReport(source.key, "page", "unreadable", reason=exc.reason))
+                return [s for s in registry if s.key != source.key], state
+            plan.reports.append(SourceReport(source.key, source.kind, "unreadable", len(held), reason=exc.reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            return registry, with_sync(state, source.key, exc.reason)
+        if read.kind != source.kind:
+            registry = [Source(s.key, read.kind, s.added) if s.key == source.key else s for s in registry]
+        plan.files_read += read.fetched
+        plan.problems += read.problems
+        unchanged = held if read.all_unchanged else read.unchanged & held
+        status = "added" if source.key not in keys else "synced"
+        collection = Collection(tuple(read.documents), tuple(read.problems), read.fetched, 0)
+        self._apply(
+            plan, None if rebuild else previous, source.key, read.kind, collection, index, status, False, unchanged
+        )
+        return registry, with_sync(state, source.key, None)
+
     @staticmethod
-    def _action(add: Sequence[Path], remove: Sequence[str], rebuild: bool) -> str:
+    def _action(add: Sequence[Path | str], remove: Sequence[str], rebuild: bool) -> str:
         if remove:
             return "remove " + " ".join(remove)
         if rebuild:
@@ -383,8 +475,12 @@ class Indexer:
         collection: Collection,
         index: dict[str, tuple[str, str, int]],
         status: str = "synced",
+        prune: bool = True,
+        unchanged_ids: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        """Compare what ``key`` holds now with what the index holds from it."""
+        """Compare what ``key`` holds now with what the index holds from it. ``prune``:
+        articles no longer in the source are removed. ``unchanged_ids``: held articles the
+        source says are unchanged without sending them (HTTP 304)."""
         held = {doc_id: h for doc_id, (h, origin, _) in index.items() if origin == key}
         claimed = {d.id for d in plan.documents}
         added = updated = unchanged = 0
@@ -407,7 +503,12 @@ class Indexer:
                 continue
             plan.documents.append(doc)
             plan.origins.append(key)
-        gone = set(held) - seen
+        kept = (set(unchanged_ids) & set(held)) - seen
+        unchanged += len(kept)
+        seen |= kept
+        gone = set(held) - seen if prune else set()
+        if not prune:
+            seen |= set(held)
         plan.deletions |= gone
         plan.added += added
         plan.updated += updated

@@ -128,28 +128,38 @@ def read_plain(reader: ReaderContext, file: Path, text: str, source: str, fields
 
 
 def read_html(reader: ReaderContext, file: Path, html: str, source: str, fields: Fields) -> list[Document]:
+    return [html_document(reader.cleaner, html, source, fields)]
+
+
+def html_document(cleaner: Cleaner, html: str, source: str, fields: Fields, page_url: str | None = None) -> Document:
+    """The article in an HTML page: main text (trafilatura, without navigation, comments and
+    footers), title, outlet (``og:site_name``), date and link. The link is the page's
+    canonical URL, else ``page_url`` (where it was fetched), else none; never invented."""
     import trafilatura
 
     try:
-        extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+        extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, url=page_url)
     except Exception:  # noqa: BLE001 - the extractor's internal failures all mean "no text"
         extracted = None
-    text = reader.cleaner.clean(getattr(extracted, "text", None) or "") if extracted else ""
+    text = cleaner.clean(getattr(extracted, "text", None) or "") if extracted else ""
     if not text.strip():
         raise UnreadableError("HTML page has no main article text")
-    title = reader.cleaner.fix(extracted.title or "") or first_line(text)
-    url = url_value(extracted.url)
-    return [
-        Document(
-            id=fields.doc_id(url, source),
-            title=title,
-            text=text,
-            url=url,
-            outlet=reader.cleaner.fix(extracted.sitename or "") or None,
-            published=parse_date(extracted.date) if extracted.date else None,
-            source=source,
-        )
-    ]
+    title = cleaner.fix(extracted.title or "") or first_line(text)
+    canonical = extracted.url
+    if canonical and page_url:
+        from urllib.parse import urljoin
+
+        canonical = urljoin(page_url, canonical)  # a relative <link rel="canonical">
+    url = url_value(canonical) or url_value(page_url)
+    return Document(
+        id=fields.doc_id(url, source),
+        title=title,
+        text=text,
+        url=url,
+        outlet=cleaner.fix(extracted.sitename or "") or None,
+        published=parse_date(extracted.date) if extracted.date else None,
+        source=source,
+    )
 
 
 def read_jsonl(reader: ReaderContext, file: Path, text: str, source: str, fields: Fields) -> list[Document]:

@@ -48,39 +48,50 @@ def _finish(report, named: Sequence[object], strict: bool) -> None:
         sys.exit(EXIT_SKIPPED)
 
 
+def _sources(values: Sequence[str]) -> list[Path | str]:
+    """Paths as paths; web addresses kept as text (a Path would fold their '//')."""
+    from retrieval.collection import is_web
+
+    return [v if is_web(v) else Path(v) for v in values]
+
+
 @click.command()
-@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.pass_obj
-def index(obj: CliContext, sources: tuple[Path, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
-    """Sync every registered source, adding any SOURCE given (files or folders).
+def index(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
+    """Sync every registered source, adding any SOURCE given (files, folders, or the web
+    address of a page, RSS/Atom feed or sitemap).
 
-    Only new or changed articles are embedded; articles gone from a source are removed.
-    Other sources are never dropped: a source that cannot be read keeps its articles
-    until `sourced remove`. With nothing registered yet: sources.paths from the config,
-    else the bundled sample articles.
+    Feeds are re-polled and pages re-checked (unchanged ones are not downloaded again).
+    Only new or changed articles are embedded; articles gone from a file or folder are
+    removed, while articles a feed no longer lists stay. Other sources are never dropped:
+    a source that cannot be read keeps its articles until `sourced remove`. With nothing
+    registered yet: sources.paths from the config, else the bundled sample articles.
     """
     folder, _ = resolve_index_dir(obj.config, index_dir)
     indexer = make_indexer(obj.config, folder)
     with progress_bars() as bars:
-        report = indexer.run(sources, progress=bars, rebuild=rebuild)
+        report = indexer.run(_sources(sources), progress=bars, rebuild=rebuild)
     print_report(report)
     _finish(report, sources, strict)
 
 
 @click.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @index_dir_option
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.pass_obj
-def add(obj: CliContext, sources: tuple[Path, ...], index_dir: Path | None, strict: bool) -> None:
-    """Register files or folders as sources and index them (the others are not re-read)."""
+def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, strict: bool) -> None:
+    """Register sources and index them (the others are not re-read): files, folders, or the
+    web address of an article page, an RSS/Atom feed (each item is fetched as a page) or a
+    sitemap."""
     folder, _ = resolve_index_dir(obj.config, index_dir)
     indexer = make_indexer(obj.config, folder)
     with progress_bars() as bars:
-        report = indexer.add(sources, progress=bars)
+        report = indexer.add(_sources(sources), progress=bars)
     print_report(report)
     _finish(report, sources, strict)
 

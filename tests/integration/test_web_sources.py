@@ -1,0 +1,157 @@
+"""Pages, feeds and sitemaps as sources, against a news site on 127.0.0.1 (tests/webserver.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from retrieval.config import replace
+from retrieval.indexer import Indexer
+from retrieval.store import IndexStore
+from tests.helpers import CountingEmbedder, service_for
+from tests.webserver import SLOW_SECONDS, NewsSite
+
+
+@pytest.fixture
+def site():
+    with NewsSite() as s:
+        yield s
+
+
+@pytest.fixture
+def web_config(hash_config):
+    # Fast timeouts against loopback; no politeness delay between test requests.
+    return replace(hash_config, web={"timeout_seconds": SLOW_SECONDS / 3, "host_delay_seconds": 0.0})
+
+
+def indexer(config, tmp_path):
+    return Indexer(config, IndexStore(tmp_path / "idx"), CountingEmbedder())
+
+
+def test_an_article_page_becomes_one_clean_article_with_its_own_link(site, web_config, tmp_path):
+    report = indexer(web_config, tmp_path).add([f"{site.url}/news/council-bans-face-recognition"])
+    assert report.added == 1 and not report.problems
+    (doc,) = IndexStore(tmp_path / "idx").open().documents()
+    assert doc.title == "Council bans facial recognition in city departments"
+    assert doc.outlet == "The Daily Bugle"
+    assert doc.published is not None and doc.published.date().isoformat() == "2024-05-01"
+    assert doc.url == f"{site.url}/news/council-bans-face-recognition"  # the canonical link
+    assert "first such ban in the state" in doc.text
+    for furniture in ("Most read", "Celebrity chef", "newsletter", "Copyright", "Subscribe", "Jane Doe"):
+        assert furniture not in doc.text
+    assert any(ua.startswith("sourced/") for ua in site.user_agents)
+
+
+@pytest.mark.parametrize("feed", ["/feed.xml", "/atom.xml", "/sitemap.xml"])
+def test_a_feed_or_sitemap_brings_every_item_as_an_article(site, web_config, tmp_path, feed):
+    report = indexer(web_config, tmp_path).add([site.url + feed])
+    expected = 2 if feed == "/atom.xml" else 3
+    assert report.added == expected and not report.problems
+    (source,) = report.sources
+    assert source.kind == {"/feed.xml": "feed", "/atom.xml": "feed", "/sitemap.xml": "sitemap"}[feed]
+    urls = {d.url for d in IndexStore(tmp_path / "idx").open().documents()}
+    assert f"{site.url}/news/council-bans-face-recognition" in urls
+    answer = service_for(web_config, tmp_path / "idx").ask("council vote facial recognition ban")
+    assert answer.hits[0].document.title == "Council bans facial recognition in city departments"
+
+
+def test_unchanged_pages_and_feeds_are_not_downloaded_again(site, web_config, tmp_path):
+    site.page(
+        "tram-strike",
+        "Tram drivers strike",
+        ["Tram drivers walked out on Friday."],
+        last_modified="Wed, 01 May 2024 09:30:00 GMT",
+    )
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/feed.xml", f"{site.url}/news/tram-strike"])
+    assert site.conditional_hits["/feed.xml"] == 0
+    report = idx.run()
+    # The feed (ETag) and the page (Last-Modified) answered 304: nothing re-read or written.
+    assert site.conditional_hits["/feed.xml"] == 1
+    assert site.conditional_hits["/news/tram-strike"] == 1
+    assert site.hits["/news/council-bans-face-recognition"] == 1  # the feed was not re-walked
+    assert (report.added, report.updated, report.removed) == (0, 0, 0) and not report.written
+    assert report.unchanged == 4
+
+
+def test_a_changed_feed_adds_what_is_new_and_keeps_what_it_no_longer_lists(site, web_config, tmp_path):
+    from tests.webserver import Route, rss
+
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/feed.xml"])
+    site.page("new-ferry-route", "New ferry route to the islands", ["A new ferry route opens in June."], etag='"f1"')
+    site.routes["/feed.xml"] = Route(
+        content_type="application/rss+xml",
+        body=rss(["new-ferry-route", "library-extends-hours"], site.url).encode(),
+        etag='"feed-2"',
+    )
+    report = idx.run()
+    assert (report.added, report.removed) == (1, 0)
+    assert site.conditional_hits["/news/library-extends-hours"] == 1  # re-checked, 304
+    titles = {d.title for d in IndexStore(tmp_path / "idx").open().documents()}
+    assert len(titles) == 4 and "New ferry route to the islands" in titles
+
+
+FAILURES = {
+    "/slow": "timed out",
+    "/huge": "larger than the",
+    "/loop-a": "too many redirects",
+    "/missing": "HTTP 404",
+    "/broken": "HTTP 500",
+    "/report.pdf": "not an article page, feed or sitemap (application/pdf)",
+    "/junk": "binary content sent as text/html",
+    "/private/memo": "disallowed by robots.txt",
+}
+
+
+def test_each_failure_is_named_with_its_reason_and_the_rest_is_indexed(site, web_config, tmp_path):
+    from tests.webserver import Route, rss
+
+    body = rss(["council-bans-face-recognition"], site.url)
+    links = "".join(f"<item><title>{p}</title><link>{site.url}{p}</link></item>" for p in FAILURES)
+    site.routes["/mixed.xml"] = Route(
+        content_type="application/rss+xml", body=body.replace("</channel>", links + "</channel>").encode()
+    )
+    small = replace(web_config, web={"max_megabytes": 1.0})
+    report = indexer(small, tmp_path).add([f"{site.url}/mixed.xml"])
+    assert report.added == 1
+    reasons = {p.source.removeprefix(site.url): p.reason for p in report.problems}
+    for path, reason in FAILURES.items():
+        assert reason in reasons[path], (path, reasons[path])
+    assert site.hits["/private/memo"] == 0  # robots.txt was obeyed, not just reported
+    assert site.hits["/robots.txt"] == 1  # and read once per sync
+
+
+def test_cli_add_url_exit_codes(site, web_config, tmp_path, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "embedding:\n  model: hash\nweb:\n  timeout_seconds: 1\n  host_delay_seconds: 0\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "cli-idx"))
+    run = CliRunner().invoke
+    ok = run(main, ["add", f"{site.url}/news/harbour-bridge-reopens"])
+    assert ok.exit_code == 0, ok.output
+    bad = run(main, ["add", f"{site.url}/broken"])
+    assert bad.exit_code == 2 and "HTTP 500" in bad.output and "Traceback" not in bad.output
+    strict = run(main, ["add", "--strict", f"{site.url}/atom.xml", f"{site.url}/report.pdf"])
+    assert strict.exit_code == 3, strict.output
+    data = json.loads(run(main, ["sources", "--json"]).stdout)
+    kinds = {s["path"].removeprefix(site.url): s["kind"] for s in data["sources"]}
+    assert kinds == {"/news/harbour-bridge-reopens": "page", "/atom.xml": "feed"}
+    removed = run(main, ["remove", f"{site.url}/atom.xml"])
+    assert removed.exit_code == 0, removed.output
+    assert len(json.loads(run(main, ["sources", "--json"]).stdout)["articles"]) == 1
+
+
+def test_a_registered_feed_that_goes_down_keeps_its_articles(site, web_config, tmp_path):
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/atom.xml"])
+    del site.routes["/atom.xml"]
+    report = idx.run()
+    (source,) = report.sources
+    assert source.status == "unreadable" and "HTTP 404" in source.reason and source.articles == 2
+    assert len(IndexStore(tmp_path / "idx").open().documents()) == 2

@@ -1,0 +1,211 @@
+"""A news site on 127.0.0.1 for tests: article pages with real page furniture, RSS and
+Atom feeds, a sitemap, robots.txt, and every failure a fetcher must survive. It counts
+requests and honours If-None-Match / If-Modified-Since, so conditional GET and robots can
+be checked. Nothing here touches the internet."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SLOW_SECONDS = 3.0
+
+
+def article_page(
+    slug: str, title: str, body: list[str], outlet: str = "The Daily Bugle", date: str = "2024-05-01"
+) -> str:
+    paragraphs = "\n".join(f"<p>{p}</p>" for p in body)
+    return f"""<!doctype html>
+<html lang="en"><head>
+<meta charset="utf-8">
+<title>{title} | {outlet}</title>
+<meta property="og:title" content="{title}">
+<meta property="og:site_name" content="{outlet}">
+<meta property="og:type" content="article">
+<meta property="article:published_time" content="{date}T09:30:00Z">
+<link rel="canonical" href="/news/{slug}">
+</head><body>
+<header><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a>
+<a href="/subscribe">Subscribe</a></nav></header>
+<main><article>
+<h1>{title}</h1>
+<p class="byline">By Jane Doe</p>
+{paragraphs}
+</article>
+<aside class="most-read"><h2>Most read</h2><ul><li><a href="/x">Celebrity chef opens bakery</a></li>
+<li><a href="/y">Ten tips for a tidy garden</a></li></ul></aside>
+<div class="newsletter">Sign up for our morning newsletter and never miss a story.</div>
+</main>
+<footer><p>Copyright 2024 The Daily Bugle. All rights reserved.</p><a href="/privacy">Privacy</a></footer>
+</body></html>"""
+
+
+ARTICLES = {
+    "council-bans-face-recognition": (
+        "Council bans facial recognition in city departments",
+        [
+            "The city council voted on Tuesday to ban facial recognition software in every city department, "
+            "the first such ban in the state.",
+            "Council member Ana Ruiz, who wrote the ordinance, said the vote was unanimous and that the police "
+            "department had not used the software since last year.",
+            "Civil liberties groups welcomed the decision and urged neighbouring towns to follow.",
+        ],
+    ),
+    "harbour-bridge-reopens": (
+        "Harbour bridge reopens after two years of repairs",
+        [
+            "The harbour bridge reopened to traffic on Monday after repairs that took two years and cost "
+            "forty million pounds.",
+            "Engineers replaced the deck and strengthened the towers, the transport authority said.",
+        ],
+    ),
+    "library-extends-hours": (
+        "Central library extends its opening hours",
+        [
+            "The central library will stay open until ten in the evening from next month, the city said.",
+            "Librarians said students had asked for longer hours during exam season.",
+        ],
+    ),
+}
+
+
+def rss(items: list[str], base: str) -> str:
+    entries = "\n".join(
+        f"<item><title>{ARTICLES.get(s, (s,))[0]}</title><link>{base}/news/{s}</link>"
+        f"<pubDate>Wed, 01 May 2024 09:30:00 GMT</pubDate></item>"
+        for s in items
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>The Daily Bugle</title><link>{base}/</link>
+<description>News</description>{entries}</channel></rss>"""
+
+
+def atom(items: list[str], base: str) -> str:
+    entries = "\n".join(
+        f'<entry><title>{ARTICLES.get(s, (s,))[0]}</title><link href="{base}/news/{s}"/>'
+        f"<id>{base}/news/{s}</id><updated>2024-05-01T09:30:00Z</updated></entry>"
+        for s in items
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>The Daily Bugle</title><id>{base}/</id>
+<updated>2024-05-01T09:30:00Z</updated>{entries}</feed>"""
+
+
+@dataclass
+class Route:
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    stream_bytes: int = 0  # send this many bytes of filler, in chunks, with no Content-Length
+
+
+class NewsSite:
+    """``with NewsSite() as site:`` serves ``site.routes`` at ``site.url``."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.conditional_hits: Counter[str] = Counter()
+        self.user_agents: set[str] = set()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                site.hits[path] += 1
+                site.user_agents.add(self.headers.get("User-Agent", ""))
+                route = site.routes.get(path)
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Type", "text/html")
+                    self.end_headers()
+                    self.wfile.write(b"<html><body>Not found</body></html>")
+                    return
+                if route.delay:
+                    time.sleep(route.delay)
+                inm, ims = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+                if inm or ims:
+                    site.conditional_hits[path] += 1
+                if (route.etag and inm == route.etag) or (route.last_modified and ims == route.last_modified):
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                for key, value in route.headers.items():
+                    self.send_header(key, value)
+                if route.etag:
+                    self.send_header("ETag", route.etag)
+                if route.last_modified:
+                    self.send_header("Last-Modified", route.last_modified)
+                if route.stream_bytes:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    sent = 0
+                    try:
+                        while sent < route.stream_bytes:
+                            self.wfile.write(b"<p>" + b"x" * 65_536 + b"</p>")
+                            sent += 65_543
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(route.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.publish_defaults()
+
+    def page(self, slug: str, title: str, body: list[str], **route: object) -> None:
+        html = article_page(slug, title, body)
+        self.routes[f"/news/{slug}"] = Route(body=html.encode(), **route)  # type: ignore[arg-type]
+
+    def publish_defaults(self) -> None:
+        for n, (slug, (title, body)) in enumerate(ARTICLES.items()):
+            self.page(slug, title, body, etag=f'"v1-{n}"', last_modified=formatdate(1714555800 + n, usegmt=True))
+        slugs = list(ARTICLES)
+        self.routes["/robots.txt"] = Route(content_type="text/plain", body=b"User-agent: *\nDisallow: /private/\n")
+        self.routes["/feed.xml"] = Route(
+            content_type="application/rss+xml", body=rss(slugs, self.url).encode(), etag='"feed-1"'
+        )
+        self.routes["/atom.xml"] = Route(content_type="application/atom+xml", body=atom(slugs[:2], self.url).encode())
+        urls = "".join(f"<url><loc>{self.url}/news/{s}</loc></url>" for s in slugs)
+        self.routes["/sitemap.xml"] = Route(
+            content_type="application/xml",
+            body=f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode(),
+        )
+        # Failures.
+        self.routes["/slow"] = Route(body=b"<html><body><p>late</p></body></html>", delay=SLOW_SECONDS)
+        self.routes["/huge"] = Route(stream_bytes=30_000_000)
+        self.routes["/loop-a"] = Route(status=302, headers={"Location": "/loop-b"})
+        self.routes["/loop-b"] = Route(status=302, headers={"Location": "/loop-a"})
+        self.routes["/broken"] = Route(status=500, body=b"<html><body>Internal error</body></html>")
+        self.routes["/report.pdf"] = Route(content_type="application/pdf", body=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj")
+        self.routes["/junk"] = Route(body=bytes(range(256)) * 64)
+        self.routes["/private/memo"] = Route(body=article_page("memo", "Private memo", ["Secret."]).encode())
+        self.routes["/moved"] = Route(status=301, headers={"Location": "/news/harbour-bridge-reopens"})
+
+    def __enter__(self) -> NewsSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
