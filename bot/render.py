@@ -15,7 +15,7 @@ import discord
 
 from retrieval.chunking import sentence_spans
 from retrieval.highlight import text_fragment_url
-from retrieval.types import Answer, Hit
+from retrieval.types import Answer, Hit, reported_by
 
 MESSAGE_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -135,8 +135,8 @@ def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord
     )
     embed.set_footer(text=_footer(hit, answered))
     if hit.duplicates:
-        names = "; ".join(escape(d.title) for d in hit.duplicates)
-        embed.add_field(name="Same passage also in", value=_cut_words(names, FIELD_LIMIT), inline=False)
+        names = escape(reported_by(hit.duplicates))
+        embed.add_field(name="Also reported by", value=_cut_words(names, FIELD_LIMIT), inline=False)
     return embed
 
 

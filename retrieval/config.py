@@ -219,6 +219,12 @@ class SearchSettings:
     duplicate_threshold: float = _setting(
         0.95, "Passages at least this similar (cosine) are one passage repeated: shown once."
     )
+    same_story: float = _setting(
+        0.3,
+        "Articles whose MinHash signatures agree on at least this share (estimated Jaccard "
+        "similarity of word 5-grams) are one story, e.g. wire copy under several outlets: shown "
+        "once, the others listed as also reported by. Above 1: never fold (measured: docs/quality.md).",
+    )
     mmr_lambda: float = _setting(
         0.9,
         "Maximal marginal relevance: 1 ranks by relevance only; lower values favour variety "

@@ -6,7 +6,7 @@ oracle and measured on its own (``sourced bench beir`` runs every mode).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -155,12 +155,17 @@ def select(
     per_document: int = 1,
     duplicate_threshold: float = 0.95,
     mmr_lambda: float = 1.0,
+    stories: Mapping[str, np.ndarray] | None = None,
+    same_story: float = 1.01,
 ) -> list[Selected]:
     """Pick ``k`` passages: at most ``per_document`` per article, near-duplicates folded.
 
     ``vectors[i]`` is the unit vector of ``candidates[i]``. With ``mmr_lambda < 1`` the
     order follows maximal marginal relevance (relevance minus similarity to what is
     already chosen), so five passages saying the same thing do not crowd out the rest.
+    ``stories`` maps a document id to its MinHash signature: an article whose signature
+    agrees with a chosen one's on at least ``same_story`` of its values is another copy
+    of that story (wire copy under another outlet's headline) and is folded into it.
     """
     import numpy as np
 
@@ -178,6 +183,9 @@ def select(
     chosen_idx: list[int] = []
     per_doc: dict[str, Selected] = {}
     counts: dict[str, int] = {}
+    copies: set[str] = set()  # articles folded into a chosen copy of the same story
+    story_rows: list[np.ndarray] = []  # signatures of the chosen articles, in order
+    story_owner: list[Selected] = []
     while len(chosen) < k and live.any():
         if mmr and chosen_idx:
             gains = np.where(live, mmr_lambda * relevance - (1 - mmr_lambda) * closest, -np.inf)
@@ -187,6 +195,15 @@ def select(
         live[pick] = False
         cand = candidates[pick]
         doc_id = doc_of(cand.row)
+        if doc_id in copies:
+            continue
+        if stories is not None and story_rows and doc_id not in counts and doc_id in stories:
+            agree = (np.stack(story_rows) == stories[doc_id]).mean(axis=1)
+            best = int(np.argmax(agree))
+            if agree[best] >= same_story:
+                story_owner[best].duplicate_rows.append(cand.row)
+                copies.add(doc_id)
+                continue
         if counts.get(doc_id, 0) >= per_document:
             per_doc[doc_id].more_in_document += 1
             continue
@@ -201,6 +218,9 @@ def select(
         chosen_idx.append(pick)
         if mmr:
             np.maximum(closest, vectors @ vectors[pick], out=closest)
+        if stories is not None and doc_id not in per_doc and doc_id in stories:
+            story_rows.append(stories[doc_id])
+            story_owner.append(entry)
         per_doc.setdefault(doc_id, entry)
         counts[doc_id] = counts.get(doc_id, 0) + 1
     # Passages beyond the k chosen still count as "more from this article".

@@ -164,6 +164,9 @@ class QueryService:
         refs = snap.chunk_refs([c.row for c in candidates])
         candidates = [c for c in candidates if c.row in refs]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
+        stories = None
+        if self.settings.same_story <= 1.0:
+            stories = snap.signatures({refs[c.row][0] for c in candidates})
         chosen = select(
             candidates,
             lambda row: refs[row][0],
@@ -172,6 +175,8 @@ class QueryService:
             self.settings.per_document,
             self.settings.duplicate_threshold,
             self.settings.mmr_lambda,
+            stories,
+            self.settings.same_story,
         )
         hits = self._hits(tokens, qvec, snap, refs, candidates, chosen, offset)
         # Confidence describes what is shown: the closest shown passage or sentence, by

@@ -105,6 +105,18 @@ class Hit:
         return self.chunk.text[self.highlight_start : self.highlight_end]
 
 
+def reported_by(documents: tuple[Document, ...] | list[Document]) -> str:
+    """ "Outlet (date), …" for the other copies of a story; an article with no outlet is
+    named by its title."""
+    names = []
+    for doc in documents:
+        name = doc.outlet or f"“{doc.title}”"
+        if doc.published:
+            name += f" ({doc.published.date().isoformat()})"
+        names.append(name)
+    return ", ".join(dict.fromkeys(names))
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a question gets: ranked hits, and whether they are good enough to count."""

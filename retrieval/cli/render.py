@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from retrieval.types import reported_by
+
 
 def console(stderr: bool = True):
     from rich.console import Console
@@ -78,7 +80,16 @@ def hit_json(hit) -> dict[str, Any]:
         "source": doc.source,
         "doc_id": doc.id,
         "more_in_document": hit.more_in_document,
-        "duplicates": [{"title": d.title, "url": d.url, "source": d.source} for d in hit.duplicates],
+        "duplicates": [
+            {
+                "title": d.title,
+                "url": d.url,
+                "outlet": d.outlet,
+                "published": d.published.isoformat() if d.published else None,
+                "source": d.source,
+            }
+            for d in hit.duplicates
+        ],
     }
 
 
@@ -117,7 +128,7 @@ def print_answer(answer) -> None:
             s = "s" if hit.more_in_document > 1 else ""
             notes.append(f"{hit.more_in_document} more passage{s} from this article")
         if hit.duplicates:
-            notes.append("same passage also in: " + "; ".join(d.title for d in hit.duplicates))
+            notes.append("also reported by " + reported_by(hit.duplicates))
         if notes:
             out.print(f"   [dim]({escape('; '.join(notes))})[/]")
 

@@ -10,6 +10,9 @@ use, so unchanged data is shared between generations and never copied. Files::
     sentences.i8.npy      sentence vectors, int8 (x 127): they only pick the sentence shown
     postings.npz, vocabulary.json   BM25 postings of the passages
     vectors.faiss         only for large segments: an approximate index (IVF) built at write
+    minhash.npy           each document's MinHash signature (``retrieval.dedup``), in
+                          document-table order; segments written before it compute them
+                          when first needed
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ META = "meta.sqlite"
 PASSAGE_VECTORS = "vectors.f16.npy"
 SENTENCE_VECTORS = "sentences.i8.npy"
 FAISS_FILE = "vectors.faiss"
+SIGNATURES = "minhash.npy"
 SENTENCE_SCALE = 127.0  # int8 sentence vectors hold round(x * 127) of a unit vector's components
 # numpy parses .npy headers with ast.literal_eval, which CPython 3.11 cannot run in two
 # threads at once ("AST constructor recursion depth mismatch"): loads take turns.
@@ -64,6 +68,7 @@ class SegmentData:
     sentence_vectors: np.ndarray  # float32 or int8, one row per sentence
     postings: Postings | None = None  # instead of texts: postings already built (a merge)
     sentence_tokens: Sequence[str] | None = None  # BM25 tokens of each sentence, if known
+    signatures: np.ndarray | None = None  # MinHash of each document (a merge carries them over)
 
 
 def quantize_sentences(vectors: np.ndarray) -> np.ndarray:
@@ -112,6 +117,12 @@ def write_segment(folder: Path, data: SegmentData, lexical_params: dict[str, Any
         conn.execute("PRAGMA journal_mode=DELETE")
     finally:
         conn.close()
+    from retrieval.dedup import signatures
+
+    minhash = data.signatures if data.signatures is not None else signatures([d.text for d in data.documents])
+    with open(folder / SIGNATURES, "wb") as f:
+        np.save(f, np.ascontiguousarray(minhash, dtype=np.uint32))
+        fsync_file(f)
     dimension = int(data.vectors.shape[1]) if data.vectors.ndim == 2 else 0
     matrix = np.ascontiguousarray(data.vectors, dtype=np.float32).reshape(len(data.chunks), dimension)
     with open(folder / PASSAGE_VECTORS, "wb") as f:
@@ -175,6 +186,8 @@ class Segment:
         self._faiss = None
         self._vectors: np.ndarray | None = None
         self._sentence_vectors: np.ndarray | None = None
+        self._signatures: np.ndarray | None = None
+        self._signature_rows: dict[str, int] | None = None
         self._postings: Postings | None = None
 
     @property
@@ -338,8 +351,32 @@ class Segment:
         return [r[0] for r in self.db().execute("SELECT tokens FROM sentences ORDER BY row")]
 
     def document_origins(self) -> list[tuple[Document, str]]:
-        rows = self.db().execute(f"SELECT {DOC_COLUMNS}, origin FROM documents").fetchall()
+        """Every document with its source, in document-table order (that of ``signatures``)."""
+        rows = self.db().execute(f"SELECT {DOC_COLUMNS}, origin FROM documents ORDER BY rowid").fetchall()
         return [(row_doc(r), r[-1]) for r in rows]
+
+    @property
+    def signatures(self) -> np.ndarray:
+        """MinHash signatures of the documents, in document-table order."""
+
+        def load() -> np.ndarray:
+            import numpy as np
+
+            from retrieval.dedup import signatures
+
+            if (self.path / SIGNATURES).is_file():
+                return np.load(self.path / SIGNATURES, mmap_mode="r")
+            texts = [r[0] for r in self.db().execute("SELECT text FROM documents ORDER BY rowid")]
+            return signatures(texts)
+
+        return self._once("_signatures", load)
+
+    def signature_rows(self) -> dict[str, int]:
+        """Document id -> its row in ``signatures``."""
+        return self._once(
+            "_signature_rows",
+            lambda: {r[0]: i for i, r in enumerate(self.db().execute("SELECT id FROM documents ORDER BY rowid"))},
+        )
 
     def sentences_of(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, int, int, str]]]:
         """(row, start, end, tokens) of each document's sentences, in text order: one query

@@ -196,6 +196,21 @@ class Snapshot:
 
     # ------------------------------------------------------------------ metadata
 
+    def signatures(self, doc_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """MinHash signature of each live document named (``retrieval.dedup``)."""
+        wanted = set(doc_ids)
+        out: dict[str, np.ndarray] = {}
+        for segment, deleted in zip(self.segments, self.deleted, strict=True):
+            if not wanted:
+                break
+            rows = segment.signature_rows()
+            here = [d for d in wanted if d in rows and d not in deleted]
+            if here:
+                block = segment.signatures[[rows[d] for d in here]]
+                out.update(zip(here, block, strict=True))
+                wanted -= set(here)
+        return out
+
     def chunk_refs(self, rows: Sequence[int]) -> dict[int, tuple[str, int, int, int]]:
         """(document id, ordinal, start, end) of each live row, without loading documents:
         enough to group candidates by article before only the page's are read."""

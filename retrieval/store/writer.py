@@ -284,17 +284,19 @@ class IndexStore:
         documents: list[Document] = []
         origins: list[str] = []
         chunks: list[ChunkRecord] = []
-        vectors, sentence_vectors, postings = [], [], []
+        vectors, sentence_vectors, postings, signatures = [], [], [], []
         sentences: list[SentenceRecord] = []
         sentence_tokens: list[str] = []
         for entry in group:
             segment = Segment(self.path / SEGMENTS / entry["name"])
             try:
                 deleted = set(entry.get("deleted", ()))
-                for doc, origin in segment.document_origins():
+                minhash = segment.signatures
+                for i, (doc, origin) in enumerate(segment.document_origins()):
                     if doc.id not in deleted:
                         documents.append(doc)
                         origins.append(origin)
+                        signatures.append(minhash[i])
                 live = np.ones(segment.rows, dtype=bool)
                 if deleted:
                     live[segment.rows_of(deleted)] = False
@@ -323,6 +325,7 @@ class IndexStore:
             np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dimension), dtype=np.int8),
             postings=Postings.merge(postings),
             sentence_tokens=sentence_tokens,
+            signatures=np.stack(signatures) if signatures else None,
         )
         return self._new_segment(data, lexical, kind)
 
