@@ -11,6 +11,7 @@ from retrieval.errors import SourcedError
 
 from .cogs.ask import AskCog
 from .cogs.info import InfoCog
+from .cogs.refresh import RefreshCog
 from .context import BotContext
 from .errors import SourcedTree
 from .views import DYNAMIC_ITEMS
@@ -33,6 +34,7 @@ class SourcedBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(AskCog(self, self.context))
         await self.add_cog(InfoCog(self, self.context))
+        await self.add_cog(RefreshCog(self, self.context, self.context.refresh_minutes))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         # Sync once at start-up (never in on_ready): instantly to a dev server if set.
         if self.context.settings.dev_guild:
@@ -47,11 +49,11 @@ class SourcedBot(commands.Bot):
         log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
 
-def serve(service, settings, store, reindex, token: str, token_help: str = "") -> None:
+def serve(service, settings, store, reindex, token: str, token_help: str = "", refresh_minutes: float = 0.0) -> None:
     """Connect and answer until interrupted; connection problems become SourcedErrors."""
     # sourced never joins voice channels; discord.py's warning about voice support is noise.
     logging.getLogger("discord.client").addFilter(lambda r: "voice will NOT be supported" not in r.getMessage())
-    bot = SourcedBot(BotContext(service, settings, store, reindex))
+    bot = SourcedBot(BotContext(service, settings, store, reindex, refresh_minutes=refresh_minutes))
     try:
         bot.run(token, log_handler=None)
     except discord.LoginFailure:

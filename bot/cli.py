@@ -51,4 +51,6 @@ def serve(obj: CliContext, index_dir: Path | None) -> None:
         return Indexer(config, service.store, service.embedder).run((), progress=LineProgress(progress))
 
     store = FeedbackStore(state_dir(config) / "feedback.sqlite")
-    serve_bot(service, config.bot, store, reindex, token, token_help=TOKEN_HELP)
+    serve_bot(
+        service, config.bot, store, reindex, token, token_help=TOKEN_HELP, refresh_minutes=config.web.refresh_minutes
+    )

@@ -31,6 +31,7 @@ class BotContext:
     settings: BotSettings
     store: FeedbackStore
     reindex: Callable[[Callable[[str], None]], IndexReport] | None = None
+    refresh_minutes: float = 0.0  # scheduled refresh (web.refresh_minutes); 0: none
     _mention_cooldowns: commands.CooldownMapping | None = field(init=False, default=None)
     reindex_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     search_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(max(1, os.cpu_count() or 1)))

@@ -56,3 +56,18 @@ def cli_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SOURCED_CONFIG", str(config))
     monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "index"))
     return tmp_path
+
+
+@pytest.fixture
+def make_bot_context(tmp_path, bundled_index, hash_config):
+    """A BotContext over the bundled index with the given reindex function."""
+    from bot.context import BotContext
+    from retrieval.config import BotSettings
+    from retrieval.feedback import FeedbackStore
+    from tests.helpers import service_for
+
+    def make(reindex):
+        service = service_for(hash_config, bundled_index)
+        return BotContext(service, BotSettings(), FeedbackStore(tmp_path / "refresh-fb.sqlite"), reindex)
+
+    return make
