@@ -13,7 +13,7 @@ import logging
 
 from discord.ext import commands, tasks
 
-from ..context import BotContext
+from bot.context import BotContext
 
 log = logging.getLogger("sourced.refresh")
 
