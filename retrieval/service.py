@@ -8,6 +8,7 @@ between questions, so a long-running process never needs a restart.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 import threading
@@ -122,13 +123,16 @@ class QueryService:
 
     def candidates(
         self, snap: Snapshot, question: str, tokens: list[str], n: int, mode: str | None, filters: Filters | None
-    ) -> tuple[np.ndarray, list[Candidate]]:
-        """The question's vector and its ``n`` best passages before grouping by article."""
+    ) -> tuple[np.ndarray, np.ndarray, list[Candidate]]:
+        """The question's plain and ranking vectors (``embedding.adapter.query_vectors``) and
+        its ``n`` best passages before grouping by article."""
+        from .embedding.adapter import query_vectors
+
         mode = mode or self.settings.mode
-        vector = self.embedder.embed_query(question)
+        plain, vector = query_vectors(self.embedder, question)
         allowed = filters.rows(snap) if filters else None
         params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
-        return vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
+        return plain, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
 
     def ask(
         self,
@@ -160,7 +164,7 @@ class QueryService:
         pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
         snap = self.snapshot()
         tokens = snap.lexical.query_tokens(text)
-        qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
+        plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
         refs = snap.chunk_refs([c.row for c in candidates])
         candidates = [c for c in candidates if c.row in refs]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
@@ -178,7 +182,7 @@ class QueryService:
             stories,
             self.settings.same_story,
         )
-        hits = self._hits(tokens, qvec, snap, refs, candidates, chosen, offset)
+        hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
@@ -186,7 +190,7 @@ class QueryService:
         took = (time.perf_counter() - started) * 1000
         return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
 
-    def _hits(self, q_tokens, qvec, snap: Snapshot, refs, candidates, chosen, offset: int) -> list[Hit]:
+    def _hits(self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
@@ -219,11 +223,14 @@ class QueryService:
         sentence_rows = [row for group in spans for row, _, _, _ in group]
         sentence_tokens = [tokens.split() for group in spans for _, _, _, tokens in group]
         if sentence_rows and self.settings.sentence_passages > 0:
-            dense = snap.sentence_vectors(sentence_rows) @ qvec
+            sentence_vectors = snap.sentence_vectors(sentence_rows)
+            dense = sentence_vectors @ qvec  # picks the sentence shown
+            shown_sim = dense if plain is qvec else sentence_vectors @ plain  # what is reported
         else:
-            dense = np.zeros(len(sentence_rows), dtype=np.float32)
+            dense = shown_sim = np.zeros(len(sentence_rows), dtype=np.float32)
         scores = dense + 0.1 * sentence_coverage(sentence_tokens, q_tokens, idf)
         hits = []
+        shown: list[int] = []
         cursor = 0
         flat_iter = iter(zip(flat, spans, strict=True))
         for rank, (entry, plan) in enumerate(zip(page, plans, strict=True), start=offset + 1):
@@ -237,12 +244,13 @@ class QueryService:
                     local = scores[cursor : cursor + len(group)]
                     i = int(np.argmax(local))
                     _, a, b, _ = group[i]
-                    closest = float(dense[cursor : cursor + len(group)].max())
+                    closest = float(shown_sim[cursor : cursor + len(group)].max())
                     candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start), closest)
                 cursor += len(group)
                 if best is None or candidate_best[0] > best[0] + 1e-6:
                     best = candidate_best
             _, alt, span, closest = best
+            shown.append(alt.row)
             chunk, doc = found[alt.row]
             duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
             hits.append(
@@ -259,6 +267,10 @@ class QueryService:
                     sentence_similarity=closest,
                 )
             )
+        if plain is not qvec and hits:
+            # Similarities shown are the model's own cosine (see query_vectors).
+            passage_sim = snap.vectors(shown) @ plain
+            hits = [dataclasses.replace(h, similarity=float(x)) for h, x in zip(hits, passage_sim, strict=True)]
         return hits
 
     def documents(self) -> list[Document]:

@@ -100,3 +100,15 @@ def with_adapter(embedder: Embedder, setting: str) -> Embedder:
             f"The query adapter {setting!r} was trained for {adapter.model_id}, not {embedder.model_id}."
         )
     return AdaptedEmbedder(embedder, adapter)
+
+
+def query_vectors(embedder: Embedder, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, ranking) vectors of a question. Ranking uses the adapted vector; the
+    similarities shown and compared with ``search.min_score`` use the model's own, so
+    the calibrated threshold means the same with or without an adapter (and is not
+    inflated on the questions the adapter was trained on)."""
+    if isinstance(embedder, AdaptedEmbedder):
+        plain = embedder.inner.embed_query(text)
+        return plain, embedder.adapter.apply(plain)
+    vector = embedder.embed_query(text)
+    return vector, vector

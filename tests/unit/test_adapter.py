@@ -67,3 +67,23 @@ def test_adapter_files_that_do_not_fit_are_clear_errors(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelLoadError, match="Cannot read the query adapter"):
         load_adapter(str(tmp_path / "junk.npz"))
+
+
+def test_similarities_shown_are_the_models_own_with_an_adapter(tmp_path, hash_config, bundled_index):
+    from retrieval.service import QueryService
+    from retrieval.store import IndexStore
+
+    inner = HashEmbedder()
+    rng = np.random.default_rng(1)
+    path = _save(tmp_path / "a.npz", 0.3 * rng.standard_normal((inner.dimension, inner.dimension)), inner.model_id)
+    adapted = with_adapter(inner, path)
+    service = QueryService(IndexStore(bundled_index), lambda: adapted, hash_config.search)
+    question = "coalition of civil rights groups letters to Amazon"
+    answer = service.ask(question)
+    snap = service.snapshot()
+    rows = {(rec.doc_id, rec.ordinal): row for recs in snap.chunk_records().values() for row, rec in recs}
+    plain = inner.embed_query(question)
+    for hit in answer.hits:
+        row = rows[(hit.document.id, hit.chunk.ordinal)]
+        assert hit.similarity == pytest.approx(float(snap.vectors([row])[0] @ plain), abs=1e-5)
+    assert answer.confidence == pytest.approx(max(max(h.similarity, h.sentence_similarity) for h in answer.hits))
