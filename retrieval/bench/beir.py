@@ -123,10 +123,12 @@ class BeirRun:
         return list(seen)
 
 
-def corpus_cache_dir(cache_root: Path, folder: Path, config: Config, embedder: Embedder, whole: bool) -> Path:
+def corpus_cache_dir(
+    cache_root: Path, folder: Path, config: Config, embedder: Embedder, whole: bool, sentences: bool = False
+) -> Path:
     stat = (Path(folder) / "corpus.jsonl").stat()
     key = hashlib.sha1(f"{Path(folder).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    setup = "whole" if whole else f"chunks{config.chunking.max_tokens}"
+    setup = ("whole" if whole else f"chunks{config.chunking.max_tokens}") + ("-sentences" if sentences else "")
     # The backend is part of the key: vectors of int8 and fp32 runs must never mix.
     model = f"{embedder.model_id}-{config.embedding.backend}".replace("/", "_").replace(":", "_")
     return cache_root / f"{Path(folder).name}-{key}" / f"{setup}-{model}"
@@ -140,13 +142,17 @@ def prepare(
     cache_root: Path,
     whole_documents: bool = False,
     progress: IndexProgress | None = None,
+    sentences: bool = False,
 ) -> BeirRun:
-    """Index the corpus (or reuse the cached index) and return a searchable run."""
-    # Benchmarks rank documents by passages; sentence vectors only pick what is displayed.
-    config = replace(config, index={"sentence_vectors": False})
+    """Index the corpus (or reuse the cached index) and return a searchable run.
+
+    Benchmarks rank documents by passages, and sentence vectors only pick what is
+    displayed, so they are left out unless ``sentences`` (to calibrate what is shown).
+    """
+    config = replace(config, index={"sentence_vectors": sentences})
     if whole_documents:
         config = replace(config, chunking={"max_tokens": WHOLE_DOCUMENT_TOKENS, "overlap_sentences": 0})
-    store = IndexStore(corpus_cache_dir(cache_root, folder, config, embedder, whole_documents))
+    store = IndexStore(corpus_cache_dir(cache_root, folder, config, embedder, whole_documents, sentences))
     Indexer(config, store, embedder).index_documents(dataset.documents(), progress, label=str(folder))
     snap = store.open()
     doc_of_row = [""] * snap.chunk_count
