@@ -233,8 +233,8 @@ class SearchSettings:
     candidates: int = _setting(100, "Passages fetched from each side before grouping by article.")
     sentence_passages: int = _setting(
         3,
-        "Per article, how many of its best passages compete at sentence level for the one shown "
-        "(their sentences are embedded at question time). 0: show the best passage, bold by word overlap.",
+        "Per article, how many of its best passages compete at sentence level for the one shown, in "
+        "the first 10 results (sentence vectors are stored). 0: show the best passage, bold by word overlap.",
     )
     max_question_chars: int = _setting(1000, "Longer questions are refused.")
 

@@ -26,10 +26,12 @@ def sentence_coverage(
     total = sum(wanted.values())
     if total <= 0 or not sentence_tokens:
         return np.zeros(len(sentence_tokens), dtype=np.float32)
-    return np.array(
-        [sum(w for t, w in wanted.items() if t in set(tokens)) / total for tokens in sentence_tokens],
-        dtype=np.float32,
-    )
+    weights = [(t, w) for t, w in wanted.items() if w > 0]
+    out = np.empty(len(sentence_tokens), dtype=np.float32)
+    for i, tokens in enumerate(sentence_tokens):
+        present = set(tokens)  # once per sentence (it was rebuilt for every question word)
+        out[i] = sum(w for t, w in weights if t in present) / total
+    return out
 
 
 def text_fragment_url(url: str, sentence: str) -> str:

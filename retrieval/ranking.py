@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .store import Snapshot
 
 MODES = ("dense", "bm25", "hybrid")
+# Maximal marginal relevance orders the first this many results (what a reader sees);
+# deeper results follow relevance, still one per article and near-duplicates folded.
+MMR_DEPTH = 20
 FUSIONS = ("convex", "rrf")
 
 
@@ -161,8 +164,9 @@ def select(
     """Pick ``k`` passages: at most ``per_document`` per article, near-duplicates folded.
 
     ``vectors[i]`` is the unit vector of ``candidates[i]``. With ``mmr_lambda < 1`` the
-    order follows maximal marginal relevance (relevance minus similarity to what is
-    already chosen), so five passages saying the same thing do not crowd out the rest.
+    order of the first ``MMR_DEPTH`` follows maximal marginal relevance (relevance minus
+    similarity to what is already chosen), so five passages saying the same thing do not
+    crowd out the rest.
     ``stories`` maps a document id to its MinHash signature: an article whose signature
     agrees with a chosen one's on at least ``same_story`` of its values is another copy
     of that story (wire copy under another outlet's headline) and is folded into it.
@@ -176,29 +180,33 @@ def select(
     if mmr:
         relevance = _minmax(relevance)
     live = np.ones(len(candidates), dtype=bool)
-    # Each candidate's highest similarity to a passage already chosen, updated once per
-    # choice: O(k x candidates), where recomputing it every round was O(k^2 x candidates).
+    remaining = len(candidates)
+    # Each candidate's highest similarity to the first MMR_DEPTH passages chosen, updated
+    # once per choice (recomputing it every round was O(k^2 x candidates)). It serves MMR
+    # and the near-duplicate test; passages chosen deeper are compared with directly.
     closest = np.full(len(candidates), -np.inf)
+    deep = np.empty((max(0, k - MMR_DEPTH), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=vectors.dtype)
     chosen: list[Selected] = []
     chosen_idx: list[int] = []
     per_doc: dict[str, Selected] = {}
     counts: dict[str, int] = {}
     copies: set[str] = set()  # articles folded into a chosen copy of the same story
-    story_rows: list[np.ndarray] = []  # signatures of the chosen articles, in order
-    story_owner: list[Selected] = []
-    while len(chosen) < k and live.any():
-        if mmr and chosen_idx:
+    story_rows = np.empty((k, 0 if not stories else len(next(iter(stories.values())))), dtype=np.uint32)
+    story_owner: list[Selected] = []  # the chosen article each row of story_rows is
+    while len(chosen) < k and remaining:
+        if mmr and chosen_idx and len(chosen) < MMR_DEPTH:
             gains = np.where(live, mmr_lambda * relevance - (1 - mmr_lambda) * closest, -np.inf)
             pick = int(np.argmax(gains))
         else:
             pick = int(np.argmax(live))  # the best remaining
         live[pick] = False
+        remaining -= 1
         cand = candidates[pick]
         doc_id = doc_of(cand.row)
         if doc_id in copies:
             continue
-        if stories is not None and story_rows and doc_id not in counts and doc_id in stories:
-            agree = (np.stack(story_rows) == stories[doc_id]).mean(axis=1)
+        if story_owner and doc_id not in counts and doc_id in stories:
+            agree = (story_rows[: len(story_owner)] == stories[doc_id]).mean(axis=1)
             best = int(np.argmax(agree))
             if agree[best] >= same_story:
                 story_owner[best].duplicate_rows.append(cand.row)
@@ -208,18 +216,23 @@ def select(
             per_doc[doc_id].more_in_document += 1
             continue
         if chosen_idx:
-            sims = vectors[chosen_idx] @ vectors[pick]
-            best = int(np.argmax(sims))
-            if sims[best] >= duplicate_threshold:
-                chosen[best].duplicate_rows.append(cand.row)
+            n_deep = len(chosen_idx) - MMR_DEPTH
+            near = closest[pick]
+            if n_deep > 0:
+                near = max(near, float((deep[:n_deep] @ vectors[pick]).max()))
+            if near >= duplicate_threshold:
+                sims = vectors[chosen_idx] @ vectors[pick]
+                chosen[int(np.argmax(sims))].duplicate_rows.append(cand.row)
                 continue
         entry = Selected(cand, doc_id)
         chosen.append(entry)
         chosen_idx.append(pick)
-        if mmr:
+        if len(chosen) <= MMR_DEPTH:
             np.maximum(closest, vectors @ vectors[pick], out=closest)
-        if stories is not None and doc_id not in per_doc and doc_id in stories:
-            story_rows.append(stories[doc_id])
+        else:
+            deep[len(chosen) - MMR_DEPTH - 1] = vectors[pick]
+        if stories and doc_id not in per_doc and doc_id in stories:
+            story_rows[len(story_owner)] = stories[doc_id]
             story_owner.append(entry)
         per_doc.setdefault(doc_id, entry)
         counts[doc_id] = counts.get(doc_id, 0) + 1

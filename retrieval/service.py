@@ -9,6 +9,7 @@ between questions, so a long-running process never needs a restart.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import sqlite3
 import threading
@@ -31,6 +32,13 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_RESULTS = 100
+# Candidates fetched per result wanted: deep pages need spare passages, as several come
+# from one article and only one per article is shown.
+POOL_FACTOR = 4
+# For the first this many results of a page, an article's best passages compete at
+# sentence level for the one shown; deeper results show their best passage (a deep list
+# is for scripts and stays cheap).
+COMPETE_RESULTS = 10
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,7 @@ class QueryService:
         import numpy as np
 
         wanted = offset + k
-        pool = max(self.settings.candidates, wanted * self.settings.per_document * 4)
+        pool = max(self.settings.candidates, wanted * self.settings.per_document * POOL_FACTOR)
         snap = self.snapshot()
         tokens = snap.lexical.query_tokens(text)
         plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
@@ -208,9 +216,9 @@ class QueryService:
         for c in candidates:
             by_doc.setdefault(refs[c.row][0], []).append(c)
         plans: list[list[Candidate]] = []
-        for entry in page:
+        for n, entry in enumerate(page):
             alternatives = [entry.candidate]
-            if self.settings.per_document == 1 and self.settings.sentence_passages > 1:
+            if n < COMPETE_RESULTS and self.settings.per_document == 1 and self.settings.sentence_passages > 1:
                 others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
                 alternatives += others[: self.settings.sentence_passages - 1]
             plans.append(alternatives)
@@ -221,14 +229,21 @@ class QueryService:
             [(a.row, found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat]
         )
         sentence_rows = [row for group in spans for row, _, _, _ in group]
-        sentence_tokens = [tokens.split() for group in spans for _, _, _, tokens in group]
-        if sentence_rows and self.settings.sentence_passages > 0:
+        with_vectors = bool(sentence_rows) and self.settings.sentence_passages > 0
+        if with_vectors:
             sentence_vectors = snap.sentence_vectors(sentence_rows)
             dense = sentence_vectors @ qvec  # picks the sentence shown
             shown_sim = dense if plain is qvec else sentence_vectors @ plain  # what is reported
         else:
             dense = shown_sim = np.zeros(len(sentence_rows), dtype=np.float32)
-        scores = dense + 0.1 * sentence_coverage(sentence_tokens, q_tokens, idf)
+        # Word overlap breaks near-ties in the first results; deeper ones go by the vectors
+        # alone (without sentence vectors, overlap is all there is, for every result).
+        top_alternatives = sum(len(plan) for plan in plans[:COMPETE_RESULTS])
+        covered = sum(len(g) for g in spans[:top_alternatives]) if with_vectors else len(sentence_rows)
+        tokens_top = [t.split() for t in itertools.islice((t for g in spans for *_, t in g), covered)]
+        coverage = np.zeros(len(sentence_rows), dtype=np.float32)
+        coverage[:covered] = sentence_coverage(tokens_top, q_tokens, idf)
+        scores = dense + 0.1 * coverage
         hits = []
         shown: list[int] = []
         cursor = 0

@@ -378,15 +378,21 @@ class Segment:
             lambda: {r[0]: i for i, r in enumerate(self.db().execute("SELECT id FROM documents ORDER BY rowid"))},
         )
 
-    def sentences_of(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, int, int, str]]]:
-        """(row, start, end, tokens) of each document's sentences, in text order: one query
-        for a whole page of answers."""
-        out: dict[str, list[tuple[int, int, int, str]]] = {}
-        for row, doc_id, start, end, tokens in self._by_documents(
-            'SELECT row, doc_id, start, "end", tokens FROM sentences', doc_ids
-        ):
-            out.setdefault(doc_id, []).append((row, start, end, tokens))
-        for sentences in out.values():
+    def sentences_within(self, spans: Sequence[tuple[str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
+        """For each (document id, start, end) span: (row, start, end, tokens) of the
+        document's sentences inside it, in text order. One indexed query per 300 spans,
+        which reads only those sentences (not every sentence of a long article)."""
+        out: list[list[tuple[int, int, int, str]]] = [[] for _ in spans]
+        for first in range(0, len(spans), 300):
+            batch = spans[first : first + 300]
+            clause = " UNION ALL ".join(
+                f'SELECT {i}, row, start, "end", tokens FROM sentences WHERE doc_id = ? AND start >= ? AND "end" <= ?'
+                for i in range(len(batch))
+            )
+            args = [x for span in batch for x in span]
+            for i, row, start, end, tokens in self.db().execute(clause, args):
+                out[first + i].append((row, start, end, tokens))
+        for sentences in out:
             sentences.sort(key=lambda s: s[1])
         return out
 

@@ -273,15 +273,15 @@ class Snapshot:
     def sentences_in(self, spans: Sequence[tuple[int, str, int, int]]) -> list[list[tuple[int, int, int, str]]]:
         """For each (chunk row, document id, start, end) span: (sentence row, start, end,
         tokens) of the document's sentences inside it."""
-        wanted: dict[int, set[str]] = {}
-        for row, doc_id, _, _ in spans:
-            wanted.setdefault(self._segment_of(int(row)), set()).add(doc_id)
-        by_doc = {i: self.segments[i].sentences_of(ids) for i, ids in wanted.items()}
-        out = []
-        for row, doc_id, start, end in spans:
-            i = self._segment_of(int(row))
+        by_segment: dict[int, list[int]] = {}
+        for n, (row, _, _, _) in enumerate(spans):
+            by_segment.setdefault(self._segment_of(int(row)), []).append(n)
+        out: list[list[tuple[int, int, int, str]]] = [[] for _ in spans]
+        for i, positions in by_segment.items():
             base = self.sentence_bases[i]
-            out.append([(r + base, a, b, t) for r, a, b, t in by_doc[i].get(doc_id, ()) if a >= start and b <= end])
+            found = self.segments[i].sentences_within([spans[n][1:] for n in positions])
+            for n, sentences in zip(positions, found, strict=True):
+                out[n] = [(r + base, a, b, t) for r, a, b, t in sentences]
         return out
 
     def stored_records(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list, list]]:

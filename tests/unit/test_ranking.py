@@ -113,7 +113,10 @@ def test_mmr_prefers_variety():
 
 def _select_by_definition(candidates, doc_of, vectors, k, per_document, duplicate_threshold, mmr_lambda):
     """Maximal marginal relevance as defined: every round, each remaining passage's gain
-    is recomputed against everything chosen so far."""
+    is recomputed against everything chosen so far (for the first MMR_DEPTH choices;
+    relevance order after them)."""
+    from retrieval.ranking import MMR_DEPTH
+
     relevance = np.array([c.score for c in candidates], dtype=np.float64)
     if mmr_lambda < 1.0:
         lo, hi = relevance.min(), relevance.max()
@@ -121,7 +124,7 @@ def _select_by_definition(candidates, doc_of, vectors, k, per_document, duplicat
     chosen, chosen_idx, counts, more = [], [], {}, {}
     remaining = list(range(len(candidates)))
     while remaining and len(chosen) < k:
-        if mmr_lambda < 1.0 and chosen_idx:
+        if mmr_lambda < 1.0 and chosen_idx and len(chosen) < MMR_DEPTH:
             gains = [
                 mmr_lambda * relevance[i] - (1 - mmr_lambda) * max(float(vectors[i] @ vectors[j]) for j in chosen_idx)
                 for i in remaining
@@ -153,9 +156,9 @@ def test_select_equals_mmr_by_definition(seed, mmr_lambda):
     scores = np.sort(rng.random(n))[::-1]
     cands = [Candidate(r, float(scores[r]), 0.0, 0.0) for r in range(n)]
     docs = {r: f"doc{rng.integers(0, 25)}" for r in range(n)}
-    for per_document in (1, 2):
-        got = select(cands, docs.__getitem__, vectors, 20, per_document, 0.95, mmr_lambda)
-        want = _select_by_definition(cands, docs.__getitem__, vectors, 20, per_document, 0.95, mmr_lambda)
+    for per_document, k in ((1, 20), (2, 20), (2, 40)):
+        got = select(cands, docs.__getitem__, vectors, k, per_document, 0.95, mmr_lambda)
+        want = _select_by_definition(cands, docs.__getitem__, vectors, k, per_document, 0.95, mmr_lambda)
         assert [c.candidate.row for c in got] == want
 
 
