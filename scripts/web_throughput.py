@@ -63,7 +63,9 @@ def main() -> None:
     assert again.all_unchanged
     print(f"{n} pages, concurrency {concurrency}, loopback, {time.strftime('%Y-%m-%d')}")
     print(f"  extraction only:        {n / extract:7.1f} pages/s ({extract:.2f} s)")
-    print(f"  feed sync (fetch+extract): {n / sync:7.1f} pages/s ({sync:.2f} s; ratio to extraction {extract / sync:.2f})")
+    print(
+        f"  feed sync (fetch+extract): {n / sync:7.1f} pages/s ({sync:.2f} s; ratio to extraction {extract / sync:.2f})"
+    )
     print(f"  unchanged feed (304):   {unchanged * 1000:7.1f} ms for the whole feed")
 
 
