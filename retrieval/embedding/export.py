@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +76,16 @@ def _export(model_dir: Path, out: Path) -> None:
     sample = torch.ones((2, 8), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
     tmp = out.with_suffix(f".tmp{os.getpid()}")
-    with torch.no_grad(), open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+    # The TorchScript exporter is chosen on purpose (dynamo=False: the torch.export one
+    # needs onnxscript and was slower here); its deprecation and tracer warnings say
+    # nothing a user can act on, once, on first use.
+    with (
+        torch.no_grad(),
+        open(os.devnull, "w") as devnull,
+        contextlib.redirect_stderr(devnull),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             Encoder(model),
             (sample, sample, torch.zeros_like(sample)),

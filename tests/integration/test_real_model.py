@@ -5,10 +5,12 @@ import pytest
 
 from retrieval.config import build_config
 from retrieval.embedding import PACKAGED_MODEL_ID, make_embedder
+from retrieval.embedding.adapter import AdaptedEmbedder, with_adapter
+from retrieval.evaluation import evaluate, load_questions
 from retrieval.indexer import Indexer
 from retrieval.service import QueryService
 from retrieval.store import IndexStore
-from tests.helpers import BUNDLED
+from tests.helpers import BUNDLED, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +20,11 @@ COALITION_SOURCES = {"003_dda86c09921c1694.txt", "004_a582f3a2c9e06838.txt"}
 @pytest.fixture(scope="module", params=["onnx-int8", "torch"])  # the default, and sentence-transformers
 def real_service(request, tmp_path_factory):
     config = build_config({"embedding": {"backend": request.param}})
-    embedder = make_embedder(config.embedding.model, config.embedding.backend, tmp_path_factory.mktemp("onnx"))
+    # As the product runs it: the packaged model with the configured query adapter.
+    embedder = with_adapter(
+        make_embedder(config.embedding.model, config.embedding.backend, tmp_path_factory.mktemp("onnx")),
+        config.embedding.query_adapter,
+    )
     store = IndexStore(tmp_path_factory.mktemp("real") / "index")
     report = Indexer(config, store, embedder).run([BUNDLED])
     assert report.documents == 15 and not report.skipped
@@ -27,6 +33,7 @@ def real_service(request, tmp_path_factory):
 
 def test_packaged_model_gives_normalised_vectors(real_service):
     embedder = real_service.embedder
+    assert isinstance(embedder, AdaptedEmbedder)  # the bundled news adapter applies to this model
     assert embedder.model_id == PACKAGED_MODEL_ID and embedder.dimension == 384
     vecs = embedder.embed(["Amazon sells Rekognition to police.", "The weather is nice today."])
     assert vecs.dtype == np.float32 and vecs.shape == (2, 384)
@@ -78,3 +85,15 @@ def test_onnx_backends_match_sentence_transformers(tmp_path_factory, backend, fl
     query = "who urged Amazon to stop selling Rekognition?"
     assert float(reference.embed_query(query) @ onnx.embed_query(query)) >= floor
     assert onnx.count_tokens(["Rekognition is sold"]) == reference.count_tokens(["Rekognition is sold"])
+
+
+def test_the_bundled_question_set_meets_its_stated_figures(real_service):
+    # Stated in the README (2026-12-01, a fresh build): 27 of the 29 on-topic questions in
+    # the top 3 with onnx-int8 (the card question is one miss), and every off-topic
+    # question abstained.
+    questions = load_questions(ROOT / "data" / "questions.yaml")
+    report = evaluate(questions, [real_service.ask(q.q, k=5) for q in questions])
+    missed = [r["q"] for r in report.rows if not r["off_topic"] and (r["rank"] is None or r["rank"] > 3)]
+    assert report.on_topic == 29 and report.off_topic == 8
+    assert report.hit3 * report.on_topic >= 27, missed
+    assert report.abstention_rate == 1.0, [r["q"] for r in report.rows if r["off_topic"] and r["answered"]]
