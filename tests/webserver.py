@@ -115,6 +115,9 @@ class NewsSite:
         self.hits: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
         self.user_agents: set[str] = set()
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests the site was serving at once
+        self._count = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -122,6 +125,16 @@ class NewsSite:
                 pass
 
             def do_GET(self) -> None:
+                with site._count:
+                    site.in_flight += 1
+                    site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                try:
+                    self._get()
+                finally:
+                    with site._count:
+                        site.in_flight -= 1
+
+            def _get(self) -> None:
                 path = self.path.split("?")[0]
                 site.hits[path] += 1
                 site.user_agents.add(self.headers.get("User-Agent", ""))

@@ -155,3 +155,17 @@ def test_a_registered_feed_that_goes_down_keeps_its_articles(site, web_config, t
     (source,) = report.sources
     assert source.status == "unreadable" and "HTTP 404" in source.reason and source.articles == 2
     assert len(IndexStore(tmp_path / "idx").open().documents()) == 2
+
+
+def test_one_host_is_asked_one_request_at_a_time(site, web_config, tmp_path):
+    from tests.webserver import Route, rss
+
+    slugs = [f"slow-{i}" for i in range(6)]
+    for slug in slugs:
+        site.page(slug, f"Story {slug}", [f"Body of {slug} with enough words to be an article."])
+        site.routes[f"/news/{slug}"].delay = 0.05  # long enough for requests to overlap if allowed
+    site.routes["/slow-feed.xml"] = Route(content_type="application/rss+xml", body=rss(slugs, site.url).encode())
+    config = replace(web_config, web={"concurrency": 4})
+    report = indexer(config, tmp_path).add([f"{site.url}/slow-feed.xml"])
+    assert report.added == 6
+    assert site.most_in_flight == 1  # concurrency spans hosts; one host gets one request at a time

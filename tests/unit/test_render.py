@@ -134,3 +134,36 @@ def test_rendering_never_exceeds_limits_or_leaks_mentions(items, question, answe
             for part in (embed.description or "", embed.title or "", *(f.value for f in embed.fields)):
                 assert not unescaped_mentions(part)
         assert not unescaped_mentions(reply.content)
+
+
+def test_other_copies_of_a_story_are_named_as_also_reported_by(capsys):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from retrieval.cli.render import answer_json, print_answer
+
+    copy = Document(
+        id="d9",
+        title="Bridge to reopen",
+        text="t",
+        url="https://herald.example/b",
+        outlet="Evening Herald",
+        published=datetime(2024, 5, 6, tzinfo=UTC),
+        source="s",
+    )
+    unnamed = Document(id="d8", title="A copy with no outlet", text="t", source="x.txt")
+    hit = replace(make_hit("The bridge reopens next week."), duplicates=(copy, unnamed))
+    answer = Answer("q", (hit,), True)
+    (embed,) = render_answer(answer).embeds
+    field = next(f for f in embed.fields if f.name == "Also reported by")
+    assert field.value == "Evening Herald (2024-05-06), “A copy with no outlet”"
+    print_answer(answer)
+    assert "also reported by Evening Herald (2024-05-06)" in " ".join(capsys.readouterr().out.split())
+    (dup, _) = answer_json(answer)["hits"][0]["duplicates"]
+    assert dup == {
+        "title": "Bridge to reopen",
+        "url": "https://herald.example/b",
+        "outlet": "Evening Herald",
+        "published": "2024-05-06T00:00:00+00:00",
+        "source": "s",
+    }
