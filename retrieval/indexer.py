@@ -11,8 +11,9 @@ cannot be read now, from the articles already stored.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -260,25 +261,9 @@ class Indexer:
         rebuild: bool,
         strict_add: bool = False,
     ) -> IndexReport:
-        try:
-            return self._sync_sources(add, remove, only_added, progress, rebuild, strict_add)
-        finally:
-            if self._fetcher is not None:
-                self._fetcher.close()
-                self._fetcher = None
-
-    def _sync_sources(
-        self,
-        add: Sequence[Path | str],
-        remove: Sequence[str],
-        only_added: bool,
-        progress: IndexProgress | None,
-        rebuild: bool,
-        strict_add: bool,
-    ) -> IndexReport:
         started = time.perf_counter()
         progress = progress or NoProgress()
-        with self.store.writer_lock():
+        with self.store.writer_lock(), self._web_session():
             previous = self._previous()
             registry = self._registry()
             if previous is not None and not self._compatible(previous):
@@ -389,6 +374,16 @@ class Indexer:
                 force=rebuild,
                 registry_changed=[s.key for s in registry] != keys,
             )
+
+    @contextlib.contextmanager
+    def _web_session(self) -> Iterator[None]:
+        """Web sources share one fetcher per sync; it is closed however the sync ends."""
+        try:
+            yield
+        finally:
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
 
     def _web_fetcher(self):
         from retrieval.web.fetch import Fetcher, FetchSettings, HttpCache

@@ -128,9 +128,17 @@ class NewsSite:
                 with site._count:
                     site.in_flight += 1
                     site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                self._counted = True
                 try:
                     self._get()
                 finally:
+                    self.end_request()
+
+            def end_request(self) -> None:
+                # Called before the last bytes go out: once the client has them it may send
+                # its next request, which must not find this one still counted.
+                if self._counted:
+                    self._counted = False
                     with site._count:
                         site.in_flight -= 1
 
@@ -142,6 +150,7 @@ class NewsSite:
                 if route is None:
                     self.send_response(404)
                     self.send_header("Content-Type", "text/html")
+                    self.end_request()
                     self.end_headers()
                     self.wfile.write(b"<html><body>Not found</body></html>")
                     return
@@ -152,6 +161,7 @@ class NewsSite:
                     site.conditional_hits[path] += 1
                 if (route.etag and inm == route.etag) or (route.last_modified and ims == route.last_modified):
                     self.send_response(304)
+                    self.end_request()
                     self.end_headers()
                     return
                 self.send_response(route.status)
@@ -164,6 +174,7 @@ class NewsSite:
                     self.send_header("Last-Modified", route.last_modified)
                 if route.stream_bytes:
                     self.send_header("Connection", "close")
+                    self.end_request()
                     self.end_headers()
                     sent = 0
                     try:
@@ -174,6 +185,7 @@ class NewsSite:
                         pass
                     return
                 self.send_header("Content-Length", str(len(route.body)))
+                self.end_request()
                 self.end_headers()
                 try:
                     self.wfile.write(route.body)
