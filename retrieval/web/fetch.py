@@ -30,6 +30,11 @@ USER_AGENT = f"sourced/{__version__} (+https://github.com/sourced-news/sourced; 
 CACHE_FILE = "http-cache.json"
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class FetchError(Exception):
     """A URL could not be fetched; ``reason`` is one line for the user."""
 
@@ -123,6 +128,7 @@ class Fetcher:
         self._host_locks: dict[str, threading.Lock] = {}
         self._last: dict[str, float] = {}
         self._robots: dict[str, Any] = {}
+        self._robots_failure: dict[str, str] = {}  # origin -> why its robots.txt could not be read
         self.requests = 0
 
     def close(self) -> None:
@@ -142,6 +148,9 @@ class Fetcher:
         current = url
         for _ in range(self.settings.max_redirects + 1):
             if not self.allowed(current):
+                unreachable = self._robots_failure.get(_origin(current))
+                if unreachable:  # the host itself is down or wrong: say that, not "disallowed"
+                    raise FetchError(f"{unreachable} (robots.txt could not be read, so nothing is fetched)")
                 raise FetchError("disallowed by robots.txt")
             headers = self.cache.validators(url) if conditional else {}
             response, location = self._request(current, headers)
@@ -157,8 +166,7 @@ class Fetcher:
     def allowed(self, url: str) -> bool:
         from urllib import robotparser
 
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = _origin(url)
         with self._lock:
             parser = self._robots.get(origin)
         if parser is None:
@@ -172,8 +180,9 @@ class Fetcher:
                     parser.disallow_all = True
                 else:
                     parser.parse(response.body.decode("utf-8", "replace").splitlines())
-            except FetchError:
+            except FetchError as exc:
                 parser.disallow_all = True  # unreachable: RFC 9309 says assume complete disallow
+                self._robots_failure[origin] = exc.reason
             with self._lock:
                 self._robots[origin] = parser
         return parser.can_fetch(self.settings.user_agent, url)

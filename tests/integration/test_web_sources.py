@@ -169,3 +169,15 @@ def test_one_host_is_asked_one_request_at_a_time(site, web_config, tmp_path):
     report = indexer(config, tmp_path).add([f"{site.url}/slow-feed.xml"])
     assert report.added == 6
     assert site.most_in_flight == 1  # concurrency spans hosts; one host gets one request at a time
+
+
+def test_a_host_that_is_down_is_named_as_down_not_as_disallowed(web_config, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report = indexer(web_config, tmp_path).add([f"http://127.0.0.1:{port}/feed.xml"])
+    (source,) = report.sources
+    assert source.status == "unreadable"
+    assert source.reason.startswith("could not connect") and "robots.txt could not be read" in source.reason
