@@ -181,3 +181,17 @@ def test_a_host_that_is_down_is_named_as_down_not_as_disallowed(web_config, tmp_
     (source,) = report.sources
     assert source.status == "unreadable"
     assert source.reason.startswith("could not connect") and "robots.txt could not be read" in source.reason
+
+
+def test_a_page_without_a_site_name_is_named_by_its_site(site, web_config, tmp_path):
+    from tests.webserver import Route
+
+    html = (
+        "<html><head><title>Tram drivers strike</title></head><body><article><h1>Tram drivers strike</h1>"
+        "<p>Tram drivers walked out on Friday over pay, the union said, and no trams ran all day.</p>"
+        "<p>The operator said talks would resume on Monday.</p></article></body></html>"
+    )
+    site.routes["/plain"] = Route(body=html.encode())
+    indexer(web_config, tmp_path).add([f"{site.url}/plain"])
+    (doc,) = IndexStore(tmp_path / "idx").open().documents()
+    assert doc.outlet == site.url.removeprefix("http://") and doc.url == f"{site.url}/plain"  # host:port
