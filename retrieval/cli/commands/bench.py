@@ -18,6 +18,21 @@ from retrieval.ranking import MODES
 from retrieval.vectors import KINDS
 
 
+def _log(message: str) -> None:
+    """A benchmark's progress line, dim, on stderr."""
+    console().print(f"[dim]{escape(message)}[/]")
+
+
+def _print_flat(result: dict, as_json: bool) -> None:
+    """A flat result as one JSON object, or one `name value` line per figure."""
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    out = console(stderr=False)
+    for key, value in result.items():
+        out.print(f"{key:<28} {value}")
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks that print figures (quality and speed)."""
@@ -104,14 +119,9 @@ def bench_speed(
         max_docs,
         obj.config_path,
         scale_chunks,
-        log=lambda m: console().print(f"[dim]{escape(m)}[/]"),
+        log=_log,
     )
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    out = console(stderr=False)
-    for key, value in result.items():
-        out.print(f"{key:<28} {value}")
+    _print_flat(result, as_json)
 
 
 @bench.command("scale")
@@ -174,7 +184,7 @@ def bench_scale(
             source, questions = corpus_vectors(corpus, config, embedder, bench_cache(), bars)
     if not kinds:
         kinds = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq") + (("hnsw",) if n <= 300_000 else ())
-    result = run(n, kinds, queries, source, questions, log=lambda m: console().print(f"[dim]{escape(m)}[/]"))
+    result = run(n, kinds, queries, source, questions, log=_log)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -230,11 +240,6 @@ def bench_update(
         passages,
         add,
         rebuild=not no_rebuild,
-        log=lambda m: console().print(f"[dim]{escape(m)}[/]"),
+        log=_log,
     )
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    out = console(stderr=False)
-    for key, value in result.items():
-        out.print(f"{key:<28} {value}")
+    _print_flat(result, as_json)
