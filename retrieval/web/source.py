@@ -64,8 +64,7 @@ def read_web_source(
     kind = kind_of(response)
     read = WebRead(kind, fetched=1)
     if kind == "page":
-        read.documents.append(_page(response, url, cleaner, fetcher, read.problems, raise_errors=True))
-        fetcher.cache.entries.get(url, {})["kind"] = "page"
+        read.documents.append(_page(response, url, cleaner, fetcher, read.problems))
         return read
     if kind == "feed":
         links = feed_links(response, items)
@@ -101,12 +100,8 @@ def _held_doc(fetcher: Fetcher, url: str) -> str:
     return fetcher.cache.entries.get(url, {}).get("doc", "")
 
 
-def _page(
-    response: Response, url: str, cleaner: Cleaner, fetcher: Fetcher, problems: list[Problem], raise_errors: bool
-) -> Document:
-    kind = kind_of(response)
-    if kind != "page":
-        raise FetchError(f"a {kind}, not an article page")
+def _page(response: Response, url: str, cleaner: Cleaner, fetcher: Fetcher, problems: list[Problem]) -> Document:
+    """The article in a response already known to be a page; field warnings go to ``problems``."""
     fields = Fields(url, cleaner, problems)
     try:
         doc = html_document(cleaner, decoded(response), url, fields, page_url=response.url)
@@ -127,22 +122,26 @@ def _read_items(
     read: WebRead,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    def one(link: Link) -> tuple[Link, Document | None, str | None, bool]:
+    def one(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
+        problems: list[Problem] = []
         try:
             response = fetcher.get(link.url, conditional=_may_skip(fetcher, link.url, held))
             if response.not_modified:
-                return link, None, None, True
-            problems: list[Problem] = []
-            return link, _page(response, link.url, cleaner, fetcher, problems, True), None, False
+                return link, None, None, True, problems
+            kind = kind_of(response)
+            if kind != "page":
+                raise FetchError(f"a {kind}, not an article page")
+            return link, _page(response, link.url, cleaner, fetcher, problems), None, False, problems
         except FetchError as exc:
-            return link, None, exc.reason, False
+            return link, None, exc.reason, False, problems
 
     done = 0
     workers = max(1, min(fetcher.settings.concurrency, len(links)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sourced-fetch") as pool:
-        for link, doc, reason, unchanged in pool.map(one, links):
+        for link, doc, reason, unchanged, warnings in pool.map(one, links):
             done += 1
             read.fetched += 1
+            read.problems += warnings  # collected here, in one thread
             if progress:
                 progress(done, len(links))
             if unchanged:
