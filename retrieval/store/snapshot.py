@@ -226,16 +226,15 @@ class Snapshot:
 
     def chunks(self, rows: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
         """Chunk and document for each live row (rows not in the index are left out)."""
+        refs = self.chunk_refs(rows)
+        wanted: dict[int, set[str]] = {}
+        for row, (doc_id, *_) in refs.items():
+            wanted.setdefault(self._segment_of(row), set()).add(doc_id)
+        docs = {d.id: d for i, ids in wanted.items() for d in self.segments[i].documents(sorted(ids))}
         out: dict[int, tuple[Chunk, Document]] = {}
-        for i, local_rows in self._split(rows).items():
-            if not 0 <= i < len(self.segments):
-                continue
-            segment, base, deleted = self.segments[i], self.bases[i], self.deleted[i]
-            chunk_rows = [r for r in segment.chunk_rows(local_rows) if r[1] not in deleted]
-            docs = {d.id: d for d in segment.documents(sorted({r[1] for r in chunk_rows}))}
-            for row, doc_id, ordinal, start, end in chunk_rows:
-                doc = docs[doc_id]
-                out[row + base] = (Chunk(doc_id, ordinal, doc.text[start:end], start, end), doc)
+        for row, (doc_id, ordinal, start, end) in refs.items():
+            doc = docs[doc_id]
+            out[row] = (Chunk(doc_id, ordinal, doc.text[start:end], start, end), doc)
         return out
 
     def documents(self, ids: Iterable[str] | None = None) -> list[Document]:
