@@ -51,8 +51,6 @@ def kind_of(response: Response) -> str:
         if _FEED_ROOT.match(head):
             return "feed"  # a feed served as text/html, which happens
         return "page"
-    if media in XML_TYPES and _FEED_ROOT.search(head):
-        return "feed"
     raise FetchError(f"not an article page, feed or sitemap ({media or 'no content type'})")
 
 
