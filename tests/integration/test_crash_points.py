@@ -1,5 +1,7 @@
 """kill -9 at every point of a write where the disk is between two states, for an add (with
-the merge it triggers) and for a rebuild. Each kill is proven to land where it is named:
+the merge it triggers), a rebuild, a compaction and a feed's sync: inside a segment's files,
+after they are written and before their fsync, inside a merge, after a manifest is written
+and before its fsync, before CURRENT moves, and part way through a feed's items. Each kill is proven to land where it is named:
 the process marks the point, then SIGKILLs itself. After each: the live generation
 answers, `sourced doctor` is clean, no stray lock blocks the next write, and the next
 run completes with every article."""
@@ -23,8 +25,10 @@ import os, signal, sys
 from pathlib import Path
 import retrieval.lexical as lexical
 import retrieval.store.writer as writer
+import retrieval.web.source as web_source
 
 point, marker = os.environ["CRASH_AT"], Path(os.environ["CRASH_MARKER"])
+merging = False
 
 def crash():
     marker.write_text(point)
@@ -47,13 +51,57 @@ def before(name, method):
         return original(self, *args, **kwargs)
     setattr(writer.IndexStore, method, wrapped)
 
+# A segment's files are all written (by numpy, FAISS, SQLite, the postings) but not yet
+# fsynced or renamed into segments/.
+fsync_tree = writer.fsync_tree
+def segment_written(folder):
+    if point == "segment-before-fsync":
+        crash()
+    return fsync_tree(folder)
+writer.fsync_tree = segment_written
+
+# The generation's manifest (or CURRENT's replacement) is written, not yet fsynced.
+fsync_file = writer.fsync_file
+def file_written(f):
+    name = Path(f.name).name
+    if (point == "manifest-before-fsync" and name == writer.MANIFEST) or (
+        point == "current-before-fsync" and name.endswith(".tmp")
+    ):
+        crash()
+    return fsync_file(f)
+writer.fsync_file = file_written
+
 save = lexical.Postings.save
 def half_written(self, folder):
-    if point == "inside-segment" and "segment" in str(folder):
-        (folder / "vocabulary.json").write_text("[")  # a torn file, then the kill
+    # A torn file, then the kill: in a new segment, or in the segment a merge is writing.
+    if (point == "inside-segment" or (point == "inside-merge" and merging)) and "segment" in str(folder):
+        (folder / "vocabulary.json").write_text("[")
         crash()
     return save(self, folder)
 lexical.Postings.save = half_written
+
+merge_group = writer.IndexStore._merge_group
+def marked_merge(self, *args, **kwargs):
+    global merging
+    merging = True
+    try:
+        return merge_group(self, *args, **kwargs)
+    finally:
+        merging = False
+writer.IndexStore._merge_group = marked_merge
+
+# A feed's items are fetched one by one: the kill lands after the second page is read.
+page = web_source._page
+pages_read = 0
+def counted_page(*args, **kwargs):
+    global pages_read
+    doc = page(*args, **kwargs)
+    pages_read += 1
+    if point == "mid-feed" and pages_read == 2:
+        crash()
+    return doc
+web_source._page = counted_page
+
 after("after-segment", "_new_segment")
 after("after-merge", "_merge_group")
 before("before-current", "_point_current")
@@ -63,7 +111,21 @@ from retrieval.cli import main
 main(args=sys.argv[1:], prog_name="sourced")
 """
 
-POINTS = ["inside-segment", "after-segment", "after-merge", "before-current", "before-prune"]
+# Every point at which a write leaves the disk between two states, in the order a write
+# passes them. An add passes all of them: its new segment completes a tier (merge_factor 2).
+POINTS = [
+    "inside-segment",
+    "segment-before-fsync",
+    "after-segment",
+    "inside-merge",
+    "after-merge",
+    "manifest-before-fsync",
+    "current-before-fsync",
+    "before-current",
+    "before-prune",
+]
+# A rebuild writes one segment and merges nothing.
+REBUILD_POINTS = [p for p in POINTS if "merge" not in p]
 
 
 def _article(folder, name, title, body):
@@ -124,7 +186,7 @@ def test_kill_during_an_add(collection, point):
     assert not list((tmp_path / "index").glob(".tmp-*"))
 
 
-@pytest.mark.parametrize("point", ["inside-segment", "after-segment", "before-current", "before-prune"])
+@pytest.mark.parametrize("point", REBUILD_POINTS)
 def test_kill_during_a_rebuild(collection, point):
     tmp_path, env, first, second = collection
     assert sourced(env, "add", str(first), str(second)).returncode == 0
@@ -150,3 +212,35 @@ def test_kill_during_a_compaction(collection):
     _check_whole(env, tmp_path, 6)
     assert sourced(env, "compact").returncode == 0
     _check_whole(env, tmp_path, 6)
+
+
+@pytest.mark.parametrize("point", ["mid-feed", "before-current"])
+def test_kill_during_a_feed_sync(collection, point):
+    """A feed that gained an article is re-polled and the sync is killed: part way through
+    its items, or once the HTTP cache (validators of what was fetched) is saved but the
+    generation is not live. The next sync must still bring every item: a validator the
+    cache kept for an article the index never got cannot turn it into a 304."""
+    from tests.webserver import ARTICLES, NewsSite, rss
+
+    tmp_path, env, _, _ = collection
+    (tmp_path / "c.yaml").write_text("embedding:\n  model: hash\nweb:\n  host_delay_seconds: 0\n")
+    slugs = list(ARTICLES)
+    with NewsSite() as site:
+        site.routes["/feed.xml"].body = rss(slugs[:1], site.url).encode()
+        site.routes["/feed.xml"].etag = None
+        assert sourced(env, "add", f"{site.url}/feed.xml").returncode == 0
+        live = (tmp_path / "index" / "CURRENT").read_text()
+        site.routes["/feed.xml"].body = rss(slugs, site.url).encode()
+        killed = sourced(env, "index", crash_at=point)
+        assert killed.returncode == -signal.SIGKILL and (tmp_path / "marker").read_text() == point
+        assert (tmp_path / "index" / "CURRENT").read_text() == live
+        doctor = sourced(env, "doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        held = json.loads(sourced(env, "sources", "--json").stdout)["articles"]
+        assert [a["title"] for a in held] == [ARTICLES[slugs[0]][0]]
+        again = sourced(env, "index")
+        assert again.returncode == 0, again.stderr
+        titles = {a["title"] for a in json.loads(sourced(env, "sources", "--json").stdout)["articles"]}
+        assert titles == {title for title, _ in ARTICLES.values()}
+        asked = json.loads(sourced(env, "ask", "--json", "library opening hours students").stdout)
+        assert asked["hits"][0]["title"] == "Central library extends its opening hours"
