@@ -1,11 +1,10 @@
 """Hostile questions: each gets a clean answer or a clean validation error, in the
 service, the CLI and the bot alike; arbitrary text never crashes the query path or the
-front-matter reader; readers keep answering while the index is rewritten."""
+front-matter reader. (Readers during writes: tests/integration/test_readers_during_writes.py.)"""
 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.cli import main
-from retrieval.errors import QuestionError, SourcedError
+from retrieval.errors import QuestionError
 from retrieval.readers import UnreadableError, split_front_matter
 from tests.helpers import BUNDLED, build, service_for
 
@@ -95,40 +94,3 @@ def test_front_matter_reader_never_crashes(front, body):
         return
     assert data is None or isinstance(data, dict)
     assert isinstance(rest, str)
-
-
-def test_readers_keep_answering_while_the_index_is_rewritten(tmp_path):
-    from retrieval.config import build_config
-    from retrieval.store import IndexStore
-
-    config = build_config({"embedding": {"model": "hash"}})
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "a.txt").write_text("Kestrels\n\nThe kestrel hovered over the verge.\n")
-    build(config, tmp_path / "idx", [folder])
-    svc = service_for(config, tmp_path / "idx")
-    errors: list[Exception] = []
-    seen_titles: set[str] = set()
-    stop = threading.Event()
-
-    def reader():
-        while not stop.is_set():
-            try:
-                answer = svc.ask("kestrel hovered")
-                assert answer.hits, "an index is always live: never empty, never partial"
-                seen_titles.update(h.document.title for h in answer.hits)
-            except (SourcedError, AssertionError) as exc:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=reader) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for i in range(15):  # each run writes a new generation and removes old ones
-        (folder / f"new{i}.txt").write_text(f"Kestrel {i}\n\nAnother kestrel hovered, number {i}.\n")
-        build(config, tmp_path / "idx", [folder])
-    stop.set()
-    for t in threads:
-        t.join()
-    assert not errors, errors[:3]
-    assert any(title.startswith("Kestrel ") for title in seen_titles)  # picked up without restart
-    assert IndexStore(tmp_path / "idx").open().manifest["documents"] == 16
