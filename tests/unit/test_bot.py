@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import statistics
-import time
 from types import SimpleNamespace
 
 import discord
@@ -212,37 +210,6 @@ def test_sources_and_about(make_context):
     i2 = FakeInteraction(SimpleNamespace(context=context))
     asyncio.run(invoke(cog.about, cog, i2))
     assert "cite" in i2.sent()[0][1]["content"]
-
-
-def test_load_200_concurrent_questions_keep_the_loop_responsive(make_context):
-    context = make_context(cooldown_seconds=0.0)
-    cog, client = cog_and_client(context)
-
-    async def run():
-        lags: list[float] = []
-        stop = asyncio.Event()
-
-        async def ticker():
-            while not stop.is_set():
-                before = time.perf_counter()
-                await asyncio.sleep(0.01)
-                lags.append(time.perf_counter() - before - 0.01)
-
-        tick = asyncio.create_task(ticker())
-        interactions = await asyncio.gather(*(ask(cog, client, f"facial recognition question {i}") for i in range(200)))
-        stop.set()
-        await tick
-        return interactions, lags
-
-    interactions, lags = asyncio.run(run())
-    answered = [i for i in interactions if i.sent() and i.sent()[0][0] == "followup" and i.sent()[0][1]["embeds"]]
-    worst = max(lags) * 1000
-    print(
-        f"\n200 concurrent /ask: all answered={len(answered) == 200}; loop lag median "
-        f"{statistics.median(lags) * 1000:.1f} ms, max {worst:.1f} ms over {len(lags)} ticks"
-    )
-    assert len(answered) == 200
-    assert worst < 100 * 3  # target 100 ms; generous margin for a busy CI machine
 
 
 @pytest.mark.parametrize(
