@@ -227,7 +227,19 @@ class Indexer:
             registry = [Source(label, "documents", now())]
             plan = _Plan()
             self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), index)
-            return self._write(previous, plan, registry, {}, progress, started, "index documents", force=rebuild)
+            # The same documents under the same label change nothing: no new generation.
+            same_source = previous is not None and [s["key"] for s in previous.sources] == [label]
+            return self._write(
+                previous,
+                plan,
+                registry,
+                {},
+                progress,
+                started,
+                "index documents",
+                force=rebuild,
+                registry_changed=not same_source,
+            )
 
     # ------------------------------------------------------------------ the sync
 

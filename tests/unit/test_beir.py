@@ -57,6 +57,19 @@ def test_bench_json_rows(tmp_path, monkeypatch):
         assert row["recall@100"] == 1.0  # four documents: every one is in the top 100
     bm25 = data["rows"][0]
     assert bm25["ndcg@10"] == 1.0 and bm25["mrr@10"] == 1.0  # each query names its document's words
-    # Second run: the cached index is reused, nothing is embedded again.
+    # Second run: the cached indexes are reused, nothing is embedded or written again.
+    cache = tmp_path / "cache"
+
+    def written():  # every file but the writer lock's, which each run takes
+        return {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".lock")}
+
+    before = written()
+    assert any(p.name == "CURRENT" for p in before)  # the first run did build and keep them
     again = CliRunner().invoke(main, ["--config", str(config), "bench", "beir", str(folder)])
     assert again.exit_code == 0 and "published" not in again.stdout and "hybrid" in again.stdout
+    assert written() == before
+    # A changed corpus is a cache miss: indexed anew, beside the old one.
+    (folder / "corpus.jsonl").write_text((folder / "corpus.jsonl").read_text().replace("Zebra", "Okapi"))
+    third = CliRunner().invoke(main, ["--config", str(config), "bench", "beir", str(folder)])
+    assert third.exit_code == 0
+    assert len([p for p in cache.rglob("CURRENT")]) > len([p for p in before if p.name == "CURRENT"])

@@ -32,6 +32,11 @@ def check_invariants(text, chunks, max_tokens):
     # Chunks go forward and are numbered in order.
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     assert all(a.start < b.start and a.end < b.end for a, b in itertools.pairwise(chunks))
+    # Within the token budget, unless a single sentence alone exceeds it.
+    counts = approx_token_counts([text[s:e] for s, e in spans])
+    for c in chunks:
+        inside = [i for i, (s, e) in enumerate(spans) if c.start <= s and e <= c.end]
+        assert sum(counts[i] for i in inside) <= max_tokens or len(inside) == 1
 
 
 @settings(max_examples=300, deadline=None)
@@ -39,14 +44,18 @@ def check_invariants(text, chunks, max_tokens):
 def test_properties_on_prose(text, max_tokens, overlap):
     chunks = chunk_text("d", text, max_tokens, overlap)
     check_invariants(text, chunks, max_tokens)
+    # Prose that fits is never cut finer than it needs: a chunk ends early only when the
+    # next sentence would not fit.
     spans = sentence_spans(text)
     counts = approx_token_counts([text[s:e] for s, e in spans])
-    by_start = dict(zip([s for s, _ in spans], range(len(spans)), strict=True))
-    for c in chunks:
-        first = by_start[c.start]
+    ends = [e for _, e in spans]
+    for c in chunks[:-1]:
+        last = ends.index(c.end)
         inside = [i for i, (s, e) in enumerate(spans) if c.start <= s and e <= c.end]
-        # Within the budget, unless a single sentence alone exceeds it.
-        assert sum(counts[i] for i in inside) <= max_tokens or inside == [first]
+        assert (
+            sum(counts[i] for i in inside) + counts[last + 1] > max_tokens
+            or "\n\n" in text[c.end : spans[last + 1][0] + 1]
+        )
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from retrieval.cli import main
 from retrieval.errors import QuestionError
+from retrieval.ranking import Filters
 from retrieval.readers import UnreadableError, split_front_matter
 from tests.helpers import BUNDLED, build, service_for
 
@@ -41,13 +42,46 @@ def service(tmp_path_factory):
     return service_for(config, folder), folder
 
 
+def check_answer(svc, answer, k):
+    """What every answer must be, whatever the question: at most k hits, ranked 1..n, one
+    per article, each the exact text of its passage with its highlight inside it, and
+    `answered` decided on the closest passage or sentence shown."""
+    hits = answer.hits
+    assert len(hits) <= k
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert len({h.document.id for h in hits}) == len(hits)
+    for hit in hits:
+        assert hit.document.text[hit.chunk.start : hit.chunk.end] == hit.text
+        if hit.highlight_start is not None:
+            assert 0 <= hit.highlight_start < hit.highlight_end <= len(hit.text)
+    expected = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
+    assert answer.confidence == pytest.approx(expected)
+    assert answer.answered == (bool(hits) and answer.confidence >= svc.settings.min_score)
+
+
+# What each hostile question asks once its decoration is taken off: the decoration must
+# not change the article that answers. (The other-language ones share only a name.)
+PLAIN = {
+    "emoji": "who urged Amazon to stop selling Rekognition?",
+    "discord markup": "who urged Amazon?",
+    "control characters": "who urged Amazon?",
+}
+
+
 @pytest.mark.parametrize("name", HOSTILE_QUESTIONS)
 def test_hostile_questions_get_clean_answers(service, name):
     svc, _ = service
     answer = svc.ask(HOSTILE_QUESTIONS[name])
-    assert isinstance(answer.answered, bool)
-    for hit in answer.hits:
-        assert hit.document.text[hit.chunk.start : hit.chunk.end] == hit.text
+    check_answer(svc, answer, svc.settings.k)
+    if name in PLAIN:
+        plain = svc.ask(PLAIN[name])
+        assert answer.hits and answer.hits[0].document.id == plain.hits[0].document.id
+    if name == "sql-like":  # read as words, never as SQL: the index is whole afterwards
+        assert len(svc.snapshot().documents()) == 15
+    if name == "like-wildcards":  # nor as a LIKE pattern where it filters by outlet
+        assert not svc.ask("Amazon", filters=Filters(outlet="%")).hits
+        assert not svc.ask("Amazon", filters=Filters(outlet="_he Guardian")).hits
+        assert svc.ask("Amazon", filters=Filters(outlet="Guardian")).hits
 
 
 @pytest.mark.parametrize("name", REFUSED)
@@ -79,9 +113,10 @@ def test_query_path_never_crashes_on_arbitrary_text(service, text):
     svc, _ = service
     try:
         answer = svc.ask(text)
-    except QuestionError:
+    except QuestionError as exc:
+        assert "empty" in str(exc)  # 400 characters at most: under the limit, so only blank text is refused
         return
-    assert len(answer.hits) <= svc.settings.k
+    check_answer(svc, answer, svc.settings.k)
 
 
 @settings(max_examples=300, deadline=None)
