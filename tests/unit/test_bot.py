@@ -175,31 +175,6 @@ def test_reindex_requires_manage_server(make_context):
     assert "Manage Server" in interaction.sent()[0][1]["content"]
 
 
-def test_reindex_runs_off_the_loop_and_reports(make_context):
-    context = make_context()
-
-    def fake_reindex(progress):
-        progress("Reading files: 1/1")
-        return SimpleNamespace(
-            written=True,
-            documents=15,
-            chunks=22,
-            added=1,
-            updated=0,
-            removed=0,
-            skipped=(),
-            chunks_embedded=3,
-            seconds=1.0,
-        )
-
-    context.reindex = fake_reindex
-    cog = InfoCog(SimpleNamespace(context=context), context)
-    interaction = FakeInteraction(SimpleNamespace(context=context), manage_guild=True)
-    asyncio.run(invoke(cog.reindex, cog, interaction))
-    assert interaction.log[0][0] == "defer"
-    assert interaction.sent()[-1][1]["content"].startswith("Reindexed: 15 articles")
-
-
 def test_sources_and_about(make_context):
     context = make_context()
     cog = InfoCog(SimpleNamespace(context=context), context)
