@@ -1,12 +1,14 @@
 """Shared fixtures. Unit tests use the deterministic HashEmbedder: no model load, no network.
 
-Every test runs isolated: no SOURCED_* variable of the developer's shell reaches it, and
-the per-user data and cache folders point into the test's own tmp dir.
+Every test runs isolated: no SOURCED_* variable of the developer's shell reaches it, HOME
+and the per-user cache and config folders point into the run's tmp dir, and the per-user
+data folder (where the default index lives) into the test's own.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +27,25 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory) -> Iterator[None]:
+    """HOME and the per-user folders of the whole run point into pytest's tmp dir, so no
+    test (nor a library it calls) writes outside it. The cache, where the ONNX export of
+    the real model is kept (about 10 s to make), is shared by the run's tests."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch) -> None:
     for name in list(os.environ):
         if name.startswith("SOURCED_"):
             monkeypatch.delenv(name)
-    # The default index lives in the per-user data folder: never the developer's own. (The
-    # cache, where the ONNX export of the real model is kept, stays shared: it is keyed by
-    # the model's files and costs a minute to rebuild.)
+    # The default index lives in the per-user data folder: a new one for each test.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("home") / "data"))
 
 
