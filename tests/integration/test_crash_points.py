@@ -244,3 +244,24 @@ def test_kill_during_a_feed_sync(collection, point):
         assert titles == {title for title, _ in ARTICLES.values()}
         asked = json.loads(sourced(env, "ask", "--json", "library opening hours students").stdout)
         assert asked["hits"][0]["title"] == "Central library extends its opening hours"
+
+
+@pytest.mark.parametrize("point", [*REBUILD_POINTS])
+def test_kill_during_the_first_index(collection, point):
+    """No index yet, and the very first write is killed: until CURRENT moves there is no
+    index (one line says what to run); after, the first generation answers. Either way the
+    next run completes and leaves no temporary files."""
+    tmp_path, env, first, _ = collection
+    killed = sourced(env, "add", str(first), crash_at=point)
+    assert killed.returncode == -signal.SIGKILL and (tmp_path / "marker").read_text() == point
+    if point == "before-prune":
+        _check_whole(env, tmp_path, 3)
+    else:
+        assert not (tmp_path / "index" / "CURRENT").exists()
+        asked = sourced(env, "ask", "herons lake count")
+        assert asked.returncode == 1 and "sourced index" in asked.stderr, asked.stderr
+        assert len(asked.stderr.strip().splitlines()) == 1 and "Traceback" not in asked.stderr
+    again = sourced(env, "index", str(first))  # adds it, or syncs it if it was registered
+    assert again.returncode == 0, again.stderr
+    _check_whole(env, tmp_path, 3)
+    assert not list((tmp_path / "index").glob(".tmp-*"))
