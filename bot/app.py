@@ -10,6 +10,7 @@ from discord.ext import commands
 from retrieval.errors import SourcedError
 
 from .cogs.ask import AskCog
+from .cogs.desk import DeskCog, UnfollowButton
 from .cogs.info import InfoCog
 from .cogs.refresh import RefreshCog
 from .context import BotContext
@@ -35,7 +36,8 @@ class SourcedBot(commands.Bot):
         await self.add_cog(AskCog(self, self.context))
         await self.add_cog(InfoCog(self, self.context))
         await self.add_cog(RefreshCog(self, self.context, self.context.refresh_minutes))
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.add_cog(DeskCog(self, self.context))
+        self.add_dynamic_items(*DYNAMIC_ITEMS, UnfollowButton)
         # Sync once at start-up (never in on_ready): instantly to a dev server if set.
         if self.context.settings.dev_guild:
             guild = discord.Object(id=self.context.settings.dev_guild)
@@ -49,11 +51,23 @@ class SourcedBot(commands.Bot):
         log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
 
-def serve(service, settings, store, reindex, token: str, token_help: str = "", refresh_minutes: float = 0.0) -> None:
+def serve(
+    service,
+    settings,
+    store,
+    reindex,
+    token: str,
+    token_help: str = "",
+    refresh_minutes: float = 0.0,
+    desks: dict | None = None,
+) -> None:
     """Connect and answer until interrupted; connection problems become SourcedErrors."""
     # sourced never joins voice channels; discord.py's warning about voice support is noise.
     logging.getLogger("discord.client").addFilter(lambda r: "voice will NOT be supported" not in r.getMessage())
-    bot = SourcedBot(BotContext(service, settings, store, reindex, refresh_minutes=refresh_minutes))
+    context = BotContext(service, settings, store, reindex, refresh_minutes=refresh_minutes, desks=dict(desks or {}))
+    if "default" in context.desks:
+        context.desks["default"].lock = context.reindex_lock  # /reindex and refresh share it
+    bot = SourcedBot(context)
     try:
         bot.run(token, log_handler=None)
     except discord.LoginFailure:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from retrieval.cli.context import CliContext, fail, open_service, state_dir
+from retrieval.cli.context import CliContext, fail, open_service, resolve_index_dir, state_dir
 from retrieval.cli.options import index_dir_option
 from retrieval.cli.progress import LineProgress
 
@@ -30,6 +30,47 @@ def _discord_token() -> str | None:
     return token.strip() if token and token.strip() else None
 
 
+def open_desks(config, index_dir: Path | None) -> dict:
+    """A desk for the default collection and each one ``bot.collections`` names, sharing one
+    embedder (one model in memory, whatever the number of communities). A named collection
+    that does not exist yet starts empty: /add fills it."""
+    import dataclasses
+    import threading
+
+    from bot.context import Desk
+    from retrieval.embedding import configured_embedder
+    from retrieval.follows import FILE, FollowStore
+    from retrieval.indexer import Indexer
+    from retrieval.service import QueryService
+    from retrieval.store import IndexStore
+
+    lock = threading.Lock()
+    shared: list = []
+
+    def embedder():
+        with lock:
+            if not shared:
+                shared.append(configured_embedder(config.embedding))
+            return shared[0]
+
+    desks = {}
+    for name in sorted({"default", *config.bot.collections.values()}):
+        named = dataclasses.replace(config, collection=name)
+        if name == "default":
+            folder = open_service(named, index_dir).store.path  # built on first use, upgraded once
+        else:
+            folder, _ = resolve_index_dir(named, None)
+            folder.mkdir(parents=True, exist_ok=True)
+        service = QueryService(IndexStore(folder), embedder, config.search)
+
+        def make_indexer(named=named, folder=folder):
+            public_only = not config.bot.allow_private_urls
+            return Indexer(named, IndexStore(folder), embedder(), public_web_only=public_only)
+
+        desks[name] = Desk(name, service, indexer=make_indexer, follows=FollowStore(folder / FILE))
+    return desks
+
+
 @click.command()
 @index_dir_option
 @click.pass_obj
@@ -41,16 +82,24 @@ def serve(obj: CliContext, index_dir: Path | None) -> None:
     if not token:
         fail(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
     config = obj.config
-    service = open_service(config, index_dir)
+    desks = open_desks(config, index_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.app import serve as serve_bot
     from retrieval.feedback import FeedbackStore
-    from retrieval.indexer import Indexer
+
+    default = desks["default"]
 
     def reindex(progress):
-        return Indexer(config, service.store, service.embedder).run((), progress=LineProgress(progress))
+        return default.indexer().run((), progress=LineProgress(progress))
 
     store = FeedbackStore(state_dir(config) / "feedback.sqlite")
     serve_bot(
-        service, config.bot, store, reindex, token, token_help=TOKEN_HELP, refresh_minutes=config.web.refresh_minutes
+        default.service,
+        config.bot,
+        store,
+        reindex,
+        token,
+        token_help=TOKEN_HELP,
+        refresh_minutes=config.web.refresh_minutes,
+        desks=desks,
     )

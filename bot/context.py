@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,21 +17,58 @@ from typing import Any
 from discord.ext import commands
 
 from retrieval.config import BotSettings
+from retrieval.errors import SourcedError
 from retrieval.feedback import FeedbackStore
-from retrieval.indexer import IndexReport
+from retrieval.follows import FollowStore
+from retrieval.indexer import Indexer, IndexReport
 from retrieval.ranking import Filters
 from retrieval.service import QueryService
 
 log = logging.getLogger("sourced.bot")
 
 
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Desk:
+    """One collection as the bot serves it: its query service, how to sync it and change its
+    sources (``indexer``: a fresh :class:`Indexer` over it), and its follows. Writes to one
+    collection (a /reindex, /add, /remove or scheduled refresh) take turns on ``lock``."""
+
+    name: str
+    service: QueryService
+    indexer: Callable[[], Indexer] | None = None
+    follows: FollowStore | None = None
+    sync: Callable[[Progress], IndexReport] | None = None  # default: indexer().run(())
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def can_write(self) -> bool:
+        return self.sync is not None or self.indexer is not None
+
+    def reindex(self, progress: Progress) -> IndexReport:
+        """The same sync as `sourced index`: every registered source, feeds re-polled."""
+        if self.sync is not None:
+            return self.sync(progress)
+        if self.indexer is None:
+            raise SourcedError("Reindexing is not available in this bot.")
+        from retrieval.cli.progress import LineProgress
+
+        return self.indexer().run((), progress=LineProgress(progress))
+
+
 @dataclass
 class BotContext:
-    service: QueryService
+    service: QueryService  # the default collection's
     settings: BotSettings
     store: FeedbackStore
-    reindex: Callable[[Callable[[str], None]], IndexReport] | None = None
+    reindex: Callable[[Progress], IndexReport] | None = None
     refresh_minutes: float = 0.0  # scheduled refresh (web.refresh_minutes); 0: none
+    desks: dict[str, Desk] = field(default_factory=dict)
+    # Called after every sync that wrote (a /reindex, /add, scheduled refresh) with the
+    # collection and its report: the alerts cog listens here.
+    sync_listeners: list[Callable[[Desk, IndexReport], Awaitable[None]]] = field(default_factory=list)
     _mention_cooldowns: commands.CooldownMapping | None = field(init=False, default=None)
     reindex_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     search_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(max(1, os.cpu_count() or 1)))
@@ -43,6 +80,49 @@ class BotContext:
             self._mention_cooldowns = commands.CooldownMapping.from_cooldown(
                 1, self.settings.cooldown_seconds, commands.BucketType.user
             )
+        if "default" not in self.desks:
+            # The default collection: its sync is whatever ``reindex`` is at call time.
+            self.desks["default"] = Desk(
+                "default",
+                self.service,
+                sync=lambda progress: self._default_reindex(progress),
+                lock=self.reindex_lock,
+            )
+
+    def _default_reindex(self, progress: Progress) -> IndexReport:
+        if self.reindex is None:
+            raise SourcedError("Reindexing is not available in this bot.")
+        return self.reindex(progress)
+
+    async def after_sync(self, desk: Desk, report: IndexReport) -> None:
+        """Tell the listeners what a sync brought; a failing listener is logged, never raised
+        (a refresh or an alert that fails must not stop answers)."""
+        if not getattr(report, "new_ids", ()):
+            return
+        for listener in list(self.sync_listeners):
+            try:
+                await listener(desk, report)
+            except Exception:
+                log.exception("after a sync of %s: a listener failed", desk.name)
+
+    def collection_name(self, guild_id: int | None, channel_id: int | None) -> str:
+        """The collection that answers in this channel: its own entry in ``bot.collections``,
+        else its server's, else the 'default' entry, else the default collection."""
+        routes = self.settings.collections
+        for key in (channel_id, guild_id, "default"):
+            if key is not None and str(key) in routes:
+                return routes[str(key)]
+        return "default"
+
+    def desk_for(self, guild_id: int | None, channel_id: int | None) -> Desk:
+        name = self.collection_name(guild_id, channel_id)
+        desk = self.desks.get(name)
+        if desk is None:
+            raise SourcedError(f"The collection '{name}' this channel is mapped to is not open in this bot.")
+        return desk
+
+    def desk_of(self, interaction: Any) -> Desk:
+        return self.desk_for(interaction.guild_id, interaction.channel_id)
 
     def mention_cooldown(self, message: Any) -> float:
         """Seconds this message's author must still wait before asking again (0: go ahead)."""

@@ -27,6 +27,9 @@ def _setting(default: Any, help: str) -> Any:
     if isinstance(default, (list, tuple)):
         value = tuple(default)
         return field(default_factory=lambda: value, metadata={"help": help})
+    if isinstance(default, dict):
+        mapping = dict(default)
+        return field(default_factory=lambda: dict(mapping), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -196,6 +199,11 @@ class IndexSettings:
         "Segments of about the same size before a write merges them into one (tiered, like Lucene's). "
         "Lower: fewer segments, more merging. At least 2.",
     )
+    collections_dir: str | None = _setting(
+        None,
+        "Where named collections (`--collection NAME`, `bot.collections`) keep their indexes, one "
+        "folder each. Default: a 'collections' folder beside the default index.",
+    )
 
 
 @dataclass(frozen=True)
@@ -254,6 +262,24 @@ class BotSettings:
     state_dir: str | None = _setting(
         None, "Where the bot keeps its question log and feedback. Default: the per-user data folder."
     )
+    collections: dict[str, str] = _setting(  # noqa: RUF009 (a default_factory field, as for lists)
+        {},
+        "Which collection answers where: server (guild) or channel id -> collection name; a channel's "
+        "entry wins over its server's, and the key 'default' names the collection for the rest "
+        "(else the default index). Each collection has its own sources and index (`--collection`).",
+    )
+    threads: bool = _setting(False, "Answers to /ask open a thread, so follow-up questions stay together.")
+    followup_weight: float = _setting(
+        0.5,
+        "How much a follow-up question leans on the question before it (0: not at all, 1: equally). "
+        "Measured on data/followups.yaml (docs/quality.md).",
+    )
+    alerts_per_hour: int = _setting(10, "Most alerts (/follow) posted in one channel per hour; the rest are dropped.")
+    allow_private_urls: bool = _setting(
+        False,
+        "Let /add fetch addresses on this machine or its private network (off: members with Manage "
+        "Server cannot make the bot read internal services).",
+    )
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,8 @@ class Config:
     # Where the settings came from: the file read (None: defaults only) and the keys it set.
     file: Path | None = field(default=None, metadata={"internal": True})
     explicit: frozenset[str] = field(default_factory=frozenset, metadata={"internal": True})
+    # The collection commands act on (`--collection`, $SOURCED_COLLECTION); "default": index.dir.
+    collection: str = field(default="default", metadata={"internal": True})
 
 
 @dataclass(frozen=True)
@@ -309,6 +337,9 @@ def settings_table() -> list[SettingInfo]:
 def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) is tuple:
         return "list of " + typing.get_args(hint)[0].__name__
+    if typing.get_origin(hint) is dict:
+        key, value = typing.get_args(hint)
+        return f"mapping of {key.__name__} to {value.__name__}"
     if isinstance(hint, types.UnionType):
         return " or ".join("null" if a is type(None) else a.__name__ for a in typing.get_args(hint))
     return hint.__name__
@@ -330,6 +361,12 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"Setting '{key}' must be a list, got {type(value).__name__}.")
         (item_type, _) = typing.get_args(hint)
         return tuple(_coerce(f"{key}[]", v, item_type) for v in value)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"Setting '{key}' must be a mapping, got {type(value).__name__}.")
+        _, value_type = typing.get_args(hint)
+        # YAML reads unquoted ids as numbers: keys are kept as text.
+        return {str(k): _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
     accepts = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -410,6 +447,17 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"Setting 'embedding.backend' must be one of {', '.join(BACKENDS)}.")
     if not 1 <= config.bot.results_per_page <= 10:
         raise ConfigError("Setting 'bot.results_per_page' must be between 1 and 10 (Discord shows 10 embeds).")
+    from .collections import CollectionNameError, check_name
+
+    for where, name in config.bot.collections.items():
+        if where != "default" and not where.isdigit():
+            raise ConfigError(f"Setting 'bot.collections': {where!r} is not a server or channel id (or 'default').")
+        try:
+            check_name(name)
+        except CollectionNameError as exc:
+            raise ConfigError(f"Setting 'bot.collections.{where}': {exc}") from None
+    if not 0.0 <= config.bot.followup_weight <= 1.0 or config.bot.alerts_per_hour < 0:
+        raise ConfigError("Setting 'bot.followup_weight' must be 0-1 and 'bot.alerts_per_hour' not negative.")
     if not 1 <= config.bot.max_question_chars <= 1000 or config.bot.cooldown_seconds < 0:
         raise ConfigError("Setting 'bot.max_question_chars' must be 1-1000 and 'bot.cooldown_seconds' not negative.")
     if config.search.k < 1 or config.search.per_document < 1 or config.embedding.batch_size < 1:

@@ -12,6 +12,7 @@ cannot be read now, from the articles already stored.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,9 @@ class IndexReport:
     sentences_embedded: int = 0
     sources: tuple[SourceReport, ...] = ()
     segments: int = 0
+    # Articles this run brought that the previous generation did not hold (a rebuild of
+    # what was there brings none): what alerts are matched against.
+    new_ids: tuple[str, ...] = ()
 
     @property
     def skipped(self) -> tuple[Problem, ...]:
@@ -147,10 +151,11 @@ class _Plan:
 class Indexer:
     """Reads sources and writes what changed to an index folder."""
 
-    def __init__(self, config: Config, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, config: Config, store: IndexStore, embedder: Embedder, public_web_only: bool = False) -> None:
         self.config = config
         self.store = store
         self.embedder = embedder
+        self.public_web_only = public_web_only  # web sources on private addresses are refused
         self.store.keep_generations = max(2, config.index.keep_generations)
         self.store.merge_factor = max(2, config.index.merge_factor)
         self._fetcher = None  # made when a web source is synced, closed after the sync
@@ -408,6 +413,7 @@ class Indexer:
                 max_redirects=web.max_redirects,
                 host_delay=web.host_delay_seconds,
                 concurrency=web.concurrency,
+                public_only=self.public_web_only,
             )
             self._fetcher = Fetcher(settings, HttpCache.load(self.store.path))
         return self._fetcher
@@ -552,9 +558,12 @@ class Indexer:
             action=action,
             replace_all=force,
         )
+        held = previous.document_index() if previous is not None else {}
+        new_ids = tuple(d.id for d in plan.documents if d.id not in held)
         snap = self.store.commit(previous, change, settings)
         write_state(self.store.path, state)
-        return self._report(snap, plan, True, started, embedded, sentences_embedded)
+        report = self._report(snap, plan, True, started, embedded, sentences_embedded)
+        return dataclasses.replace(report, new_ids=new_ids)
 
     def _segment(
         self, previous: Snapshot | None, plan: _Plan, progress: IndexProgress, reuse: bool

@@ -33,9 +33,11 @@ class Filters:
     until: datetime | None = None
     outlet: str | None = None
     source: str | None = None
+    # Only these articles (by id), e.g. the ones a refresh just brought, for alerts.
+    documents: frozenset[str] | None = None
 
     def active(self) -> bool:
-        return any(v is not None for v in (self.since, self.until, self.outlet, self.source))
+        return any(v is not None for v in (self.since, self.until, self.outlet, self.source, self.documents))
 
     def rows(self, snap: Snapshot) -> np.ndarray | None:
         """The index rows that pass, or None when nothing is filtered."""
@@ -43,12 +45,20 @@ class Filters:
             return None
         if self.since and self.until and self.since >= self.until:
             raise QuestionError("--since must be earlier than --until.")
-        return snap.rows_where(
+        import numpy as np
+
+        rows = None
+        if self.documents is not None:
+            rows = snap.rows_of_documents(self.documents)
+            if not any(v is not None for v in (self.since, self.until, self.outlet, self.source)):
+                return rows
+        where = snap.rows_where(
             self.since.isoformat() if self.since else None,
             self.until.isoformat() if self.until else None,
             self.outlet,
             self.source,
         )
+        return where if rows is None else np.intersect1d(rows, where)
 
 
 @dataclass(frozen=True, slots=True)

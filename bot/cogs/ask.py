@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import channel_enabled, per_member, question_cooldown
-from bot.context import BotContext, filters_to_dict, parse_since
+from bot.context import BotContext, Desk, filters_to_dict, parse_since
 from bot.errors import explain
 from bot.render import render_answer
 from bot.views import NONE, answer_view
@@ -60,18 +60,18 @@ class AskCog(commands.Cog):
             )
         )
 
-    def _work(self, question: str, k: int, filters: Filters):
+    def _work(self, desk: Desk, question: str, k: int, filters: Filters):
         """Search, remember the question for its buttons, render: all off the event loop."""
-        answer = self.ctx.service.ask(question, k, filters)
+        answer = desk.service.ask(question, k, filters)
         top = answer.hits[0].document.title if answer.hits else None
         qid = self.ctx.store.save_question(question, k, filters_to_dict(filters), answer.answered, top)
         return answer, render_answer(answer), qid
 
-    async def _reply_payload(self, question: str, k: int, filters: Filters):
+    async def _reply_payload(self, desk: Desk, question: str, k: int, filters: Filters):
         # A few searches at a time (one per core): more threads would only fight the
         # event loop for the GIL; the rest wait their turn without blocking anything.
         async with self.ctx.search_slots:
-            answer, reply, qid = await asyncio.to_thread(self._work, question, k, filters)
+            answer, reply, qid = await asyncio.to_thread(self._work, desk, question, k, filters)
         view = answer_view(qid, 0, len(answer.hits), more=len(answer.hits) >= k) if answer.hits else None
         return answer, reply, view
 
@@ -107,7 +107,7 @@ class AskCog(commands.Cog):
         started = time.perf_counter()
         k = results or self.ctx.settings.results_per_page
         try:
-            answer, reply, view = await self._reply_payload(question, k, filters)
+            answer, reply, view = await self._reply_payload(self.ctx.desk_of(interaction), question, k, filters)
         except Exception as exc:
             self._log(interaction.guild_id, interaction.channel_id, question, None, started, _kind(exc))
             raise  # to the tree's error handler (bot.errors)
@@ -122,7 +122,7 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            outlets = await asyncio.to_thread(self.ctx.service.outlets)
+            outlets = await asyncio.to_thread(self.ctx.desk_of(interaction).service.outlets)
         except SourcedError:
             return []
         current = current.lower()
@@ -158,7 +158,10 @@ class AskCog(commands.Cog):
         started = time.perf_counter()
         try:
             async with message.channel.typing():
-                answer, reply, view = await self._reply_payload(question, self.ctx.settings.results_per_page, Filters())
+                desk = self.ctx.desk_for(guild_id, message.channel.id)
+                answer, reply, view = await self._reply_payload(
+                    desk, question, self.ctx.settings.results_per_page, Filters()
+                )
         except Exception as exc:  # noqa: BLE001 - explained by the one error handler, never raised into discord.py
             self._log(guild_id, message.channel.id, question, None, started, _kind(exc))
             await message.reply(explain(exc, message.id, "answering that"), allowed_mentions=NONE)

@@ -30,13 +30,14 @@ class InfoCog(commands.Cog):
     @app_commands.command(name="sources", description="What the collection holds.")
     async def sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stats = await asyncio.to_thread(self.ctx.service.stats)  # failures: the tree's error handler
+        desk = self.ctx.desk_of(interaction)
+        stats = await asyncio.to_thread(desk.service.stats)  # failures: the tree's error handler
         newest = stats.newest.date().isoformat() if stats.newest else "unknown"
         lines = [f"{escape(name)}: {count}" for name, count in list(stats.outlets.items())[:30]]
         if len(stats.outlets) > 30:
             lines.append(f"… and {len(stats.outlets) - 30} more outlets")
         embed = discord.Embed(
-            title="What I can answer from",
+            title="What I can answer from" + (f" (collection {desk.name})" if desk.name != "default" else ""),
             description=f"**{stats.documents}** articles, **{stats.chunks}** passages, newest from {newest}.",
         )
         embed.add_field(name="Articles per outlet", value="\n".join(lines)[:1024] or "none", inline=False)
@@ -51,10 +52,11 @@ class InfoCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.checks.has_permissions(manage_guild=True)  # and refused here if shown anyway
     async def reindex(self, interaction: discord.Interaction) -> None:
-        if self.ctx.reindex is None:
+        desk = self.ctx.desk_of(interaction)
+        if (desk.name == "default" and self.ctx.reindex is None) or not desk.can_write:
             await interaction.response.send_message("Reindexing is not available in this bot.", ephemeral=True)
             return
-        if self.ctx.reindex_lock.locked():
+        if desk.lock.locked():
             await interaction.response.send_message("A reindex is already running.", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -68,8 +70,9 @@ class InfoCog(commands.Cog):
                 last[0] = now
                 asyncio.run_coroutine_threadsafe(interaction.edit_original_response(content=text), loop)
 
-        async with self.ctx.reindex_lock:
-            report = await asyncio.to_thread(self.ctx.reindex, progress)  # failures: the tree's error handler
+        async with desk.lock:
+            report = await asyncio.to_thread(desk.reindex, progress)  # failures: the tree's error handler
+        await self.ctx.after_sync(desk, report)
         if report.written:
             summary = (
                 f"Reindexed: {report.documents} articles ({report.chunks} passages); {report.added} added, "

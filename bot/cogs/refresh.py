@@ -13,7 +13,7 @@ import logging
 
 from discord.ext import commands, tasks
 
-from bot.context import BotContext
+from bot.context import BotContext, Desk
 
 log = logging.getLogger("sourced.refresh")
 
@@ -38,31 +38,40 @@ class RefreshCog(commands.Cog):
         self.loop = tasks.loop(minutes=max(minutes, 0.01))(self._tick)
 
     async def cog_load(self) -> None:
-        if self.minutes > 0 and self.ctx.reindex is not None:
+        if self.minutes > 0 and any(self._writable()):
             self.loop.start()
-            log.info("refreshing the collection every %g minutes", self.minutes)
+            log.info("refreshing %d collection(s) every %g minutes", len(self._writable()), self.minutes)
 
     async def cog_unload(self) -> None:
         self.loop.cancel()
 
+    def _writable(self) -> list[Desk]:
+        return [
+            d for d in self.ctx.desks.values() if d.can_write and (d.name != "default" or self.ctx.reindex is not None)
+        ]
+
     async def _tick(self) -> None:
         if self.loop.current_loop == 0:
             return  # the index was just opened: the first refresh is one interval away
-        await self.refresh()
+        for desk in self._writable():
+            await self.refresh(desk)
 
-    async def refresh(self) -> str | None:
-        """One refresh now; returns the log line (None when skipped or failed)."""
-        if self.ctx.reindex is None or self.ctx.reindex_lock.locked():
+    async def refresh(self, desk: Desk | None = None) -> str | None:
+        """One refresh of a collection (the default one if none is named) now; returns the
+        log line (None when skipped or failed). New articles then raise their alerts."""
+        desk = desk or self.ctx.desks["default"]
+        if not desk.can_write or (desk.name == "default" and self.ctx.reindex is None) or desk.lock.locked():
             log.info("refresh skipped: a reindex is running")
             return None
-        async with self.ctx.reindex_lock:
+        async with desk.lock:
             try:
-                report = await asyncio.to_thread(self.ctx.reindex, lambda _text: None)
+                report = await asyncio.to_thread(desk.reindex, lambda _text: None)
             except Exception as exc:  # noqa: BLE001 - a failed refresh must not stop the bot
                 log.warning("refresh failed: %s", exc)
                 return None
-        line = summary(report)
+        line = summary(report) if desk.name == "default" else f"{desk.name}: {summary(report)}"
         for source in report.unreadable:
             log.warning("refresh: %s: %s", source.key, source.reason)
         log.info("%s", line)
+        await self.ctx.after_sync(desk, report)
         return line

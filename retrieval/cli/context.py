@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -29,21 +30,25 @@ def fail(message: str) -> None:
 class CliContext:
     """Loads config and heavy collaborators once, when a command first needs them."""
 
-    def __init__(self, config_path: Path | None) -> None:
+    def __init__(self, config_path: Path | None, collection: str | None = None) -> None:
         self.config_path = config_path
+        self.collection = collection
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(self.config_path)
+            if self.collection:
+                from retrieval.collections import check_name
+
+                config = dataclasses.replace(config, collection=check_name(self.collection))
+            self._config = config
         return self._config
 
 
-def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
-    """(index folder, whether the user chose it) by precedence: option, env, config, default."""
-    if option is not None:
-        return option.expanduser(), True
+def default_index_dir(config: Config) -> tuple[Path, bool]:
+    """(the default collection's index folder, whether the user chose it): env, config, default."""
     if os.environ.get(ENV_INDEX_DIR):
         return Path(os.environ[ENV_INDEX_DIR]).expanduser(), True
     if config.index.dir:
@@ -51,6 +56,25 @@ def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
     from retrieval.paths import data_dir
 
     return data_dir() / "index", False
+
+
+def collection_index_dir(config: Config, name: str) -> Path:
+    """The index folder of collection ``name`` under these settings."""
+    from retrieval.collections import collection_dir
+
+    default, _ = default_index_dir(config)
+    configured = resolve_path(config, config.index.collections_dir) if config.index.collections_dir else None
+    return collection_dir(name, default, configured)
+
+
+def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
+    """(index folder, whether the user chose it) by precedence: option, the collection
+    chosen with --collection, env, config, default."""
+    if option is not None:
+        return option.expanduser(), True
+    if config.collection != "default":
+        return collection_index_dir(config, config.collection), True
+    return default_index_dir(config)
 
 
 def open_service(config: Config, index_dir: Path | None, build_if_missing: bool = True):
@@ -61,6 +85,11 @@ def open_service(config: Config, index_dir: Path | None, build_if_missing: bool 
     folder, chosen = resolve_index_dir(config, index_dir)
     store = IndexStore(folder)
     if not store.exists():
+        if index_dir is None and config.collection != "default":
+            raise IndexMissingError(
+                f"No collection '{config.collection}' yet. Create it with "
+                f"`sourced --collection {config.collection} add SOURCE`."
+            )
         if chosen and not folder.is_dir():
             raise IndexMissingError(
                 f"The index folder {folder} does not exist. Build it with `sourced index --index-dir {folder} PATH`."

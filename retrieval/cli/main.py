@@ -86,10 +86,17 @@ class _Group(click.Group):
     envvar="SOURCED_CONFIG",
     help="YAML settings file (see `sourced config`). Env: SOURCED_CONFIG.",
 )
+@click.option(
+    "--collection",
+    "collection",
+    metavar="NAME",
+    envvar="SOURCED_COLLECTION",
+    help="Act on the named collection (its own sources and index) instead of the default one. Env: SOURCED_COLLECTION.",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, collection: str | None) -> None:
     """Answers from a collection of news articles, always with their sources."""
-    ctx.obj = CliContext(config_path)
+    ctx.obj = CliContext(config_path, collection)
 
 
 for _command in (index, add, remove, compact, rollback, doctor, ask, eval_cmd, sources, config_cmd, feedback, bench):

@@ -283,6 +283,17 @@ class Snapshot:
                 out[n] = [(r + base, a, b, t) for r, a, b, t in sentences]
         return out
 
+    def rows_of_documents(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The (global) passage rows of the live documents among ``doc_ids``, sorted."""
+        import numpy as np
+
+        rows = [
+            self.bases[segment] + local
+            for segment, chunks, _ in self.stored_records(doc_ids).values()
+            for local, _ in chunks
+        ]
+        return np.array(sorted(rows), dtype=np.int64)
+
     def stored_records(self, doc_ids: Iterable[str]) -> dict[str, tuple[int, list, list]]:
         """For live documents: (segment index, [(local row, ChunkRecord)], [(local row, SentenceRecord)])."""
         index = self.document_index()

@@ -105,6 +105,9 @@ class FetchSettings:
     host_delay: float = 1.0
     concurrency: int = 4
     user_agent: str = USER_AGENT
+    # Refuse hosts on this machine or a private network, at every redirect hop (the bot's
+    # /add: a server admin must not make it read internal services).
+    public_only: bool = False
 
 
 class Fetcher:
@@ -147,6 +150,8 @@ class Fetcher:
         ``conditional``: send the cached validators (a 304 comes back as is)."""
         current = url
         for _ in range(self.settings.max_redirects + 1):
+            if self.settings.public_only and (why := private_address(current)):
+                raise FetchError(why)
             if not self.allowed(current):
                 unreachable = self._robots_failure.get(_origin(current))
                 if unreachable:  # the host itself is down or wrong: say that, not "disallowed"
@@ -263,3 +268,24 @@ class Fetcher:
             etag=r.headers.get("etag"),
             last_modified=r.headers.get("last-modified"),
         )
+
+
+def private_address(url: str) -> str | None:
+    """Why ``url``'s host may not be fetched from chat (loopback, private, link-local or
+    otherwise not public), or None for a public host. Names are resolved here."""
+    import ipaddress
+    import socket
+
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError):
+            return None  # the request itself will say that the host is unknown
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    for address in addresses:
+        if not address.is_global:
+            return f"{host} is a private or local address (not fetched from chat)"
+    return None

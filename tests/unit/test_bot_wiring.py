@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import bot.app
 from bot.app import SourcedBot
 from bot.cogs.ask import AskCog
+from bot.cogs.desk import UnfollowButton
 from bot.cogs.info import InfoCog
 from bot.context import BotContext
 from bot.views import FullButton, MoreButton, VoteButton
@@ -38,9 +39,9 @@ def served(cli_env, tmp_path, monkeypatch):
     assert CliRunner().invoke(main, ["add", str(folder)]).exit_code == 0
     given: dict = {}
 
-    def fake_serve(service, settings, store, reindex, token, token_help="", refresh_minutes=0.0):
+    def fake_serve(service, settings, store, reindex, token, token_help="", refresh_minutes=0.0, desks=None):
         given.update(service=service, settings=settings, store=store, reindex=reindex, token=token)
-        given["refresh_minutes"] = refresh_minutes
+        given.update(refresh_minutes=refresh_minutes, desks=desks)
 
     monkeypatch.setattr(bot.app, "serve", fake_serve)
     monkeypatch.setenv("DISCORD_TOKEN", "  token-from-env \n")
@@ -103,6 +104,9 @@ def test_serve_reads_the_token_from_a_dot_env_file(cli_env, monkeypatch, tmp_pat
     assert given["token"] == "from-dotenv"
 
 
+COMMANDS = ["about", "add", "ask", "feeds", "follow", "following", "reindex", "remove", "sources"]
+
+
 @pytest.fixture
 def context(bundled_index, hash_config, tmp_path):
     service = service_for(hash_config, bundled_index)
@@ -138,16 +142,16 @@ def _started(context, monkeypatch, dev_guild=None):
 
 def test_the_client_loads_every_cog_command_and_button_then_syncs_once(context, monkeypatch):
     (names, _, cogs, dynamic), synced = _started(context, monkeypatch)
-    assert cogs == ["AskCog", "InfoCog", "RefreshCog"]
-    assert names == ["about", "ask", "reindex", "sources"]
+    assert cogs == ["AskCog", "DeskCog", "InfoCog", "RefreshCog"]
+    assert names == COMMANDS
     assert synced == [None]  # globally, once, at start-up
-    assert dynamic == {MoreButton, FullButton, VoteButton}  # buttons keep working after a restart
+    assert dynamic == {MoreButton, FullButton, VoteButton, UnfollowButton}  # buttons keep working after a restart
     assert context.settings.dev_guild is None
 
 
 def test_a_dev_guild_gets_the_commands_instantly(context, monkeypatch):
     (_, guild_names, _, _), synced = _started(context, monkeypatch, dev_guild=4242)
-    assert synced == [4242] and guild_names == ["about", "ask", "reindex", "sources"]
+    assert synced == [4242] and guild_names == COMMANDS
 
 
 @pytest.mark.parametrize(
