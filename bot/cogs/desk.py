@@ -61,12 +61,16 @@ def report_lines(report, source: str) -> list[str]:
     """What an /add or /remove did, for a chat message."""
     lines = []
     for s in report.sources:
+        name = escape(s.key)
         if s.status == "unreadable":
-            lines.append(f"⚠️ {escape(s.key)}: {escape(s.reason or 'could not be read')}; nothing was added from it.")
+            kept = f"; its {s.articles} articles stay" if s.articles else "; nothing was added from it"
+            lines.append(f"⚠️ {name}: {escape(s.reason or 'could not be read')}{kept}.")
+        elif s.status == "duplicate":
+            lines.append(f"{name}: {escape(s.reason or 'already a source')}.")
         elif s.status == "removed":
-            lines.append(f"Removed {escape(s.key)} and its {s.articles} articles.")
+            lines.append(f"Removed {name} and its {s.removed} articles.")
         else:
-            lines.append(f"{escape(s.key)} ({s.kind}): {s.articles} articles held.")
+            lines.append(f"{name} ({s.kind}): {s.articles} articles, {s.added} new, {s.updated} changed.")
     if report.written and (report.added or report.updated):
         lines.insert(
             0, f"Added {report.added} articles, updated {report.updated}; the collection holds {report.documents}."
