@@ -149,9 +149,12 @@ class Reply:
         return sum(len(e) for e in self.embeds)
 
 
-def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET) -> Reply:
-    """One embed per article; hits that share a link become fields of one embed."""
+def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET, asked: str | None = None) -> Reply:
+    """One embed per article; hits that share a link become fields of one embed. ``asked``:
+    the follow-up as the member wrote it, when ``answer.question`` is how it was understood."""
     question = _cut_words(escape(answer.question), 300)
+    if asked is not None and asked != answer.question:
+        question = f"{_cut_words(escape(asked), 300)}\n*Searching: {question}*"
     if not answer.hits:
         return Reply(f"**Q:** {question}\nI couldn't find this in the collection.")
     if answer.answered:

@@ -27,7 +27,13 @@ async def _answer_for(interaction: discord.Interaction, qid: str, offset: int):
     if stored is None:
         return None
     return await asyncio.to_thread(
-        ctx.desk_of(interaction).service.ask, stored.question, stored.k, filters_from_dict(stored.filters), offset
+        ctx.desk_of(interaction).service.ask,
+        stored.question,
+        stored.k,
+        filters_from_dict(stored.filters),
+        offset,
+        previous=stored.filters.get("previous"),
+        previous_weight=ctx.settings.followup_weight,
     )
 
 

@@ -270,9 +270,10 @@ class BotSettings:
     )
     threads: bool = _setting(False, "Answers to /ask open a thread, so follow-up questions stay together.")
     followup_weight: float = _setting(
-        0.5,
-        "How much a follow-up question leans on the question before it (0: not at all, 1: equally). "
-        "Measured on data/followups.yaml (docs/quality.md).",
+        0.75,
+        "How much a follow-up's question vector leans on the text it is searched as (its words plus "
+        "the ones it borrows from the question before it): 0 its own words only, 1 that text only. "
+        "Measured on data/followups.yaml by scripts/measure_followups.py (docs/quality.md).",
     )
     alerts_per_hour: int = _setting(10, "Most alerts (/follow) posted in one channel per hour; the rest are dropped.")
     allow_private_urls: bool = _setting(

@@ -145,3 +145,50 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
     if report.off_topic:
         report.abstention_rate /= report.off_topic
     return report
+
+
+# ---------------------------------------------------------------------- follow-ups
+
+FOLLOWUP_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def load_followups(path: Path) -> list[dict[str, Any]]:
+    """Pairs of a question and a follow-up with the phrases that answer the follow-up
+    (data/followups.yaml)."""
+    try:
+        data = yamlio.load(Path(path).read_text(encoding="utf-8"))
+        pairs = data["followups"]
+        for pair in pairs:
+            if not (pair["previous"] and pair["followup"] and pair["expect"]):
+                raise KeyError("previous, followup and expect")
+    except (OSError, KeyError, TypeError) as exc:
+        raise ConfigError(f"Cannot read the follow-ups in {path}: {exc}") from None
+    return pairs
+
+
+def _answers_in_top(answer: Answer, expect: Sequence[str], k: int = 3) -> bool:
+    return any(_norm(phrase) in _norm(hit.text) for hit in answer.hits[:k] for phrase in expect)
+
+
+def evaluate_followups(service: Any, pairs: Sequence[dict[str, Any]], weights=FOLLOWUP_WEIGHTS) -> dict[str, Any]:
+    """How many follow-ups are answered in the top 3 asked alone, and through the
+    follow-up path at each weight (with the texts they were searched as)."""
+    alone = [_answers_in_top(service.ask(p["followup"], k=5), p["expect"]) for p in pairs]
+    rows = []
+    for weight in weights:
+        answers = [service.ask(p["followup"], k=5, previous=p["previous"], previous_weight=weight) for p in pairs]
+        hits = [_answers_in_top(a, p["expect"]) for a, p in zip(answers, pairs, strict=True)]
+        rows.append(
+            {
+                "weight": weight,
+                "top3": sum(hits),
+                "missed": [p["followup"] for p, h in zip(pairs, hits, strict=True) if not h],
+                "searched": [a.question for a in answers],
+            }
+        )
+    return {
+        "pairs": len(pairs),
+        "alone_top3": sum(alone),
+        "alone_missed": [p["followup"] for p, h in zip(pairs, alone, strict=True) if not h],
+        "rows": rows,
+    }

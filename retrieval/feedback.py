@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS questions (
     qid TEXT PRIMARY KEY, question TEXT NOT NULL, k INTEGER NOT NULL, filters TEXT NOT NULL,
     answered INTEGER NOT NULL, top_title TEXT, created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id INTEGER PRIMARY KEY, qid TEXT NOT NULL, updated REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS votes (
     qid TEXT NOT NULL, voter TEXT NOT NULL, vote INTEGER NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (qid, voter)
@@ -71,6 +74,16 @@ class FeedbackStore:
         if row is None:
             return None
         return StoredQuestion(row[0], row[1], row[2], json.loads(row[3]))
+
+    def set_thread(self, thread_id: int, qid: str) -> None:
+        """The latest question of a conversation thread (the next follow-up builds on it)."""
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO threads VALUES (?,?,?)", (thread_id, qid, time.time()))
+
+    def thread_question(self, thread_id: int) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT qid FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+        return row[0] if row else None
 
     def vote(self, qid: str, voter: str, up: bool) -> bool:
         """Record (or change) one voter's vote; False if the question is unknown."""

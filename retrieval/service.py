@@ -35,6 +35,8 @@ MAX_RESULTS = 100
 # Candidates fetched per result wanted: deep pages need spare passages, as several come
 # from one article and only one per article is shown.
 POOL_FACTOR = 4
+# A follow-up as searched (its words and the ones it borrows) is cut to this length.
+MAX_FOLLOWUP_CHARS = 1000
 # For the first this many results of a page, an article's best passages compete at
 # sentence level for the one shown; deeper results show their best passage (a deep list
 # is for scripts and stays cheap).
@@ -130,14 +132,21 @@ class QueryService:
             )
 
     def candidates(
-        self, snap: Snapshot, question: str, tokens: list[str], n: int, mode: str | None, filters: Filters | None
+        self,
+        snap: Snapshot,
+        question: str,
+        tokens: list[str],
+        n: int,
+        mode: str | None,
+        filters: Filters | None,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[Candidate]]:
-        """The question's plain and ranking vectors (``embedding.adapter.query_vectors``) and
-        its ``n`` best passages before grouping by article."""
+        """The question's plain and ranking vectors (``embedding.adapter.query_vectors``,
+        unless given) and its ``n`` best passages before grouping by article."""
         from .embedding.adapter import query_vectors
 
         mode = mode or self.settings.mode
-        plain, vector = query_vectors(self.embedder, question)
+        plain, vector = vectors if vectors is not None else query_vectors(self.embedder, question)
         allowed = filters.rows(snap) if filters else None
         params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
         return plain, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
@@ -149,30 +158,64 @@ class QueryService:
         filters: Filters | None = None,
         offset: int = 0,
         mode: str | None = None,
+        previous: str | None = None,
+        previous_weight: float = 0.5,
     ) -> Answer:
-        """The best passages for ``question``; ``offset`` skips that many (for "more results")."""
+        """The best passages for ``question``; ``offset`` skips that many (for "more results").
+
+        ``previous``: the question this one follows up (retrieval.followup); the answer's
+        ``question`` is then the text as searched, and the question vector leans on it by
+        ``previous_weight`` (0: the follow-up's own words only)."""
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
         k = k or self.settings.k
         if not 1 <= k <= MAX_RESULTS or not 0 <= offset <= MAX_RESULTS:
             raise QuestionError(f"The number of results must be between 1 and {MAX_RESULTS}.")
+        vectors = None
+        if previous:
+            text, vectors = self._followup(text, clean_question(previous, 10 * MAX_FOLLOWUP_CHARS), previous_weight)
         try:
-            return self._ask(text, k, filters, offset, mode, started)
+            return self._ask(text, k, filters, offset, mode, started, vectors)
         except (OSError, sqlite3.Error):
             # A writer replaced the index and removed the generation this thread was
             # still opening: forget it and answer from the live one.
             with self._lock:
                 self._snapshot = None
-            return self._ask(text, k, filters, offset, mode, started)
+            return self._ask(text, k, filters, offset, mode, started, vectors)
 
-    def _ask(self, text: str, k: int, filters: Filters | None, offset: int, mode: str | None, started: float) -> Answer:
+    def _followup(self, followup: str, previous: str, weight: float):
+        """(text as searched, (plain, ranking) vectors) of a follow-up question."""
+        import numpy as np
+
+        from .embedding.adapter import query_vectors
+        from .followup import understood
+
+        searched = understood(previous, followup)[:MAX_FOLLOWUP_CHARS]
+        own = query_vectors(self.embedder, followup)
+        full = query_vectors(self.embedder, searched)
+        mixed = []
+        for a, b in zip(own, full, strict=True):
+            v = (1.0 - weight) * a + weight * b
+            mixed.append((v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32))
+        return searched, (mixed[0], mixed[1])
+
+    def _ask(
+        self,
+        text: str,
+        k: int,
+        filters: Filters | None,
+        offset: int,
+        mode: str | None,
+        started: float,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Answer:
         import numpy as np
 
         wanted = offset + k
         pool = max(self.settings.candidates, wanted * self.settings.per_document * POOL_FACTOR)
         snap = self.snapshot()
         tokens = snap.lexical.query_tokens(text)
-        plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters)
+        plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters, vectors)
         refs = snap.chunk_refs([c.row for c in candidates])
         candidates = [c for c in candidates if c.row in refs]
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)

@@ -18,6 +18,7 @@ from bot.errors import explain
 from bot.render import render_answer
 from bot.views import NONE, answer_view
 from retrieval.errors import SourcedError
+from retrieval.followup import understood
 from retrieval.ranking import Filters
 from retrieval.types import Answer
 
@@ -60,20 +61,31 @@ class AskCog(commands.Cog):
             )
         )
 
-    def _work(self, desk: Desk, question: str, k: int, filters: Filters):
-        """Search, remember the question for its buttons, render: all off the event loop."""
-        answer = desk.service.ask(question, k, filters)
+    def _work(self, desk: Desk, question: str, k: int, filters: Filters, previous: str | None = None):
+        """Search, remember the question for its buttons, render: all off the event loop.
+        ``previous``: the conversation so far, when this question follows one up."""
+        weight = self.ctx.settings.followup_weight
+        answer = desk.service.ask(question, k, filters, previous=previous, previous_weight=weight)
         top = answer.hits[0].document.title if answer.hits else None
-        qid = self.ctx.store.save_question(question, k, filters_to_dict(filters), answer.answered, top)
-        return answer, render_answer(answer), qid
+        stored = {**filters_to_dict(filters), "previous": previous}
+        qid = self.ctx.store.save_question(question, k, stored, answer.answered, top)
+        return answer, render_answer(answer, asked=question if previous else None), qid
 
-    async def _reply_payload(self, desk: Desk, question: str, k: int, filters: Filters):
+    async def _reply_payload(self, desk: Desk, question: str, k: int, filters: Filters, previous: str | None = None):
         # A few searches at a time (one per core): more threads would only fight the
         # event loop for the GIL; the rest wait their turn without blocking anything.
         async with self.ctx.search_slots:
-            answer, reply, qid = await asyncio.to_thread(self._work, desk, question, k, filters)
+            answer, reply, qid = await asyncio.to_thread(self._work, desk, question, k, filters, previous)
         view = answer_view(qid, 0, len(answer.hits), more=len(answer.hits) >= k) if answer.hits else None
-        return answer, reply, view
+        return answer, reply, view, qid
+
+    def _conversation(self, qid: str | None) -> str | None:
+        """The conversation up to a stored question, as the next follow-up builds on it."""
+        stored = self.ctx.store.question(qid) if qid else None
+        if stored is None:
+            return None
+        previous = stored.filters.get("previous")
+        return understood(previous, stored.question) if previous else stored.question
 
     # ------------------------------------------------------------------ /ask
 
@@ -107,7 +119,7 @@ class AskCog(commands.Cog):
         started = time.perf_counter()
         k = results or self.ctx.settings.results_per_page
         try:
-            answer, reply, view = await self._reply_payload(self.ctx.desk_of(interaction), question, k, filters)
+            answer, reply, view, qid = await self._reply_payload(self.ctx.desk_of(interaction), question, k, filters)
         except Exception as exc:
             self._log(interaction.guild_id, interaction.channel_id, question, None, started, _kind(exc))
             raise  # to the tree's error handler (bot.errors)
@@ -115,7 +127,18 @@ class AskCog(commands.Cog):
         kwargs = {"embeds": reply.embeds, "allowed_mentions": NONE}
         if view is not None:
             kwargs["view"] = view
-        await interaction.followup.send(reply.content, **kwargs)
+        sent = await interaction.followup.send(reply.content, wait=self.ctx.settings.threads, **kwargs)
+        if self.ctx.settings.threads and sent is not None and interaction.guild_id is not None:
+            await self._open_thread(sent, question, qid)
+
+    async def _open_thread(self, message, question: str, qid: str) -> None:
+        """A thread under the answer, so follow-ups stay together (bot.threads)."""
+        try:
+            thread = await message.create_thread(name=question[:100], auto_archive_duration=1440)
+        except discord.HTTPException as exc:  # no permission to create threads: answer stays
+            log.warning("could not open a thread for an answer: %s", exc)
+            return
+        await asyncio.to_thread(self.ctx.store.set_thread, thread.id, qid)
 
     @ask.autocomplete("outlet")
     async def outlet_autocomplete(
@@ -136,13 +159,15 @@ class AskCog(commands.Cog):
         if message.author.bot or self.bot.user is None:
             return
         mentioned = self.bot.user in message.mentions
-        replied = (
-            message.reference is not None
-            and isinstance(message.reference.resolved, discord.Message)
-            and message.reference.resolved.author == self.bot.user
-        )
+        resolved = message.reference.resolved if message.reference is not None else None
+        replied = resolved is not None and getattr(resolved, "author", None) == self.bot.user
         if not (mentioned or replied):
             return
+        # A reply to one of the bot's answers, or a question in the thread under one,
+        # continues that conversation.
+        previous_qid = _answer_qid(resolved) if replied else None
+        if previous_qid is None:
+            previous_qid = await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id)
         question = " ".join(_MENTION.sub(" ", message.content).split())
         guild_id = message.guild.id if message.guild else None
         if not self.ctx.allowed(guild_id, message.channel.id):
@@ -159,8 +184,9 @@ class AskCog(commands.Cog):
         try:
             async with message.channel.typing():
                 desk = self.ctx.desk_for(guild_id, message.channel.id)
-                answer, reply, view = await self._reply_payload(
-                    desk, question, self.ctx.settings.results_per_page, Filters()
+                previous = await asyncio.to_thread(self._conversation, previous_qid)
+                answer, reply, view, qid = await self._reply_payload(
+                    desk, question, self.ctx.settings.results_per_page, Filters(), previous
                 )
         except Exception as exc:  # noqa: BLE001 - explained by the one error handler, never raised into discord.py
             self._log(guild_id, message.channel.id, question, None, started, _kind(exc))
@@ -171,6 +197,21 @@ class AskCog(commands.Cog):
         if view is not None:
             kwargs["view"] = view
         await message.reply(reply.content, **kwargs)
+        if previous_qid is not None and await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id):
+            await asyncio.to_thread(self.ctx.store.set_thread, message.channel.id, qid)  # the thread goes on from here
+
+
+_ANSWER_ID = re.compile(r"^sourced:(?:more|full|vote):(?P<qid>[0-9a-f]+):")
+
+
+def _answer_qid(message) -> str | None:
+    """The stored question behind one of the bot's answers, read from its buttons."""
+    for row in getattr(message, "components", None) or ():
+        for item in getattr(row, "children", ()):
+            match = _ANSWER_ID.match(getattr(item, "custom_id", None) or "")
+            if match:
+                return match["qid"]
+    return None
 
 
 def _kind(exc: Exception) -> str:
