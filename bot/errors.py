@@ -12,7 +12,7 @@ import logging
 import discord
 from discord import app_commands
 
-from retrieval.errors import SourcedError
+from retrieval.errors import IndexMissingError, SourcedError
 
 log = logging.getLogger("sourced.bot")
 NONE = discord.AllowedMentions.none()
@@ -28,6 +28,13 @@ def explain(error: BaseException, ref: int, doing: str | None = None) -> str:
     """The one line a member sees for ``error``; unexpected errors are logged here."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, IndexMissingError):
+        # The message names a folder on the bot's machine: the operator's log gets it.
+        log.warning("no index to answer from (ref %s): %s", ref, error)
+        return (
+            "No index to answer from here yet (or it cannot be read). A member with Manage Server "
+            "can add a page or feed with `/add`; the bot's operator can check it with `sourced doctor`."
+        )
     if isinstance(error, SourcedError):
         return str(error)
     if isinstance(error, NotEnabledHere):

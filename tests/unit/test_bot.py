@@ -105,7 +105,8 @@ def test_missing_index_is_a_short_ephemeral_message(make_context, tmp_path, hash
     cog, client = cog_and_client(make_context(service=empty))
     interaction = asyncio.run(ask(cog, client, "Amazon"))
     ((_, sent),) = interaction.sent()
-    assert sent["ephemeral"] and "No index" in sent["content"]
+    assert sent["ephemeral"] and "No index" in sent["content"] and "/add" in sent["content"]
+    assert str(tmp_path) not in sent["content"]  # no folder of the bot's machine is shown
 
 
 def test_exception_inside_search_is_logged_not_shown(make_context, caplog):
