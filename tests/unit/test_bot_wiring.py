@@ -212,3 +212,29 @@ def test_feedback_summarises_the_votes(cli_env, tmp_path, monkeypatch):
     assert "1 👎 0 👍  banana bread?" in result.stdout
     data = json.loads(CliRunner().invoke(main, ["feedback", "--json"]).stdout)
     assert (data["questions"], data["answered"], data["up"], data["down"]) == (2, 1, 2, 1)
+
+
+def test_serve_opens_a_desk_per_collection_sharing_one_model(cli_env, tmp_path, monkeypatch):
+    (cli_env / "config.yaml").write_text(
+        "embedding:\n  model: hash\nbot:\n  collections:\n    '10': tech\n    '11': birds\n"
+    )
+    assert CliRunner().invoke(main, ["add", str(BUNDLED)]).exit_code == 0
+    given = {}
+    monkeypatch.setattr(bot.app, "serve", lambda *args, **kwargs: given.update(kwargs))
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    desks = given["desks"]
+    assert sorted(desks) == ["birds", "default", "tech"]
+    index = tmp_path / "index"
+    assert desks["default"].service.store.path == index
+    assert desks["tech"].service.store.path == tmp_path / "collections" / "tech"
+    assert desks["tech"].follows.path == tmp_path / "collections" / "tech" / "follows.sqlite"
+    assert desks["tech"].service.embedder is desks["default"].service.embedder  # one model in memory
+    assert desks["default"].service.snapshot().manifest["documents"] == 15
+    with pytest.raises(SourcedError, match="No index"):
+        desks["tech"].service.ask("anything")  # empty until /add fills it
+    # The CLI reaches the same collection by name.
+    added = CliRunner().invoke(main, ["--collection", "tech", "add", str(BUNDLED / "003_dda86c09921c1694.txt")])
+    assert added.exit_code == 0, added.output
+    assert desks["tech"].service.snapshot().manifest["documents"] == 1
