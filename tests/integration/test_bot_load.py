@@ -60,7 +60,7 @@ class GatedService:
         self.lock = threading.Lock()
         self.running = self.most_at_once = 0
 
-    def ask(self, question, k=None, filters=None):
+    def ask(self, question, k=None, filters=None, **options):
         if not self.all_acknowledged.wait(GATE_TIMEOUT_S):
             self.all_acknowledged.set()  # fail once, not once per interaction
             raise RuntimeError("acknowledging the interactions waited on the searches")
@@ -68,7 +68,7 @@ class GatedService:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
-            answer = self.service.ask(question, k, filters)
+            answer = self.service.ask(question, k, filters, **options)
         finally:
             with self.lock:
                 self.running -= 1
