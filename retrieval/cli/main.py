@@ -19,6 +19,7 @@ import click
 from retrieval import __version__
 from retrieval.cli.commands.ask import ask, eval_cmd
 from retrieval.cli.commands.bench import bench
+from retrieval.cli.commands.db import db
 from retrieval.cli.commands.feedback import feedback
 from retrieval.cli.commands.index import add, compact, doctor, index, remove, rollback
 from retrieval.cli.commands.settings import config_cmd
@@ -99,5 +100,19 @@ def main(ctx: click.Context, config_path: Path | None, collection: str | None) -
     ctx.obj = CliContext(config_path, collection)
 
 
-for _command in (index, add, remove, compact, rollback, doctor, ask, eval_cmd, sources, config_cmd, feedback, bench):
+for _command in (
+    index,
+    add,
+    remove,
+    compact,
+    rollback,
+    doctor,
+    ask,
+    eval_cmd,
+    sources,
+    config_cmd,
+    feedback,
+    bench,
+    db,
+):
     main.add_command(_command)

