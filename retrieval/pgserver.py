@@ -77,7 +77,9 @@ class LocalPostgres:
         url = f"postgresql://{ROLE}@127.0.0.1:{port}/{DATABASE}"
         return DbStatus(alive, url, self.folder, pid if alive else None)
 
-    def start(self) -> DbStatus:
+    def start(self, replica_of: str | None = None) -> DbStatus:
+        """Start the server, made on first use: a new cluster, or with ``replica_of`` (the
+        URL of a running primary) a streaming replica of it, read-only."""
         current = self.status()
         if current.running:
             return current
@@ -87,11 +89,17 @@ class LocalPostgres:
         if _port_taken(self.port):
             raise DatabaseError(f"Port {self.port} on 127.0.0.1 is in use; choose another with --port.")
         if not (self.data / "PG_VERSION").is_file():
-            self._run(
-                user, [bin_dir / "initdb", "-D", self.data, "-U", ROLE, "--auth=trust", "-E", "UTF8", "--locale=C"]
-            )
+            if replica_of:
+                host, port = _host_port(replica_of)
+                base = [bin_dir / "pg_basebackup", "-h", host, "-p", str(port), "-U", ROLE, "-D", self.data]
+                self._run(user, [*base, "-R", "-X", "stream", "-c", "fast"])
+            else:
+                init = [bin_dir / "initdb", "-D", self.data, "-U", ROLE, "--auth=trust", "-E", "UTF8", "--locale=C"]
+                self._run(user, init)
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
         self._run(user, [bin_dir / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "-t", "60", "start"])
+        if (self.data / "standby.signal").is_file():
+            return self.status()  # a replica has what its primary has, and takes no writes
         psql = [bin_dir / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "-v", "ON_ERROR_STOP=1", "-qAt"]
         exists = self._run(
             user, [*psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"]
@@ -206,3 +214,12 @@ def _port_taken(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise DatabaseError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
+    return parts.hostname, parts.port or 5432

@@ -83,3 +83,34 @@ def test_a_folder_the_server_user_cannot_reach_is_one_line(tmp_path):
     result = db("start", "--dir", str(tmp_path / "pg"), "--port", str(_free_port()))  # pytest's tmp is private
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "cannot reach" in result.stderr and "choose a folder with --dir" in result.stderr
+
+
+def test_a_streaming_replica_follows_its_primary_and_refuses_writes(public_dir):
+    from retrieval.pgserver import DatabaseError, LocalPostgres
+
+    primary = LocalPostgres(public_dir / "primary", _free_port())
+    replica = LocalPostgres(public_dir / "replica", _free_port())
+    try:
+        url = primary.start().url
+        started = db("start", "--dir", str(replica.folder), "--port", str(replica.port), "--replica-of", url)
+        assert started.exit_code == 0, started.output
+        assert replica.psql("SELECT pg_is_in_recovery()").strip() == "t"
+        primary.psql("CREATE TABLE notes (id int PRIMARY KEY, v vector(3)); INSERT INTO notes VALUES (1, '[1,0,0]')")
+        # Replication is asynchronous: wait for the row (bounded), counting the polls.
+        import time
+
+        polls = 0
+        while replica.psql("SELECT count(*) FROM pg_class WHERE relname = 'notes'").strip() != "1" or (
+            replica.psql("SELECT count(*) FROM notes").strip() != "1"
+        ):
+            polls += 1
+            if polls > 300:
+                pytest.fail("the replica never received the row")
+            time.sleep(0.1)
+        assert replica.psql("SELECT v FROM notes WHERE id = 1").strip() == "[1,0,0]"
+        with pytest.raises(DatabaseError, match="read-only"):
+            replica.psql("INSERT INTO notes VALUES (2, '[0,1,0]')")
+        print(f"\nreplica caught up after {polls} polls")
+    finally:
+        replica.stop()
+        primary.stop()

@@ -24,13 +24,18 @@ def db() -> None:
 @db.command()
 @DIR_OPTION
 @PORT_OPTION
-def start(folder: Path | None, port: int) -> None:
+@click.option(
+    "--replica-of",
+    metavar="URL",
+    help="Make this server a streaming replica of the running one at URL (read-only).",
+)
+def start(folder: Path | None, port: int, replica_of: str | None) -> None:
     """Start the server (made on first use); the connection URL is the last line printed."""
     from retrieval.pgserver import LocalPostgres
 
     server = LocalPostgres(folder, port)
     was = server.status()
-    status = server.start()
+    status = server.start(replica_of)
     click.echo(f"{'already running' if was.running else 'started'}: {status.folder} (pid {status.pid})", err=True)
     click.echo(status.url)
 
