@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from retrieval.sqlitestore import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -48,14 +48,9 @@ class FeedbackSummary:
     worst: list[tuple[str, int, int]]  # (question, up, down), most disliked first
 
 
-class FeedbackStore:
+class FeedbackStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
     def save_question(
         self, question: str, k: int, filters: dict[str, Any], answered: bool, top_title: str | None
@@ -109,6 +104,3 @@ class FeedbackStore:
                 (worst,),
             ).fetchall()
         return FeedbackSummary(questions, answered, up, down, [(r[0], r[1], r[2]) for r in rows])
-
-    def close(self) -> None:
-        self._conn.close()

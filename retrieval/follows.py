@@ -9,8 +9,6 @@ restart never posts the same article to the same follow twice.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 
 from retrieval.errors import SourcedError
 from retrieval.ranking import Filters
+from retrieval.sqlitestore import SqliteStore
 from retrieval.types import Hit
 
 FILE = "follows.sqlite"
@@ -61,16 +60,9 @@ class Alert:
     hit: Hit
 
 
-class FollowStore:
-    """SQLite in WAL mode, safe across threads."""
-
+class FollowStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
     def follow(self, guild_id: int | None, channel_id: int, user_id: int, question: str) -> Follow:
         question = " ".join(question.split())
@@ -132,10 +124,6 @@ class FollowStore:
                 "SELECT count(*) FROM alerts WHERE channel_id = ? AND sent >= ?", (channel_id, since)
             ).fetchone()
         return int(n)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 _COLUMNS = "id, guild_id, channel_id, user_id, question, created, active"
