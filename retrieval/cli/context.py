@@ -118,12 +118,20 @@ def state_dir(config: Config) -> Path:
     return data_dir() / "bot"
 
 
-def make_indexer(config: Config, index_dir: Path):
+def make_indexer(config: Config, index_dir: Path, engine: str = "local", ray_address: str | None = None):
+    """The indexer of ``index_dir``; ``engine`` 'ray' embeds on a Ray cluster (local if no address)."""
     from retrieval.embedding import configured_embedder
     from retrieval.indexer import Indexer
     from retrieval.store import IndexStore
 
-    return Indexer(config, IndexStore(index_dir), configured_embedder(config.embedding))
+    embedder = configured_embedder(config.embedding)
+    if engine == "ray":
+        from retrieval.embedding.distributed import RayEmbedder, check_reachable
+
+        if ray_address:
+            check_reachable(ray_address)  # before any file is read
+        embedder = RayEmbedder(embedder, config.embedding.model, config.embedding.backend, ray_address)
+    return Indexer(config, IndexStore(index_dir), embedder)
 
 
 def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):

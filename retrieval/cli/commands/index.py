@@ -17,6 +17,7 @@ from retrieval.cli.context import (
     EXIT_NOTHING_READ,
     EXIT_SKIPPED,
     CliContext,
+    fail,
     make_indexer,
     resolve_index_dir,
 )
@@ -60,8 +61,24 @@ def _sources(values: Sequence[str]) -> list[Path | str]:
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where passages are embedded: this process, or a Ray cluster's actors (docs/scale-out.md).",
+)
+@click.option("--ray-address", metavar="ADDR", help="A running Ray cluster (host:port); default: start a local one.")
 @click.pass_obj
-def index(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, rebuild: bool, strict: bool) -> None:
+def index(
+    obj: CliContext,
+    sources: tuple[str, ...],
+    index_dir: Path | None,
+    rebuild: bool,
+    strict: bool,
+    engine: str,
+    ray_address: str | None,
+) -> None:
     """Sync every registered source, adding any SOURCE given (files, folders, or the web
     address of a page, RSS/Atom feed or sitemap).
 
@@ -71,8 +88,10 @@ def index(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, reb
     a source that cannot be read keeps its articles until `sourced remove`. With nothing
     registered yet: sources.paths from the config, else the bundled sample articles.
     """
+    if ray_address and engine != "ray":
+        fail("--ray-address goes with --engine ray.")
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    indexer = make_indexer(obj.config, folder)
+    indexer = make_indexer(obj.config, folder, engine, ray_address)
     with progress_bars() as bars:
         report = indexer.run(_sources(sources), progress=bars, rebuild=rebuild)
     print_report(report)

@@ -1,0 +1,151 @@
+"""Embedding on a Ray cluster (`sourced index --engine ray`): Ray Data streams the texts to
+an actor pool whose actors each load the model once and embed whole slices.
+
+The slices are exactly the local embedder's (texts sorted by length, cut every
+``batch_size * 4``, which is also a whole number of the ONNX backends' batches), so the
+vectors equal a local run's: the int8 backend scales activations per batch, and other
+batches would give slightly other vectors. Everything else (reading, planning, chunk ids,
+writing the segment) is the local indexer's, so the index is the same either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from retrieval.embedding.base import Progress
+from retrieval.errors import SourcedError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SLICE_BATCHES = 4
+
+
+class RayError(SourcedError):
+    """Ray cannot be started or reached."""
+
+
+class _SliceEmbedder:
+    """A Ray actor: the model, loaded once; embeds one slice per call."""
+
+    def __init__(self, model: str, backend: str, cache_dir: str | None) -> None:
+        from pathlib import Path
+
+        from retrieval.embedding import make_embedder
+
+        self.embedder = make_embedder(model, backend, Path(cache_dir) if cache_dir else None)
+
+    def __call__(self, batch: dict) -> dict:
+        # Vectors go back as bytes: slices differ in length, and plain bytes cross any
+        # Ray Data block format unchanged.
+        out: dict[str, list] = {"slice": [], "vectors": []}
+        for n, texts, size in zip(batch["slice"], batch["texts"], batch["batch_size"], strict=True):
+            vectors = self.embedder.embed([str(t) for t in texts], int(size))
+            out["slice"].append(int(n))
+            out["vectors"].append(vectors.astype("float32").tobytes())
+        return out
+
+
+class RayEmbedder:
+    """An :class:`Embedder` whose ``embed`` runs on Ray; questions and token counts stay local."""
+
+    def __init__(self, local, model: str, backend: str, address: str | None = None, workers: int | None = None):
+        self.local = local  # the same model here: model id, dimension, tokenizer, questions
+        self.model_id = local.model_id
+        self.dimension = local.dimension
+        self.model, self.backend = model, backend
+        self.address = address
+        self.workers = workers
+        self._started = False
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.local.count_tokens(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.local.embed_query(text)
+
+    def _connect(self) -> None:
+        if self._started:
+            return
+        try:
+            import ray
+        except ModuleNotFoundError:
+            raise RayError("The Ray engine needs Ray: pip install 'sourced[ray]'.") from None
+        os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+        logging.getLogger("ray").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        if self.address and not ray.is_initialized():
+            check_reachable(self.address)
+        try:
+            if not ray.is_initialized():
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
+                else:
+                    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "a local Ray"
+            raise RayError(f"Cannot reach Ray at {where}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        from ray.data import DataContext
+
+        for name in ("ray", "ray.data", "ray.data._internal.execution.streaming_executor"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        context = DataContext.get_current()
+        context.enable_progress_bars = False
+        context.execution_options.verbose_progress = False
+        self._started = True
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        import numpy as np
+
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        self._connect()
+        import ray
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = batch_size * SLICE_BATCHES
+        slices = [order[b : b + step] for b in range(0, len(order), step)]
+        items = [
+            {"slice": n, "texts": [texts[i] for i in idx], "batch_size": batch_size} for n, idx in enumerate(slices)
+        ]
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        workers = max(1, min(self.workers or int(cpus), len(slices)))
+        from retrieval.paths import cache_dir
+
+        model, backend, cache = self.model, self.backend, str(cache_dir() / "onnx")
+
+        class SliceEmbedder(_SliceEmbedder):  # the settings travel with the class, not the object store
+            def __init__(self) -> None:
+                super().__init__(model, backend, cache)
+
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            SliceEmbedder,
+            batch_size=1,
+            concurrency=workers,
+            # Fractional: whole CPUs per actor left Ray waiting on a 2-CPU machine.
+            num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9),
+        )
+        for row in dataset.iter_rows():
+            idx = slices[int(row["slice"])]
+            out[idx] = np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(idx), self.dimension)
+            if progress:
+                progress(len(idx))
+        return out
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """Fail fast on an address nothing listens at (ray.init would retry for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise RayError(f"{address!r} is not a Ray address (host:port, e.g. 10.0.0.5:6379).")
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise RayError(f"Cannot reach Ray at {address}: {exc.strerror or exc}.") from None
