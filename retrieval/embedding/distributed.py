@@ -31,12 +31,14 @@ class RayError(SourcedError):
 class _SliceEmbedder:
     """A Ray actor: the model, loaded once; embeds one slice per call."""
 
-    def __init__(self, model: str, backend: str, cache_dir: str | None) -> None:
+    def __init__(self, model: str, backend: str, cache_dir: str | None, threads: int) -> None:
         from pathlib import Path
 
         from retrieval.embedding import make_embedder
 
         self.embedder = make_embedder(model, backend, Path(cache_dir) if cache_dir else None)
+        if hasattr(self.embedder, "threads"):
+            self.embedder.threads = threads  # its share of the node's cores
 
     def __call__(self, batch: dict) -> dict:
         # Vectors go back as bytes: slices differ in length, and plain bytes cross any
@@ -117,10 +119,11 @@ class RayEmbedder:
         from retrieval.paths import cache_dir
 
         model, backend, cache = self.model, self.backend, str(cache_dir() / "onnx")
+        threads = max(1, int(cpus // workers))
 
         class SliceEmbedder(_SliceEmbedder):  # the settings travel with the class, not the object store
             def __init__(self) -> None:
-                super().__init__(model, backend, cache)
+                super().__init__(model, backend, cache, threads)
 
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             SliceEmbedder,

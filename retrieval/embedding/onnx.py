@@ -30,6 +30,9 @@ class OnnxEmbedder:
         self.cache_dir = cache_dir
         self.max_tokens = max_tokens
         self.dimension = model_dimension(path)
+        # Threads of one model run; None: the machine's cores, up to 4. A Ray actor sets its
+        # share, so two actors on two cores do not run four threads.
+        self.threads: int | None = None
         self._session = None
         self._tokenizer = None
         self._counter = WordPieceCounter(path)
@@ -46,7 +49,7 @@ class OnnxEmbedder:
                     from tokenizers import Tokenizer
 
                     options = ort.SessionOptions()
-                    options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 4))
+                    options.intra_op_num_threads = self.threads or max(1, min(os.cpu_count() or 1, 4))
                     options.inter_op_num_threads = 1
                     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                     session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
