@@ -105,8 +105,10 @@ def bench_scale(
     source: Any = None,
     questions: Any = None,
     log: Callable[[str], None] = lambda _m: None,
+    store: str | None = None,
 ) -> dict[str, Any]:
-    """Build each index kind over ``n`` vectors and measure it against exact search.
+    """Build each index kind over ``n`` vectors and measure it against exact search
+    (and, with ``store``, a PostgreSQL URL, pgvector's HNSW in that database).
 
     ``source``: real passage vectors, grown to ``n`` by :func:`expand_vectors` when
     fewer (else synthetic clustered vectors). ``questions``: real question vectors to
@@ -168,6 +170,10 @@ def bench_scale(
                 "query_p95_ms": round(percentile(times, 0.95), 3),
             }
         )
+    if store:
+        from retrieval.bench.pgvector import bench_pgvector
+
+        rows.append(bench_pgvector(store, data, q, truth, log=log))
     return {
         "vectors": n,
         "dimension": dim,

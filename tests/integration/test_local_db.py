@@ -114,3 +114,30 @@ def test_a_streaming_replica_follows_its_primary_and_refuses_writes(public_dir):
     finally:
         replica.stop()
         primary.stop()
+
+
+def test_bench_scale_puts_pgvector_beside_faiss(public_dir):
+    import json
+
+    from retrieval.pgserver import LocalPostgres
+
+    server = LocalPostgres(public_dir / "pg", _free_port())
+    try:
+        url = server.start().url
+        result = CliRunner().invoke(
+            main,
+            ["bench", "scale", "--vectors", "3000", "--queries", "30", "--index", "flat", "--store", url, "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        rows = {r["index"]: r for r in json.loads(result.stdout)["rows"]}
+        assert rows["flat"]["recall@10"] == 1.0
+        pg = rows["pgvector-hnsw"]
+        assert pg["recall@10"] >= 0.9 and pg["query_p95_ms"] >= pg["query_p50_ms"]
+        assert server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'sourced_bench_vectors'").strip() == "0"
+    finally:
+        server.stop()
+    nobody = CliRunner().invoke(
+        main, ["bench", "scale", "--vectors", "1000", "--store", "postgresql://x@127.0.0.1:1/x"]
+    )
+    assert nobody.exit_code == 1 and "Traceback" not in nobody.output
+    assert nobody.stderr.startswith("error: Cannot connect to postgresql://x@127.0.0.1:1/x:")

@@ -149,6 +149,12 @@ def bench_speed(
     type=click.Path(file_okay=False, path_type=Path),
     help="Use the passage vectors of this index (grown to --vectors) instead of synthetic ones.",
 )
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Also measure pgvector's HNSW in this PostgreSQL database (a scratch table, dropped "
+    "after), e.g. the URL `sourced db start` prints.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def bench_scale(
@@ -158,6 +164,7 @@ def bench_scale(
     queries: int,
     corpus: Path | None,
     from_index: Path | None,
+    store: str | None,
     as_json: bool,
 ) -> None:
     """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency.
@@ -184,7 +191,11 @@ def bench_scale(
             source, questions = corpus_vectors(corpus, config, embedder, bench_cache(), bars)
     if not kinds:
         kinds = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq") + (("hnsw",) if n <= 300_000 else ())
-    result = run(n, kinds, queries, source, questions, log=_log)
+    if store:
+        from retrieval.bench.pgvector import connect
+
+        connect(store).close()  # an unreachable database is one line before any work
+    result = run(n, kinds, queries, source, questions, log=_log, store=store)
     if as_json:
         click.echo(json.dumps(result))
         return
