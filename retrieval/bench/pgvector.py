@@ -45,14 +45,23 @@ def _literal(vector) -> str:
 
 
 def bench_pgvector(
-    url: str, data, queries, truth, m: int = 16, ef_construction: int = 64, ef_search: int = 100, log=lambda _m: None
-) -> dict[str, Any]:
-    """Build an HNSW index over ``data`` in a scratch table and measure it like a FAISS kind."""
+    url: str,
+    data,
+    queries,
+    truth,
+    m: int = 16,
+    ef_construction: int = 64,
+    ef_searches: tuple[int, ...] = (40, 100, 400),
+    log=lambda _m: None,
+) -> list[dict[str, Any]]:
+    """Build an HNSW index over ``data`` in a scratch table and measure it like a FAISS
+    kind, once per ``hnsw.ef_search`` (recall against speed on one build)."""
     import numpy as np
 
     from retrieval.bench.timing import percentile
 
     n, dim = data.shape
+    rows = []
     with connect(url) as conn:
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -79,26 +88,35 @@ def bench_pgvector(
         build_s = time.perf_counter() - started
         index_bytes = conn.execute(f"SELECT pg_relation_size('{TABLE}_hnsw')").fetchone()[0]
         table_bytes = conn.execute(f"SELECT pg_table_size('{TABLE}')").fetchone()[0]
-        conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
         sql = f"SELECT id FROM {TABLE} ORDER BY v <#> %s::vector LIMIT 10"
-        conn.execute(sql, (_literal(queries[0]),)).fetchall()  # warm
-        times, got = [], []
-        for q in queries:
-            literal = _literal(q)
-            started = time.perf_counter()
-            ids = [r[0] for r in conn.execute(sql, (literal,)).fetchall()]
-            times.append((time.perf_counter() - started) * 1000)
-            got.append(ids)
+        for ef_search in ef_searches:
+            conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+            conn.execute(sql, (_literal(queries[0]),)).fetchall()  # warm
+            times, got = [], []
+            for q in queries:
+                literal = _literal(q)
+                started = time.perf_counter()
+                ids = [r[0] for r in conn.execute(sql, (literal,)).fetchall()]
+                times.append((time.perf_counter() - started) * 1000)
+                got.append(ids)
+            recall = float(np.mean([len(set(g) & set(t.tolist())) / 10 for g, t in zip(got, truth, strict=True)]))
+            rows.append(
+                {
+                    "index": "pgvector-hnsw",
+                    "params": {
+                        "m": m,
+                        "ef_construction": ef_construction,
+                        "ef_search": ef_search,
+                        "copy_s": round(copy_s, 2),
+                    },
+                    "build_s": round(build_s, 2),
+                    "memory_mb": round(index_bytes / 2**20, 1),
+                    "memory_mb_per_million": round(index_bytes / 2**20 * 1_000_000 / n, 1),
+                    "disk_mb_table": round(table_bytes / 2**20, 1),
+                    "recall@10": round(recall, 4),
+                    "query_p50_ms": round(percentile(times, 0.5), 3),
+                    "query_p95_ms": round(percentile(times, 0.95), 3),
+                }
+            )
         conn.execute(f"DROP TABLE {TABLE}")
-    recall = float(np.mean([len(set(g) & set(t.tolist())) / 10 for g, t in zip(got, truth, strict=True)]))
-    return {
-        "index": "pgvector-hnsw",
-        "params": {"m": m, "ef_construction": ef_construction, "ef_search": ef_search, "copy_s": round(copy_s, 2)},
-        "build_s": round(build_s, 2),
-        "memory_mb": round(index_bytes / 2**20, 1),
-        "memory_mb_per_million": round(index_bytes / 2**20 * 1_000_000 / n, 1),
-        "disk_mb_table": round(table_bytes / 2**20, 1),
-        "recall@10": round(recall, 4),
-        "query_p50_ms": round(percentile(times, 0.5), 3),
-        "query_p95_ms": round(percentile(times, 0.95), 3),
-    }
+    return rows

@@ -173,7 +173,7 @@ def bench_scale(
     if store:
         from retrieval.bench.pgvector import bench_pgvector
 
-        rows.append(bench_pgvector(store, data, q, truth, log=log))
+        rows += bench_pgvector(store, data, q, truth, log=log)
     return {
         "vectors": n,
         "dimension": dim,

@@ -129,10 +129,13 @@ def test_bench_scale_puts_pgvector_beside_faiss(public_dir):
             ["bench", "scale", "--vectors", "3000", "--queries", "30", "--index", "flat", "--store", url, "--json"],
         )
         assert result.exit_code == 0, result.output
-        rows = {r["index"]: r for r in json.loads(result.stdout)["rows"]}
-        assert rows["flat"]["recall@10"] == 1.0
-        pg = rows["pgvector-hnsw"]
-        assert pg["recall@10"] >= 0.9 and pg["query_p95_ms"] >= pg["query_p50_ms"]
+        rows = json.loads(result.stdout)["rows"]
+        assert [r["index"] for r in rows] == ["flat"] + ["pgvector-hnsw"] * 3
+        assert rows[0]["recall@10"] == 1.0
+        pg = {r["params"]["ef_search"]: r for r in rows[1:]}
+        assert sorted(pg) == [40, 100, 400] and len({r["build_s"] for r in pg.values()}) == 1  # one build
+        assert pg[400]["recall@10"] >= pg[40]["recall@10"] and pg[400]["recall@10"] >= 0.9
+        assert all(r["query_p95_ms"] >= r["query_p50_ms"] for r in pg.values())
         assert server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'sourced_bench_vectors'").strip() == "0"
     finally:
         server.stop()
