@@ -342,3 +342,22 @@ def test_fit_keeps_a_message_within_discords_limit():
     text = fit(lines)
     assert len(text) <= 2000 and text.endswith("more") and text.startswith("line 0")
     assert fit(["short"]) == "short"
+
+
+def test_reindex_fires_alerts_too(desk_world):
+    make, _, tmp_path = desk_world
+    ctx = make()
+    channel = FakeTextChannel(BIRDERS * 100)
+    client = client_of(ctx, [channel])
+    desk_cog = DeskCog(client, ctx)
+    asyncio.run(desk_cog.cog_load())  # listens to every sync the bot makes
+    ctx.desks["birds"].follows.follow(BIRDERS, channel.id, 1, "kestrels nested on a tower")
+    (tmp_path / "birds-notes" / "t.txt").write_text("Kestrels on the tower\n\nKestrels nested on the old tower.\n")
+    info = InfoCog(client, ctx)
+    done = interaction(client, BIRDERS, manage=True)
+    asyncio.run(invoke(info.reindex, info, done))
+    assert done.sent()[-1][1]["content"].startswith("Reindexed: 3 articles")
+    assert [a["embed"].title for a in channel.sent] == ["Kestrels on the tower"]
+    again = interaction(client, BIRDERS, manage=True)
+    asyncio.run(invoke(info.reindex, info, again))  # nothing new: no second alert
+    assert len(channel.sent) == 1
