@@ -44,6 +44,7 @@ class Snapshot:
 
         self.path = path
         self.manifest = read_manifest(path)
+        self._document_index: dict[str, tuple[str, str, int]] | None = None
         if check_version and self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"The index at {path.parent} has format version {self.manifest.get('format_version')}, "
@@ -249,13 +250,17 @@ class Snapshot:
         return docs
 
     def document_index(self) -> dict[str, tuple[str, str, int]]:
-        """Live document id -> (content hash, origin, segment index)."""
-        out = {}
-        for i, (segment, deleted) in enumerate(zip(self.segments, self.deleted, strict=True)):
-            for doc_id, content_hash, origin in segment.document_index():
-                if doc_id not in deleted:
-                    out[doc_id] = (content_hash, origin, i)
-        return out
+        """Live document id -> (content hash, origin, segment index). Read once per
+        generation (it never changes) and shared by every caller, who must not change it:
+        one sync asks for it several times, which cost a scan of every segment each time."""
+        if self._document_index is None:
+            out = {}
+            for i, (segment, deleted) in enumerate(zip(self.segments, self.deleted, strict=True)):
+                for doc_id, content_hash, origin in segment.document_index():
+                    if doc_id not in deleted:
+                        out[doc_id] = (content_hash, origin, i)
+            self._document_index = out
+        return self._document_index
 
     def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
         """Live rows whose document passes the filters (dates as ISO text)."""
