@@ -83,6 +83,8 @@ class LocalPostgres:
         current = self.status()
         if current.running:
             return current
+        if replica_of:
+            _host_port(replica_of)  # a wrong URL is refused before anything is made
         bin_dir = binaries()
         self.folder.mkdir(parents=True, exist_ok=True)
         user = self._server_user()

@@ -21,9 +21,11 @@ def connect(url: str):
         import psycopg
     except ModuleNotFoundError:
         raise StoreError("The PostgreSQL store needs psycopg: pip install 'sourced[postgres]'.") from None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
     try:
         return psycopg.connect(url, connect_timeout=10, autocommit=True)
-    except psycopg.OperationalError as exc:
+    except psycopg.Error as exc:  # unreachable, refused, bad password, no such database, bad URL
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         first = lines[0] if lines else type(exc).__name__
         raise StoreError(f"Cannot connect to {_safe(url)}: {first}") from None

@@ -144,3 +144,16 @@ def test_bench_scale_puts_pgvector_beside_faiss(public_dir):
     )
     assert nobody.exit_code == 1 and "Traceback" not in nobody.output
     assert nobody.stderr.startswith("error: Cannot connect to postgresql://x@127.0.0.1:1/x:")
+    for bad in ("notaurl", "postgresql://x@127.0.0.1:1/x?bogus=1"):
+        refused = CliRunner().invoke(main, ["bench", "scale", "--vectors", "1000", "--store", bad])
+        assert refused.exit_code == 1 and refused.stderr.startswith("error: ") and "unexpected" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_replica_of_something_that_is_not_postgresql_is_one_line_and_makes_nothing(public_dir):
+    result = db("start", "--dir", str(public_dir / "r"), "--port", str(_free_port()), "--replica-of", "http://x")
+    assert (
+        result.exit_code == 1
+        and result.stderr.strip() == "error: 'http://x' is not a PostgreSQL URL (postgresql://user@host:port/db)."
+    )
+    assert not (public_dir / "r").exists()
