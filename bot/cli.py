@@ -13,7 +13,6 @@ import click
 
 from retrieval.cli.context import CliContext, fail, open_service, resolve_index_dir, state_dir
 from retrieval.cli.options import index_dir_option
-from retrieval.cli.progress import LineProgress
 
 TOKEN_HELP = (
     "Create a bot at https://discord.com/developers/applications (Bot > Reset Token), then run "
@@ -88,16 +87,12 @@ def serve(obj: CliContext, index_dir: Path | None) -> None:
     from retrieval.feedback import FeedbackStore
 
     default = desks["default"]
-
-    def reindex(progress):
-        return default.indexer().run((), progress=LineProgress(progress))
-
     store = FeedbackStore(state_dir(config) / "feedback.sqlite")
     serve_bot(
         default.service,
         config.bot,
         store,
-        reindex,
+        default.reindex,  # /reindex and the scheduled refresh: the same sync as `sourced index`
         token,
         token_help=TOKEN_HELP,
         refresh_minutes=config.web.refresh_minutes,

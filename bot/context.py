@@ -105,6 +105,11 @@ class BotContext:
             except Exception:
                 log.exception("after a sync of %s: a listener failed", desk.name)
 
+    def can_sync(self, desk: Desk) -> bool:
+        """Whether this bot may sync ``desk`` (the default collection only when it was
+        given a reindex function)."""
+        return desk.can_write and (desk.name != "default" or self.reindex is not None)
+
     def collection_name(self, guild_id: int | None, channel_id: int | None) -> str:
         """The collection that answers in this channel: its own entry in ``bot.collections``,
         else its server's, else the 'default' entry, else the default collection."""

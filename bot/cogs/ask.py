@@ -165,9 +165,8 @@ class AskCog(commands.Cog):
             return
         # A reply to one of the bot's answers, or a question in the thread under one,
         # continues that conversation.
-        previous_qid = _answer_qid(resolved) if replied else None
-        if previous_qid is None:
-            previous_qid = await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id)
+        thread_qid = await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id)
+        previous_qid = (_answer_qid(resolved) if replied else None) or thread_qid
         question = " ".join(_MENTION.sub(" ", message.content).split())
         guild_id = message.guild.id if message.guild else None
         if not self.ctx.allowed(guild_id, message.channel.id):
@@ -197,7 +196,7 @@ class AskCog(commands.Cog):
         if view is not None:
             kwargs["view"] = view
         await message.reply(reply.content, **kwargs)
-        if previous_qid is not None and await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id):
+        if thread_qid is not None:
             await asyncio.to_thread(self.ctx.store.set_thread, message.channel.id, qid)  # the thread goes on from here
 
 

@@ -53,7 +53,7 @@ class InfoCog(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)  # and refused here if shown anyway
     async def reindex(self, interaction: discord.Interaction) -> None:
         desk = self.ctx.desk_of(interaction)
-        if (desk.name == "default" and self.ctx.reindex is None) or not desk.can_write:
+        if not self.ctx.can_sync(desk):
             await interaction.response.send_message("Reindexing is not available in this bot.", ephemeral=True)
             return
         if desk.lock.locked():

@@ -46,9 +46,7 @@ class RefreshCog(commands.Cog):
         self.loop.cancel()
 
     def _writable(self) -> list[Desk]:
-        return [
-            d for d in self.ctx.desks.values() if d.can_write and (d.name != "default" or self.ctx.reindex is not None)
-        ]
+        return [d for d in self.ctx.desks.values() if self.ctx.can_sync(d)]
 
     async def _tick(self) -> None:
         if self.loop.current_loop == 0:
@@ -60,7 +58,7 @@ class RefreshCog(commands.Cog):
         """One refresh of a collection (the default one if none is named) now; returns the
         log line (None when skipped or failed). New articles then raise their alerts."""
         desk = desk or self.ctx.desks["default"]
-        if not desk.can_write or (desk.name == "default" and self.ctx.reindex is None) or desk.lock.locked():
+        if not self.ctx.can_sync(desk) or desk.lock.locked():
             log.info("refresh skipped: a reindex is running")
             return None
         async with desk.lock:
