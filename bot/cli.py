@@ -41,7 +41,7 @@ def open_desks(config, index_dir: Path | None) -> dict:
     from retrieval.follows import FILE, FollowStore
     from retrieval.indexer import Indexer
     from retrieval.service import QueryService
-    from retrieval.store import IndexStore
+    from retrieval.store import store_for
 
     lock = threading.Lock()
     shared: list = []
@@ -60,11 +60,11 @@ def open_desks(config, index_dir: Path | None) -> dict:
         else:
             folder, _ = resolve_index_dir(named, None)
             folder.mkdir(parents=True, exist_ok=True)
-        service = QueryService(IndexStore(folder), embedder, config.search)
+        service = QueryService(store_for(named, folder, reading=True), embedder, config.search)
 
         def make_indexer(named=named, folder=folder):
             public_only = not config.bot.allow_private_urls
-            return Indexer(named, IndexStore(folder), embedder(), public_web_only=public_only)
+            return Indexer(named, store_for(named, folder), embedder(), public_web_only=public_only)
 
         desks[name] = Desk(name, service, indexer=make_indexer, follows=FollowStore(folder / FILE))
     return desks

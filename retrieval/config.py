@@ -204,6 +204,17 @@ class IndexSettings:
         "Where named collections (`--collection NAME`, `bot.collections`) keep their indexes, one "
         "folder each. Default: a 'collections' folder beside the default index.",
     )
+    store: str | None = _setting(
+        None,
+        "Keep the index in PostgreSQL with pgvector instead of a folder: a URL such as "
+        "postgresql://user:password@host:5432/db (also $SOURCED_STORE or --store). Named collections get "
+        "a schema each. The folder above then keeps only the sync state (HTTP cache). See docs/scale-out.md.",
+    )
+    read_store: str | None = _setting(
+        None,
+        "A read-only replica of index.store that answers questions (ask, the bot); writes still go to "
+        "index.store. Default: index.store.",
+    )
 
 
 @dataclass(frozen=True)
@@ -432,6 +443,12 @@ def settings_in_force(config: Config) -> list[SettingInForce]:
 def _validate(config: Config) -> None:
     import re
 
+    for key in ("store", "read_store"):
+        url = getattr(config.index, key)
+        if url and not str(url).startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"Setting 'index.{key}' must be a PostgreSQL URL (postgresql://user@host:port/db).")
+    if config.index.read_store and not config.index.store:
+        raise ConfigError("Setting 'index.read_store' needs 'index.store' (the primary it replicates).")
     if config.chunking.max_tokens < 16:
         raise ConfigError("Setting 'chunking.max_tokens' must be at least 16.")
     if config.index.keep_generations < 2 or config.index.merge_factor < 2:

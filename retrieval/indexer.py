@@ -105,6 +105,7 @@ class IndexReport:
     # Articles this run brought that the previous generation did not hold (a rebuild of
     # what was there brings none): what alerts are matched against.
     new_ids: tuple[str, ...] = ()
+    where: str = ""  # the index folder, or the database (without its password) and schema
 
     @property
     def skipped(self) -> tuple[Problem, ...]:
@@ -570,7 +571,6 @@ class Indexer:
     ) -> tuple[SegmentData | None, int, int]:
         """Chunk and embed the plan's documents, re-using stored vectors of unchanged text
         (``reuse``: the previous generation was made by the same model)."""
-        import numpy as np
 
         if not plan.documents:
             return None, 0, 0
@@ -627,19 +627,8 @@ class Indexer:
             to_embed + sentence_embed, self.config.embedding.batch_size, progress=progress.embedded
         )
         dim = self.embedder.dimension
-        vectors = np.empty((len(records), dim), dtype=np.float32)
-        for i, src in enumerate(chunk_sources):
-            if isinstance(src, tuple):
-                vectors[i] = previous.segments[src[0]].vectors[src[1]]  # type: ignore[union-attr]
-            else:
-                vectors[i] = fresh[src]
-        sentence_vectors = np.empty((len(sentences), dim), dtype=np.float32)
-        for i, src in enumerate(sentence_sources):
-            if isinstance(src, tuple):
-                stored_row = previous.segments[src[0]].sentence_vectors[src[1]]  # type: ignore[union-attr]
-                sentence_vectors[i] = np.asarray(stored_row, dtype=np.float32) / 127.0
-            else:
-                sentence_vectors[i] = fresh[len(to_embed) + src]
+        vectors = _assemble(previous, chunk_sources, fresh[: len(to_embed)], dim, sentences=False)
+        sentence_vectors = _assemble(previous, sentence_sources, fresh[len(to_embed) :], dim, sentences=True)
         data = SegmentData(plan.documents, plan.origins, records, vectors, texts, sentences, sentence_vectors)
         return data, len(to_embed), len(sentence_embed)
 
@@ -675,7 +664,8 @@ class Indexer:
             seconds=time.perf_counter() - started,
             sentences_embedded=sentences_embedded,
             sources=reports,
-            segments=len(snap.segments),
+            segments=snap.segment_count,
+            where=self.store.where,
         )
 
     # ------------------------------------------------------------------ maintenance
@@ -685,14 +675,29 @@ class Indexer:
         with self.store.writer_lock():
             previous = self._previous()
             if previous is None:
-                raise SourcedError(f"No index at {self.store.path} yet. Run `sourced index` to build one.")
-            before = len(previous.segments)
+                raise SourcedError(f"No index at {self.store.where} yet. Run `sourced index` to build one.")
+            before = previous.segment_count
             snap = self.store.compact(previous, {**self.settings(), **_kept(previous)})
-            return before, len(snap.segments)
+            return before, snap.segment_count
 
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
+
+
+def _assemble(previous, sources: Sequence[tuple[int, int] | int], fresh, dim: int, sentences: bool):
+    """One vector per item: re-used from the previous generation (a (segment, row)
+    reference, read in one batch) or freshly embedded (an index into ``fresh``)."""
+    import numpy as np
+
+    out = np.empty((len(sources), dim), dtype=np.float32)
+    reused = [i for i, src in enumerate(sources) if isinstance(src, tuple)]
+    if reused:
+        out[reused] = previous.stored_vectors([sources[i] for i in reused], sentences=sentences)
+    for i, src in enumerate(sources):
+        if not isinstance(src, tuple):
+            out[i] = fresh[src]
+    return out
 
 
 def _kept(snap: Snapshot) -> dict[str, object]:

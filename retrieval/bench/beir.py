@@ -152,11 +152,21 @@ def prepare(
     config = replace(config, index={"sentence_vectors": sentences})
     if whole_documents:
         config = replace(config, chunking={"max_tokens": WHOLE_DOCUMENT_TOKENS, "overlap_sentences": 0})
-    store = IndexStore(corpus_cache_dir(cache_root, folder, config, embedder, whole_documents, sentences))
+    cache = corpus_cache_dir(cache_root, folder, config, embedder, whole_documents, sentences)
+    if config.index.store:
+        # `sourced --store URL bench beir`: the same run on the PostgreSQL store, in a schema
+        # of its own per corpus and setup (the folder keeps only the sync state).
+        from retrieval.store.pg import PgStore
+
+        schema = "sourced_bench_" + hashlib.sha1(str(cache).encode()).hexdigest()[:12]
+        store = PgStore(config.index.store, cache, schema)
+    else:
+        store = IndexStore(cache)
     Indexer(config, store, embedder).index_documents(dataset.documents(), progress, label=str(folder))
     snap = store.open()
-    doc_of_row = [""] * snap.chunk_count
-    for doc_id, records in snap.chunk_records().items():
+    by_document = snap.chunk_records()
+    doc_of_row = [""] * (max((row for rows in by_document.values() for row, _ in rows), default=-1) + 1)
+    for doc_id, records in by_document.items():
         for row, _ in records:
             doc_of_row[row] = doc_id
     return BeirRun(dataset, snap, embedder, doc_of_row)

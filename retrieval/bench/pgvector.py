@@ -7,39 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from retrieval.errors import SourcedError
+from retrieval.store.pg import StoreError, connect
+
+__all__ = ["StoreError", "bench_pgvector", "connect"]
 
 TABLE = "sourced_bench_vectors"
-
-
-class StoreError(SourcedError):
-    """The database cannot be reached or used."""
-
-
-def connect(url: str):
-    try:
-        import psycopg
-    except ModuleNotFoundError:
-        raise StoreError("The PostgreSQL store needs psycopg: pip install 'sourced[postgres]'.") from None
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
-    try:
-        return psycopg.connect(url, connect_timeout=10, autocommit=True)
-    except psycopg.Error as exc:  # unreachable, refused, bad password, no such database, bad URL
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        first = lines[0] if lines else type(exc).__name__
-        raise StoreError(f"Cannot connect to {_safe(url)}: {first}") from None
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def _literal(vector) -> str:

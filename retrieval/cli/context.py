@@ -30,9 +30,10 @@ def fail(message: str) -> None:
 class CliContext:
     """Loads config and heavy collaborators once, when a command first needs them."""
 
-    def __init__(self, config_path: Path | None, collection: str | None = None) -> None:
+    def __init__(self, config_path: Path | None, collection: str | None = None, store: str | None = None) -> None:
         self.config_path = config_path
         self.collection = collection
+        self.store = store
         self._config: Config | None = None
 
     @property
@@ -43,6 +44,14 @@ class CliContext:
                 from retrieval.collections import check_name
 
                 config = dataclasses.replace(config, collection=check_name(self.collection))
+            if self.store:
+                from retrieval.config import ConfigError
+
+                if not self.store.startswith(("postgresql://", "postgres://")):
+                    raise ConfigError(
+                        f"--store {self.store!r} is not a PostgreSQL URL (postgresql://user@host:port/db)."
+                    )
+                config = dataclasses.replace(config, index=dataclasses.replace(config.index, store=self.store))
             self._config = config
         return self._config
 
@@ -80,11 +89,15 @@ def resolve_index_dir(config: Config, option: Path | None) -> tuple[Path, bool]:
 def open_service(config: Config, index_dir: Path | None, build_if_missing: bool = True):
     from retrieval.embedding import configured_embedder
     from retrieval.service import QueryService
-    from retrieval.store import IndexStore
+    from retrieval.store import store_for
 
     folder, chosen = resolve_index_dir(config, index_dir)
-    store = IndexStore(folder)
+    store = store_for(config, folder, reading=True)
+    if config.index.store:
+        chosen = True  # the database is the user's: only the default folder is built on first use
     if not store.exists():
+        if config.index.store:
+            raise IndexMissingError(f"No index in {store.where} yet. Build it with `sourced index`.")
         if index_dir is None and config.collection != "default":
             raise IndexMissingError(
                 f"No collection '{config.collection}' yet. Create it with "
@@ -122,7 +135,7 @@ def make_indexer(config: Config, index_dir: Path, engine: str = "local", ray_add
     """The indexer of ``index_dir``; ``engine`` 'ray' embeds on a Ray cluster (local if no address)."""
     from retrieval.embedding import configured_embedder
     from retrieval.indexer import Indexer
-    from retrieval.store import IndexStore
+    from retrieval.store import store_for
 
     embedder = configured_embedder(config.embedding)
     if engine == "ray":
@@ -131,7 +144,7 @@ def make_indexer(config: Config, index_dir: Path, engine: str = "local", ray_add
         if ray_address:
             check_reachable(ray_address)  # before any file is read
         embedder = RayEmbedder(embedder, config.embedding.model, config.embedding.backend, ray_address)
-    return Indexer(config, IndexStore(index_dir), embedder)
+    return Indexer(config, store_for(config, index_dir), embedder)
 
 
 def run_index(config: Config, index_dir: Path, paths: Sequence[Path], rebuild: bool = False):

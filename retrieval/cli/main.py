@@ -94,10 +94,18 @@ class _Group(click.Group):
     envvar="SOURCED_COLLECTION",
     help="Act on the named collection (its own sources and index) instead of the default one. Env: SOURCED_COLLECTION.",
 )
+@click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    envvar="SOURCED_STORE",
+    help="Keep the index in PostgreSQL (postgresql://user@host:port/db) instead of a folder. "
+    "Env: SOURCED_STORE. Setting: index.store.",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, collection: str | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, collection: str | None, store: str | None) -> None:
     """Answers from a collection of news articles, always with their sources."""
-    ctx.obj = CliContext(config_path, collection)
+    ctx.obj = CliContext(config_path, collection, store)
 
 
 for _command in (

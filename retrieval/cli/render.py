@@ -52,10 +52,10 @@ def print_report(report) -> None:
         return
     err.print(
         f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} files or pages into "
-        f"{report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.where or report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.merged} merged as duplicates; "
-        f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s "
-        f"({report.segments} segment{'s' if report.segments != 1 else ''})."
+        f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
+        + (f" ({report.segments} segment{'s' if report.segments != 1 else ''})." if report.segments else ".")
     )
 
 

@@ -11,6 +11,24 @@ from retrieval.store.segment import SegmentData
 from retrieval.store.snapshot import Snapshot
 from retrieval.store.writer import Change, IndexStore, NothingToUndo
 
+
+def store_for(config, folder, reading: bool = False):
+    """The store ``config`` names: the folder of segments at ``folder``, or, with
+    ``index.store`` set, the PostgreSQL database (``folder`` then keeps the sync state).
+    ``reading``: for questions only, so ``index.read_store`` (a replica) may serve them."""
+    if not config.index.store:
+        return IndexStore(folder, config.index.keep_generations, config.index.merge_factor)
+    from retrieval.store.pg import PgStore, schema_for
+
+    return PgStore(
+        config.index.store,
+        folder,
+        schema_for(config.collection),
+        read_url=config.index.read_store if reading else None,
+        keep_generations=config.index.keep_generations,
+    )
+
+
 __all__ = [
     "FORMAT_VERSION",
     "Change",
@@ -22,4 +40,5 @@ __all__ = [
     "SentenceRecord",
     "Snapshot",
     "check_index",
+    "store_for",
 ]

@@ -28,6 +28,8 @@ def check_index(store: IndexStore) -> HealthReport:
     and that the generation's counts match its segments."""
     import numpy as np
 
+    if getattr(store, "kind", "folder") == "postgresql":
+        return _check_database(store)
     facts: list[str] = []
     problems: list[str] = []
     name = store.current_name()
@@ -117,4 +119,18 @@ def check_index(store: IndexStore) -> HealthReport:
     )
     if orphaned:
         facts.append(f"{len(orphaned)} segment(s) no generation uses (left by an interrupted write) will be removed")
+    return HealthReport(tuple(facts), tuple(problems))
+
+
+def _check_database(store) -> HealthReport:
+    """The PostgreSQL store's own checks (``PgStore.check``). A database that cannot be
+    reached is not a damaged index: that error goes to the caller as it is."""
+    from retrieval.errors import IndexMismatchError, IndexMissingError
+
+    try:
+        if store.current_name() is None:
+            return HealthReport((), (f"No index in {store.where} yet.",))
+        facts, problems = store.check()
+    except (IndexMissingError, IndexMismatchError) as exc:
+        return HealthReport((), (str(exc),))
     return HealthReport(tuple(facts), tuple(problems))

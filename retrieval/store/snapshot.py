@@ -97,6 +97,10 @@ class Snapshot:
         return int(self.manifest["chunks"])
 
     @property
+    def segment_count(self) -> int:
+        return len(self.segments)
+
+    @property
     def sources(self) -> list[dict[str, Any]]:
         return list(self.manifest.get("sources", []))
 
@@ -194,6 +198,18 @@ class Snapshot:
     def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
         """Sentence vectors by sentence row, as float32 (stored as int8)."""
         return self._gather(rows, self.sentence_bases, lambda segment: segment.sentence_vectors) / SENTENCE_SCALE
+
+    def stored_vectors(self, refs: Sequence[tuple[int, int]], sentences: bool = False) -> np.ndarray:
+        """Vectors by the (segment index, local row) references :meth:`stored_records` gives."""
+        import numpy as np
+
+        out = np.empty((len(refs), self.dimension), dtype=np.float32)
+        for i, (segment, row) in enumerate(refs):
+            if sentences:
+                out[i] = np.asarray(self.segments[segment].sentence_vectors[row], dtype=np.float32) / SENTENCE_SCALE
+            else:
+                out[i] = self.segments[segment].vectors[row]
+        return out
 
     # ------------------------------------------------------------------ metadata
 

@@ -62,6 +62,12 @@ class IndexStore:
         self.merge_factor = max(2, merge_factor)
         self._dead_rows: dict[tuple[str, frozenset[str]], int] = {}  # segments never change
 
+    kind = "folder"
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     # ------------------------------------------------------------------ reading
 
     def current_name(self) -> str | None:

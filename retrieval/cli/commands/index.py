@@ -132,8 +132,12 @@ def remove(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None) ->
 def compact(obj: CliContext, index_dir: Path | None) -> None:
     """Merge every segment into one and drop deleted passages for good."""
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    before, after = make_indexer(obj.config, folder).compact()
-    click.echo(f"Compacted {folder}: {before} segment(s) -> {after}.", err=True)
+    indexer = make_indexer(obj.config, folder)
+    before, after = indexer.compact()
+    if indexer.store.kind == "postgresql":
+        click.echo(f"Compacted {indexer.store.where}: rows only earlier generations held are gone.", err=True)
+    else:
+        click.echo(f"Compacted {folder}: {before} segment(s) -> {after}.", err=True)
 
 
 @click.command()
@@ -142,8 +146,9 @@ def compact(obj: CliContext, index_dir: Path | None) -> None:
 def rollback(obj: CliContext, index_dir: Path | None) -> None:
     """Return to the previous generation, undoing the last add, remove or sync."""
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    undone, live = make_indexer(obj.config, folder).rollback()
-    click.echo(f"Rolled back {folder}: {undone} undone, {live} is live again.", err=True)
+    indexer = make_indexer(obj.config, folder)
+    undone, live = indexer.rollback()
+    click.echo(f"Rolled back {indexer.store.where}: {undone} undone, {live} is live again.", err=True)
 
 
 @click.command()
@@ -151,14 +156,15 @@ def rollback(obj: CliContext, index_dir: Path | None) -> None:
 @click.pass_obj
 def doctor(obj: CliContext, index_dir: Path | None) -> None:
     """Check that the index is whole: vectors, passages, documents and manifest agree."""
-    from retrieval.store import IndexStore, check_index
+    from retrieval.store import check_index, store_for
 
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    report = check_index(IndexStore(folder))
+    store = store_for(obj.config, folder)
+    report = check_index(store)
     for fact in report.facts:
         click.echo(f"  {fact}")
     if report.ok:
-        click.echo(f"OK: the index at {folder} is consistent.")
+        click.echo(f"OK: the index at {store.where} is consistent.")
         return
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)

@@ -60,7 +60,7 @@ def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
     newest = stats.newest.date().isoformat() if stats.newest else "unknown"
     out.print(
         f"{stats.documents} articles, {stats.chunks} passages, {len(stats.outlets)} outlets; newest {newest}. "
-        f"Model {stats.model_id}, index {service.store.path}."
+        f"Model {stats.model_id}, index {service.store.where}."
     )
     out.print(f"\n[bold]{len(registered)} source{'s' if len(registered) != 1 else ''}[/]")
     for s in registered:

@@ -1,0 +1,207 @@
+"""What only the PostgreSQL store has: one transaction per write (a process killed inside
+it leaves the previous generation whole), reads from a streaming replica, and one clear
+line for each way a database can be unusable (unreachable, wrong password, no pgvector,
+not a PostgreSQL URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from retrieval.embedding import HashEmbedder
+from retrieval.indexer import Indexer
+from retrieval.service import QueryService
+from retrieval.store import check_index
+from retrieval.store.pg import PgStore
+from tests.helpers import BUNDLED, HASH_CONFIG_YAML, ROOT
+
+pytestmark = pytest.mark.slow
+
+# `sourced index` with the store's write wrapped: at the named point the process marks it,
+# then SIGKILLs itself, inside the write's transaction (nothing is committed yet).
+RUNNER = r"""
+import os, signal, sys
+from pathlib import Path
+import retrieval.store.pg as pg
+
+point, marker = os.environ["CRASH_AT"], Path(os.environ["CRASH_MARKER"])
+
+def crash():
+    marker.write_text(point)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+ensure, apply = pg.PgStore._ensure_tables, pg.PgStore._apply
+
+def ensure_then(self, *args):
+    ensure(self, *args)
+    if point == "tables-made":
+        crash()
+
+def apply_then(self, *args):
+    gen = apply(self, *args)
+    if point == "all-written":  # rows copied, manifest and head written, old rows purged
+        crash()
+    return gen
+
+pg.PgStore._ensure_tables, pg.PgStore._apply = ensure_then, apply_then
+from retrieval.cli import main
+sys.exit(main())
+"""
+
+
+def _cli(env: dict[str, str], *args: str, crash_at: str = "", marker=None) -> subprocess.CompletedProcess:
+    full = {**os.environ, **env, "CRASH_AT": crash_at, "CRASH_MARKER": str(marker or "/dev/null")}
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *args], env=full, capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+
+
+@pytest.fixture
+def pg_env(postgres, tmp_path):
+    _, url = postgres
+    config = tmp_path / "config.yaml"
+    config.write_text(HASH_CONFIG_YAML)
+    collection = f"c{uuid.uuid4().hex[:10]}"  # a schema of its own in the shared server
+    env = {
+        "SOURCED_CONFIG": str(config),
+        "SOURCED_STORE": url,
+        "SOURCED_COLLECTION": collection,
+        "SOURCED_INDEX_DIR": str(tmp_path / "state"),
+    }
+    return env, PgStore(url, tmp_path / "state", schema=f"sourced_{collection}")
+
+
+@pytest.mark.parametrize("point", ["tables-made", "all-written"])
+def test_a_write_killed_inside_its_transaction_leaves_nothing_half_done(pg_env, tmp_path, point, hash_config):
+    env, store = pg_env
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "a.md").write_text("---\ntitle: Harbour dredging\n---\nThe harbour dredging begins in spring.\n")
+    marker = tmp_path / "marker"
+
+    first = point == "tables-made"  # the very first write (it makes the tables) is killed
+    if not first:
+        made = _cli(env, "add", str(BUNDLED))
+        assert made.returncode == 0, made.stderr
+    before = store.current_name()
+    killed = _cli(env, "add", str(news), crash_at=point, marker=marker)
+    assert killed.returncode == -9 and marker.read_text() == point  # the kill landed where named
+
+    assert store.current_name() == before  # None when the first write was the one killed
+    if not first:
+        service = QueryService(store, HashEmbedder, hash_config.search)
+        assert {h.document.title for h in service.ask("harbour dredging", k=30).hits}.isdisjoint({"Harbour dredging"})
+        assert check_index(store).ok, check_index(store).problems
+    # No lock outlives the killed process, and the next run brings everything.
+    again = _cli(env, "add", str(news))
+    assert again.returncode == 0, again.stderr
+    assert {d.title for d in store.open().documents()} >= {"Harbour dredging"}
+    doctor = _cli(env, "doctor")
+    assert doctor.returncode == 0 and "is consistent" in doctor.stdout, doctor.stdout + doctor.stderr
+    store.close()
+
+
+def test_questions_can_be_read_from_a_streaming_replica(postgres, tmp_path, hash_config):
+    from retrieval.pgserver import LocalPostgres
+
+    _, url = postgres
+    folder = tmp_path.parent / f"replica-{uuid.uuid4().hex[:6]}"
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    replica = LocalPostgres(_public(folder), port)
+    try:
+        replica_url = replica.start(replica_of=url).url
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        primary = PgStore(url, tmp_path / "state", schema)
+        Indexer(hash_config, primary, HashEmbedder()).run([BUNDLED])
+        reader = PgStore(url, tmp_path / "state", schema, read_url=replica_url)
+        polls = 0  # replication is asynchronous: wait (bounded) for the generation to arrive
+        while reader.current_name() != primary.current_name():
+            polls += 1
+            assert polls < 300, "the replica never received the generation"
+            time.sleep(0.1)
+        service = QueryService(reader, HashEmbedder, hash_config.search)
+        answer = service.ask("Which city moved to ban facial recognition?")
+        assert any("Boston" in h.chunk.text for h in answer.hits[:3])
+        assert replica.psql("SELECT pg_is_in_recovery()").strip() == "t"  # it was the replica that answered
+        reader.close()
+        primary.close()
+    finally:
+        replica.stop()
+
+
+def _public(folder):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    shutil.rmtree(folder, ignore_errors=True)
+    made = Path(tempfile.mkdtemp(prefix="sourced-replica-", dir="/tmp"))
+    made.chmod(0o755)
+    return made / "pg"
+
+
+def _one_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr.strip()
+
+
+def test_an_unreachable_database_is_one_line(cli_env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    for args in (["ask", "anything"], ["index", str(BUNDLED)], ["doctor"]):
+        result = CliRunner().invoke(main, ["--store", f"postgresql://sourced@127.0.0.1:{port}/sourced", *args])
+        line = _one_line(result)
+        assert line.startswith(f"error: Cannot connect to postgresql://sourced@127.0.0.1:{port}/sourced") or (
+            "Cannot connect" in line
+        ), line
+
+
+def test_not_a_postgresql_url_is_one_line(cli_env):
+    line = _one_line(CliRunner().invoke(main, ["--store", "mysql://root@localhost/db", "ask", "anything"]))
+    assert "is not a PostgreSQL URL" in line
+
+
+def test_a_wrong_password_is_one_line_without_the_password(postgres, cli_env):
+    server, url = postgres
+    server.psql(
+        "DO $$ BEGIN CREATE ROLE guarded LOGIN PASSWORD 'right-one'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    hba = server.data / "pg_hba.conf"
+    rules = hba.read_text()
+    if "guarded" not in rules:  # the role must give its password; everyone else is trusted on loopback
+        hba.write_text("host all guarded 127.0.0.1/32 scram-sha-256\n" + rules)
+        server.psql("SELECT pg_reload_conf()")
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    wrong = f"postgresql://guarded:not-the-password@127.0.0.1:{port}/sourced"
+    line = _one_line(CliRunner().invoke(main, ["--store", wrong, "index", str(BUNDLED)]))
+    assert "password authentication failed" in line and "not-the-password" not in line and ":***@" in line
+    right = CliRunner().invoke(main, ["--store", wrong.replace("not-the-password", "right-one"), "ask", "x"])
+    assert "password authentication failed" not in right.stderr
+
+
+def test_a_database_without_pgvector_is_one_line_before_any_embedding(postgres, cli_env):
+    server, url = postgres
+    server.psql("DO $$ BEGIN CREATE ROLE plain LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    if server.psql("SELECT count(*) FROM pg_database WHERE datname = 'plaindb'").strip() == "0":
+        server.psql("CREATE DATABASE plaindb OWNER plain")
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    store = f"postgresql://plain@127.0.0.1:{port}/plaindb"
+    line = _one_line(CliRunner().invoke(main, ["--store", store, "index", str(BUNDLED)]))
+    assert "has no pgvector extension" in line and "CREATE EXTENSION vector" in line
+    asked = _one_line(CliRunner().invoke(main, ["--store", store, "ask", "anything"]))
+    assert "pgvector" in asked or "No index" in asked
