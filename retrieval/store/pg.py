@@ -528,7 +528,7 @@ class PgStore:
                 texts = [by_id[c.doc_id].text[c.start : c.end] for c in data.chunks]
             rows = self._take(conn, "row_seq", len(data.chunks))
             tokens = tokenize(list(texts), lexical)
-            vectors = np.asarray(data.vectors, dtype=np.float32)
+            vectors = np.asarray(data.vectors, dtype=np.float32).reshape(len(data.chunks), int(settings["dimension"]))
             with conn.cursor().copy(
                 self._q(
                     'COPY S.chunks (row, doc_id, added, ordinal, start, "end", embed_hash, length, embedding) '
@@ -549,7 +549,7 @@ class PgStore:
                 by_id = {d.id: d for d in data.documents}
                 sentence_texts = [by_id[x.doc_id].text[x.start : x.end] for x in data.sentences]
                 sentence_tokens = [" ".join(t) for t in tokenize(sentence_texts, lexical)]
-            quantized = quantize_sentences(data.sentence_vectors).reshape(len(data.sentences), -1)
+            quantized = quantize_sentences(data.sentence_vectors).reshape(len(data.sentences), vectors.shape[1])
             srows = self._take(conn, "sentence_seq", len(data.sentences))
             with conn.cursor().copy(
                 self._q('COPY S.sentences (row, doc_id, added, start, "end", hash, tokens, embedding) FROM STDIN')

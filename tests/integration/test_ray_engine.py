@@ -69,6 +69,41 @@ def test_the_ray_engine_writes_the_local_index_for_the_bundled_articles(config, 
     assert_same(local, remote)
 
 
+def test_the_ray_engine_writes_straight_into_postgresql(config, local_ray, tmp_path, postgres):
+    """Ray embeds, the PostgreSQL store keeps: the same index as the local engine's folder."""
+    from retrieval.store.pg import PgStore
+
+    _, url = postgres
+    local = configured_embedder(config.embedding)
+    folder = IndexStore(tmp_path / "local")
+    Indexer(config, folder, local).run([BUNDLED])
+    database = PgStore(url, tmp_path / "state", schema="ray_contract")
+    remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, None, workers=2)
+    Indexer(config, database, remote).run([BUNDLED])
+    (docs_a, chunks_a, vec_a, sent_a), (docs_b, chunks_b, vec_b, sent_b) = (
+        _contents(folder.open()),
+        _contents(database.open()),
+    )
+    assert docs_a == docs_b and len(docs_a) == 15
+    assert chunks_a == chunks_b
+    np.testing.assert_allclose(vec_a, vec_b, atol=1e-6)  # both keep float16
+    np.testing.assert_allclose(sent_a, sent_b, atol=1e-6)  # both keep int8
+    database.close()
+
+
+def _contents(snap):
+    """Documents, chunk records, passage and sentence vectors, in text order (store-neutral)."""
+    documents = sorted((d.id, d.title, d.text, d.url) for d in snap.documents())
+    chunks = sorted((rec.doc_id, rec.ordinal, row, rec) for recs in snap.chunk_records().values() for row, rec in recs)
+    sentences = sorted((rec.doc_id, rec.start, row) for row, rec in snap.sentence_records())
+    return (
+        documents,
+        [c[3] for c in chunks],
+        snap.vectors([c[2] for c in chunks]),
+        snap.sentence_vectors([s[2] for s in sentences]),
+    )
+
+
 @pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="the shared SciFact copy is not here")
 def test_the_ray_engine_writes_the_local_index_for_300_scifact_abstracts(config, local_ray, tmp_path):
     from retrieval.bench.beir import load_beir

@@ -156,3 +156,13 @@ def test_compact_keeps_the_answers(make_store, hash_config, tmp_path):
     indexer.compact()
     assert _answers(service, "facial recognition ban") == before
     assert check_index(store).ok
+
+
+def test_without_sentence_vectors(make_store):
+    """Benchmarks index passages only (index.sentence_vectors: false); both stores take that."""
+    config = build_config({"embedding": {"model": "hash"}, "index": {"sentence_vectors": False}})
+    store = make_store()
+    report = Indexer(config, store, HashEmbedder()).run([BUNDLED])
+    assert report.chunks == 29 and report.sentences_embedded == 0
+    answer = QueryService(store, HashEmbedder, config.search).ask("Which city moved to ban facial recognition?")
+    assert any("Boston" in h.chunk.text for h in answer.hits[:3])
