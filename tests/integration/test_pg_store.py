@@ -40,9 +40,10 @@ def crash():
 ensure, apply = pg.PgStore._ensure_tables, pg.PgStore._apply
 
 def ensure_then(self, *args):
-    ensure(self, *args)
+    made = ensure(self, *args)
     if point == "tables-made":
         crash()
+    return made
 
 def apply_then(self, *args):
     gen = apply(self, *args)
