@@ -206,3 +206,33 @@ def test_a_database_without_pgvector_is_one_line_before_any_embedding(postgres, 
     assert "has no pgvector extension" in line and "CREATE EXTENSION vector" in line
     asked = _one_line(CliRunner().invoke(main, ["--store", store, "ask", "anything"]))
     assert "pgvector" in asked or "No index" in asked
+
+
+def test_an_index_of_the_first_layout_is_upgraded_by_the_next_sync(pg_env, hash_config):
+    """Layout 1 kept postings without their passage's length and generations. Readers are
+    told to run `sourced index`; that run upgrades in place (nothing is embedded again) and
+    the answers are the same as before."""
+    env, store = pg_env
+    made = _cli(env, "add", str(BUNDLED))
+    assert made.returncode == 0, made.stderr
+    service = QueryService(store, HashEmbedder, hash_config.search)
+    before = [(h.document.id, h.chunk.text) for h in service.ask("Which city moved to ban facial recognition?").hits]
+    with store._write_connection() as conn:  # turn it back into what layout 1 wrote
+        conn.execute(
+            store._q(
+                "DROP INDEX S.terms_lookup; ALTER TABLE S.terms DROP COLUMN length, DROP COLUMN added, "
+                "DROP COLUMN removed; CREATE INDEX ON S.terms (term) INCLUDE (row, tf); "
+                "UPDATE S.meta SET value = '1' WHERE key = 'layout'"
+            )
+        )
+    fresh = PgStore(store.url, store.path, store.schema)
+    asked = _cli(env, "ask", "anything")
+    assert asked.returncode == 1 and "Run `sourced index` once to update it" in asked.stderr
+    synced = _cli(env, "index")
+    assert synced.returncode == 0, synced.stderr
+    assert "0 passages and 0 sentences embedded" in synced.stderr or "nothing to embed" in synced.stderr
+    again = QueryService(fresh, HashEmbedder, hash_config.search)
+    after = [(h.document.id, h.chunk.text) for h in again.ask("Which city moved to ban facial recognition?").hits]
+    assert after == before
+    fresh.close()
+    store.close()
