@@ -236,3 +236,32 @@ def test_an_index_of_the_first_layout_is_upgraded_by_the_next_sync(pg_env, hash_
     assert after == before
     fresh.close()
     store.close()
+
+
+def test_the_bot_reads_every_desk_from_the_replica_and_writes_to_the_primary(postgres, tmp_path):
+    """`sourced serve` with index.store and index.read_store: each desk's questions go to
+    the read store, its syncs (/reindex, /add, the refresh) to the primary, one schema per
+    collection."""
+    from bot.cli import open_desks
+    from retrieval.config import build_config
+
+    _, url = postgres
+    config = build_config(
+        {
+            "embedding": {"model": "hash"},
+            "index": {"store": url, "read_store": url + "?application_name=reader", "dir": str(tmp_path / "state")},
+            "bot": {"collections": {"111": "ops"}},
+        }
+    )
+    Indexer(config, PgStore(url, tmp_path / "state", "sourced"), HashEmbedder()).run([BUNDLED])
+    desks = open_desks(config, None)
+    assert set(desks) == {"default", "ops"}
+    default, ops = desks["default"], desks["ops"]
+    assert default.service.store.schema == "sourced" and ops.service.store.schema == "sourced_ops"
+    assert default.service.store._readers.url.endswith("application_name=reader")
+    writer = default.indexer()
+    assert writer.store.kind == "postgresql" and writer.store._readers.url == url
+    answer = default.service.ask("Which city moved to ban facial recognition?")
+    assert any("Boston" in h.chunk.text for h in answer.hits[:3])
+    for desk in desks.values():
+        desk.service.store.close()
