@@ -125,6 +125,34 @@ def bundled_articles() -> Path:
     raise SourcedError("The bundled sample articles are missing from this installation; pass a PATH to index.")
 
 
+@dataclass(frozen=True)
+class ChunkSettings:
+    """What chunking a document depends on (besides the tokenizer)."""
+
+    max_tokens: int
+    overlap_sentences: int
+    embed_title: bool
+    sentence_vectors: bool
+
+
+def chunk_one(
+    doc: Document, settings: ChunkSettings, count_tokens
+) -> tuple[list[ChunkRecord], list[str], list[SentenceRecord], list[str]]:
+    """One document's chunk records and texts as embedded, and its sentence records and
+    texts (none without sentence vectors). Pure: the same everywhere it runs."""
+    records, texts = [], []
+    for chunk in chunk_document(doc, settings.max_tokens, settings.overlap_sentences, count_tokens):
+        text = embed_text(doc, chunk, settings.embed_title)
+        texts.append(text)
+        records.append(ChunkRecord(doc.id, chunk.ordinal, chunk.start, chunk.end, stable_hash(text)))
+    sentences, sentence_texts = [], []
+    for start, end in sentence_spans(doc.text) if settings.sentence_vectors else ():
+        text = doc.text[start:end]
+        sentences.append(SentenceRecord(doc.id, start, end, stable_hash(text)))
+        sentence_texts.append(text)
+    return records, texts, sentences, sentence_texts
+
+
 def embed_text(doc: Document, chunk: Chunk, with_title: bool) -> str:
     """The text the model sees for a chunk: the title gives a mid-article passage context."""
     if with_title and doc.title and not chunk.text.startswith(doc.title):
@@ -588,36 +616,42 @@ class Indexer:
                 old_chunks.setdefault(rec.embed_hash, (seg, row))
             for row, rec in sentence_records:
                 old_sentences.setdefault(rec.hash, (seg, row))
+        # Chunking is a pure function of the documents and settings: an engine that has a
+        # cluster (Ray) runs it there; otherwise it runs here.
+        chunk_settings = ChunkSettings(
+            self.config.chunking.max_tokens,
+            self.config.chunking.overlap_sentences,
+            self.config.chunking.embed_title,
+            self.config.index.sentence_vectors,
+        )
+        mapper = getattr(self.embedder, "chunk_documents", None)
+        if mapper is not None:
+            chunked = mapper(plan.documents, chunk_settings)
+        else:
+            chunked = [chunk_one(doc, chunk_settings, self.embedder.count_tokens) for doc in plan.documents]
         records: list[ChunkRecord] = []
         texts: list[str] = []
         chunk_sources: list[tuple[int, int] | int] = []
         to_embed: list[str] = []
-        for doc in plan.documents:
-            for chunk in chunk_document(
-                doc, self.config.chunking.max_tokens, self.config.chunking.overlap_sentences, self.embedder.count_tokens
-            ):
-                text = embed_text(doc, chunk, self.config.chunking.embed_title)
-                texts.append(text)
-                h = stable_hash(text)
-                records.append(ChunkRecord(doc.id, chunk.ordinal, chunk.start, chunk.end, h))
-                if h in old_chunks:
-                    chunk_sources.append(old_chunks[h])
-                else:
-                    chunk_sources.append(len(to_embed))
-                    to_embed.append(text)
         # Every sentence gets a vector too: at question time they pick the passage shown and
         # the answer sentence without running the model again (that costs ~0.2 s a question
         # on two cores). Vectors are reused by text hash like the chunks'.
         sentences: list[SentenceRecord] = []
         sentence_sources: list[tuple[int, int] | int] = []
         sentence_embed: list[str] = []
-        for doc in plan.documents if self.config.index.sentence_vectors else ():
-            for start, end in sentence_spans(doc.text):
-                text = doc.text[start:end]
-                h = stable_hash(text)
-                sentences.append(SentenceRecord(doc.id, start, end, h))
-                if h in old_sentences:
-                    sentence_sources.append(old_sentences[h])
+        for doc_chunks, doc_texts, doc_sentences, sentence_texts in chunked:
+            for record, text in zip(doc_chunks, doc_texts, strict=True):
+                texts.append(text)
+                records.append(record)
+                if record.embed_hash in old_chunks:
+                    chunk_sources.append(old_chunks[record.embed_hash])
+                else:
+                    chunk_sources.append(len(to_embed))
+                    to_embed.append(text)
+            for record, text in zip(doc_sentences, sentence_texts, strict=True):
+                sentences.append(record)
+                if record.hash in old_sentences:
+                    sentence_sources.append(old_sentences[record.hash])
                 else:
                     sentence_sources.append(len(sentence_embed))
                     sentence_embed.append(text)

@@ -1,11 +1,15 @@
-"""Embedding on a Ray cluster (`sourced index --engine ray`): Ray Data streams the texts to
-an actor pool whose actors each load the model once and embed whole slices.
+"""Ingest on a Ray cluster (`sourced index --engine ray`): Ray Data streams the documents
+to an actor pool that chunks them (each actor holds the model's tokenizer), then streams
+the texts to embed to an actor pool whose actors each load the model once and embed
+whole slices.
 
 The slices are exactly the local embedder's (texts sorted by length, cut every
 ``batch_size * 4``, which is also a whole number of the ONNX backends' batches), so the
 vectors equal a local run's: the int8 backend scales activations per batch, and other
-batches would give slightly other vectors. Everything else (reading, planning, chunk ids,
-writing the segment) is the local indexer's, so the index is the same either way.
+batches would give slightly other vectors. Chunking is a pure function
+(``retrieval.indexer.chunk_one``), so its records are the local run's too. Reading and
+planning the sync (what is new, changed or gone), re-using stored vectors and writing the
+index stay in the indexing process, so the index is the same either way.
 """
 
 from __future__ import annotations
@@ -48,6 +52,31 @@ class _SliceEmbedder:
             vectors = self.embedder.embed([str(t) for t in texts], int(size))
             out["slice"].append(int(n))
             out["vectors"].append(vectors.astype("float32").tobytes())
+        return out
+
+
+class _DocumentChunker:
+    """A Ray actor: the model's tokenizer (token counts decide passage boundaries); chunks
+    one block of documents per call."""
+
+    def __init__(self, model: str, backend: str, cache_dir: str | None) -> None:
+        from pathlib import Path
+
+        from retrieval.embedding import make_embedder
+
+        self.embedder = make_embedder(model, backend, Path(cache_dir) if cache_dir else None)
+
+    def __call__(self, batch: dict) -> dict:
+        import pickle
+
+        from retrieval.indexer import chunk_one
+
+        out: dict[str, list] = {"block": [], "chunked": []}
+        for n, payload in zip(batch["block"], batch["payload"], strict=True):
+            documents, settings = pickle.loads(payload)
+            done = [chunk_one(doc, settings, self.embedder.count_tokens) for doc in documents]
+            out["block"].append(int(n))
+            out["chunked"].append(pickle.dumps(done))
         return out
 
 
@@ -98,6 +127,36 @@ class RayEmbedder:
         context.enable_progress_bars = False
         context.execution_options.verbose_progress = False
         self._started = True
+
+    def chunk_documents(self, documents: Sequence, settings, block: int = 64) -> list:
+        """``chunk_one`` of every document, run on the cluster, in the documents' order."""
+        import pickle
+
+        if not documents:
+            return []
+        self._connect()
+        import ray
+
+        blocks = [documents[b : b + block] for b in range(0, len(documents), block)]
+        # Documents travel pickled: Ray Data's Arrow blocks hold bytes as they are.
+        items = [{"block": n, "payload": pickle.dumps((list(docs), settings))} for n, docs in enumerate(blocks)]
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        workers = max(1, min(self.workers or int(cpus), len(blocks)))
+        from retrieval.paths import cache_dir
+
+        model, backend, cache = self.model, self.backend, str(cache_dir() / "onnx")
+
+        class DocumentChunker(_DocumentChunker):
+            def __init__(self) -> None:
+                super().__init__(model, backend, cache)
+
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            DocumentChunker, batch_size=1, concurrency=workers, num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9)
+        )
+        out: list = [None] * len(blocks)
+        for row in dataset.iter_rows():
+            out[int(row["block"])] = pickle.loads(row["chunked"])
+        return [chunked for done in out for chunked in done]
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         import numpy as np

@@ -1,4 +1,4 @@
-"""`sourced index --engine ray`: Ray Data feeds an actor pool that embeds; the index must
+"""`sourced index --engine ray`: Ray Data feeds actor pools that chunk and embed; the index must
 be the one a local run writes. Contract: the same documents, chunks, ids and vectors, on
 the bundled articles and on 300 SciFact abstracts (when the shared benchmarks are there),
 with the default model; then once more on a 3-node `ray.cluster_utils.Cluster`."""
@@ -67,6 +67,17 @@ def test_the_ray_engine_writes_the_local_index_for_the_bundled_articles(config, 
     local, remote = build_both(config, tmp_path, lambda indexer: indexer.run([BUNDLED]))
     assert len(local[0]) == 15
     assert_same(local, remote)
+
+
+def test_chunking_runs_on_the_cluster_not_in_this_process(config, local_ray, tmp_path):
+    local = configured_embedder(config.embedding)
+    counted: list[int] = []
+    original = local.count_tokens
+    local.count_tokens = lambda texts: counted.append(len(texts)) or original(texts)
+    remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, None, workers=2)
+    report = Indexer(config, IndexStore(tmp_path / "ray"), remote).run([BUNDLED])
+    assert report.chunks == 29
+    assert counted == []  # every passage boundary was decided by the cluster's actors
 
 
 def test_the_ray_engine_writes_straight_into_postgresql(config, local_ray, tmp_path, postgres):
