@@ -265,3 +265,65 @@ def test_the_bot_reads_every_desk_from_the_replica_and_writes_to_the_primary(pos
     assert any("Boston" in h.chunk.text for h in answer.hits[:3])
     for desk in desks.values():
         desk.service.store.close()
+
+
+def test_readers_keep_answering_while_writer_processes_rewrite_the_database(pg_env, tmp_path, hash_config):
+    """Four reader threads ask while ten separate `sourced add`/`remove` processes write new
+    generations (adds, changes, removals, and generations pruned as they age). Every answer
+    holds the article all generations share; any exception fails the test; reads made
+    during the writes are counted, and there must be some."""
+    import threading
+
+    env, store = pg_env
+    steady = tmp_path / "steady"
+    steady.mkdir()
+    (steady / "k.md").write_text("---\ntitle: Kestrels\n---\nThe kestrel hovered over the verge.\n")
+    assert _cli(env, "add", str(steady)).returncode == 0
+    service = QueryService(store, HashEmbedder, hash_config.search)
+    errors: list[BaseException] = []
+    counts = [[0, 0] for _ in range(4)]
+    writing, stop = threading.Event(), threading.Event()
+
+    def reader(slot: list[int]) -> None:
+        try:
+            while not stop.is_set():
+                during = writing.is_set()
+                answer = service.ask("kestrel hovered")
+                assert "Kestrels" in {h.document.title for h in answer.hits}, "a generation was seen half-written"
+                slot[0] += 1
+                slot[1] += during and writing.is_set()
+        except BaseException as exc:  # noqa: BLE001 - any exception at all fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(slot,)) for slot in counts]
+    for t in threads:
+        t.start()
+    generations = set()
+    try:
+        changing = tmp_path / "changing"
+        changing.mkdir()
+        registered = False
+        for n in range(10):
+            (changing / f"n{n % 3}.md").write_text(f"---\ntitle: Note {n}\n---\nHarbour note number {n} of ten.\n")
+            if n % 4 == 3:
+                command, registered = ["remove", str(changing)], False
+            elif registered:
+                command = ["index"]  # sync what changed
+            else:
+                command, registered = ["add", str(changing)], True
+            writing.set()
+            done = _cli(env, *command)
+            writing.clear()
+            assert done.returncode == 0, done.stderr
+            generations.add(store.current_name())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+    reads, during = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    print(f"\n{reads} reads, {during} of them while a writer process ran, {len(generations)} generations")
+    assert during > 0 and len(generations) >= 8
+    assert len(store.generations()) <= 5  # older ones were pruned while being read
+    assert check_index(store).ok
+    store.close()
