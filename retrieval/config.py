@@ -21,6 +21,7 @@ from .errors import ConfigError
 
 ENV_CONFIG = "SOURCED_CONFIG"
 ENV_INDEX_DIR = "SOURCED_INDEX_DIR"
+ENV_STORE = "SOURCED_STORE"
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -436,6 +437,12 @@ def settings_in_force(config: Config) -> list[SettingInForce]:
         origin = f"set in {config.file}" if info.key in config.explicit else "default"
         if info.key == "index.dir" and os.environ.get(ENV_INDEX_DIR):
             value, origin = os.environ[ENV_INDEX_DIR], f"overridden by ${ENV_INDEX_DIR}"
+        if info.key == "index.store" and value and info.key not in config.explicit:
+            origin = f"from ${ENV_STORE} or --store"  # its default is none
+        if info.key in ("index.store", "index.read_store") and value:
+            from retrieval.store.pg import safe_url
+
+            value = safe_url(value)  # never print a password
         rows.append(SettingInForce(info, value, origin))
     return rows
 

@@ -61,3 +61,25 @@ def test_unreadable_and_invalid_files(tmp_path):
     bad.write_text("search: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_the_store_setting_shows_where_it_came_from_and_never_its_password(monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+
+    monkeypatch.setenv("SOURCED_STORE", "postgresql://reader:hunter2@db.example:5432/news")
+    result = CliRunner().invoke(main, ["config"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("index.store ="))
+    assert "postgresql://reader:***@db.example:5432/news" in line and "from $SOURCED_STORE or --store" in line
+    assert "hunter2" not in result.stdout
+    bad = CliRunner().invoke(main, ["--store", "sqlite:///x.db", "config"])
+    assert bad.exit_code == 1 and "is not a PostgreSQL URL" in bad.stderr
+
+
+def test_a_read_store_needs_a_store():
+    with pytest.raises(ConfigError, match=r"needs 'index\.store'"):
+        build_config({"index": {"read_store": "postgresql://r@replica/db"}})
+    with pytest.raises(ConfigError, match="must be a PostgreSQL URL"):
+        build_config({"index": {"store": "mysql://x"}})
