@@ -640,21 +640,13 @@ class Indexer:
         sentence_sources: list[tuple[int, int] | int] = []
         sentence_embed: list[str] = []
         for doc_chunks, doc_texts, doc_sentences, sentence_texts in chunked:
+            texts += doc_texts
+            records += doc_chunks
+            sentences += doc_sentences
             for record, text in zip(doc_chunks, doc_texts, strict=True):
-                texts.append(text)
-                records.append(record)
-                if record.embed_hash in old_chunks:
-                    chunk_sources.append(old_chunks[record.embed_hash])
-                else:
-                    chunk_sources.append(len(to_embed))
-                    to_embed.append(text)
+                chunk_sources.append(_reuse_or_embed(record.embed_hash, text, old_chunks, to_embed))
             for record, text in zip(doc_sentences, sentence_texts, strict=True):
-                sentences.append(record)
-                if record.hash in old_sentences:
-                    sentence_sources.append(old_sentences[record.hash])
-                else:
-                    sentence_sources.append(len(sentence_embed))
-                    sentence_embed.append(text)
+                sentence_sources.append(_reuse_or_embed(record.hash, text, old_sentences, sentence_embed))
         progress.embedding(len(to_embed) + len(sentence_embed))
         # One call, so passages and sentences are batched together by length.
         fresh = self.embedder.embed(
@@ -717,6 +709,14 @@ class Indexer:
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
+
+
+def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_embed: list[str]):
+    """The stored vector's reference for a text already embedded, else its place in ``to_embed``."""
+    if key in stored:
+        return stored[key]
+    to_embed.append(text)
+    return len(to_embed) - 1
 
 
 def _assemble(previous, sources: Sequence[tuple[int, int] | int], fresh, dim: int, sentences: bool):

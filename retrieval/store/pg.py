@@ -37,6 +37,7 @@ from retrieval.errors import IndexBusyError, IndexMismatchError, IndexMissingErr
 from retrieval.lexical import DEFAULT_PARAMS, tokenize
 from retrieval.store.schema import FORMAT_VERSION, ChunkRecord, SentenceRecord, row_doc
 from retrieval.store.segment import SENTENCE_SCALE, SegmentData, quantize_sentences
+from retrieval.store.snapshot import ManifestFacts
 from retrieval.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -336,21 +337,10 @@ class PgStore:
         origins: Sequence[str] | None = None,
     ) -> PgSnapshot:
         """Replace the whole index (as :meth:`IndexStore.write`)."""
-        import numpy as np
+        from retrieval.store.writer import replace_all
 
-        from retrieval.store.writer import Change
-
-        if texts is None:
-            by_id = {d.id: d for d in documents}
-            texts = [by_id[c.doc_id].text[c.start : c.end] for c in chunks]
-        if sentence_vectors is None:
-            sentence_vectors = np.zeros((0, manifest["dimension"]), dtype=np.float32)
-        data = SegmentData(
-            documents, origins or [""] * len(documents), chunks, embeddings, texts, sentences, sentence_vectors
-        )
-        previous = self.open() if self.exists() else None
-        change = Change(new=data, action=manifest.get("action", "rebuild"), replace_all=True)
-        return self.commit(previous, change, manifest)
+        change = replace_all(documents, chunks, embeddings, manifest, texts, sentences, sentence_vectors, origins)
+        return self.commit(self.open() if self.exists() else None, change, manifest)
 
     def commit(self, previous: PgSnapshot | None, change: Any, settings: dict[str, Any]) -> PgSnapshot:
         """Write the generation ``change`` makes of ``previous`` in one transaction."""
@@ -689,28 +679,26 @@ class PgStore:
             f"{len(self.generations()) - 1} earlier generation(s) to roll back to",
         ]
         problems = []
-        docs = conn.execute(self._q(f"SELECT count(*) FROM S.documents WHERE {_visible()}"), g).fetchone()[0]
-        chunks = conn.execute(self._q(f"SELECT count(*) FROM S.chunks WHERE {_visible()}"), g).fetchone()[0]
+
+        def count(sql: str) -> int:
+            return int(conn.execute(self._q(sql), g).fetchone()[0])
+
+        docs = count(f"SELECT count(*) FROM S.documents WHERE {_visible()}")
+        chunks = count(f"SELECT count(*) FROM S.chunks WHERE {_visible()}")
         if docs != m.get("documents"):
             problems.append(f"manifest says {m.get('documents')} documents, the database holds {docs} live")
         if chunks != m.get("chunks"):
             problems.append(f"manifest says {m.get('chunks')} passages, the database holds {chunks} live")
-        orphans = conn.execute(
-            self._q(
-                f"SELECT count(*) FROM S.chunks c WHERE {_visible('c')} AND NOT EXISTS "
-                f"(SELECT 1 FROM S.documents d WHERE d.id = c.doc_id AND {_visible('d')})"
-            ),
-            g,
-        ).fetchone()[0]
+        orphans = count(
+            f"SELECT count(*) FROM S.chunks c WHERE {_visible('c')} AND NOT EXISTS "
+            f"(SELECT 1 FROM S.documents d WHERE d.id = c.doc_id AND {_visible('d')})"
+        )
         if orphans:
             problems.append(f"{orphans} passages belong to no live document")
-        bad = conn.execute(
-            self._q(
-                f"SELECT count(*) FROM S.chunks c JOIN S.documents d ON d.id = c.doc_id AND {_visible('d')} "
-                f'WHERE {_visible("c")} AND (c.start < 0 OR c."end" > length(d.text) OR c.start >= c."end")'
-            ),
-            g,
-        ).fetchone()[0]
+        bad = count(
+            f"SELECT count(*) FROM S.chunks c JOIN S.documents d ON d.id = c.doc_id AND {_visible('d')} "
+            f'WHERE {_visible("c")} AND (c.start < 0 OR c."end" > length(d.text) OR c.start >= c."end")'
+        )
         if bad:
             problems.append(f"{bad} passages have offsets outside their document")
         sample = conn.execute(
@@ -722,13 +710,10 @@ class PgStore:
                 problems.append(f"stored vectors have {vectors.shape[1]} dimensions, expected {snap.dimension}")
             elif not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=5e-3):
                 problems.append("stored vectors are not unit length")
-        untermed = conn.execute(
-            self._q(
-                f"SELECT count(*) FROM S.chunks c WHERE {_visible('c')} AND c.length > 0 AND NOT EXISTS "
-                "(SELECT 1 FROM S.terms t WHERE t.row = c.row)"
-            ),
-            g,
-        ).fetchone()[0]
+        untermed = count(
+            f"SELECT count(*) FROM S.chunks c WHERE {_visible('c')} AND c.length > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM S.terms t WHERE t.row = c.row)"
+        )
         if untermed:
             problems.append(f"{untermed} passages have no BM25 postings")
         hnsw = conn.execute(
@@ -739,7 +724,7 @@ class PgStore:
         return facts, problems
 
 
-class PgSnapshot:
+class PgSnapshot(ManifestFacts):
     """One generation of a :class:`PgStore`, read through the store's per-thread connections."""
 
     segments: Sequence[Any] = ()
@@ -780,28 +765,8 @@ class PgSnapshot:
         return _gen_name(self.gen)
 
     @property
-    def model_id(self) -> str:
-        return self.manifest["model_id"]
-
-    @property
-    def dimension(self) -> int:
-        return int(self.manifest["dimension"])
-
-    @property
-    def chunk_count(self) -> int:
-        return int(self.manifest["chunks"])
-
-    @property
     def segment_count(self) -> int:
         return 0
-
-    @property
-    def sources(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("sources", []))
-
-    @property
-    def current_format(self) -> bool:
-        return self.manifest.get("format_version") == FORMAT_VERSION
 
     # ------------------------------------------------------------------ search
 

@@ -36,7 +36,34 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise IndexMissingError(f"The index at {path.parent} is damaged (manifest unreadable: {exc}).") from None
 
 
-class Snapshot:
+class ManifestFacts:
+    """What a generation's manifest says, the same for either store."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+    @property
+    def chunk_count(self) -> int:
+        """Live passages."""
+        return int(self.manifest["chunks"])
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("sources", []))
+
+    @property
+    def current_format(self) -> bool:
+        return self.manifest.get("format_version") == FORMAT_VERSION
+
+
+class Snapshot(ManifestFacts):
     """One immutable generation of the index, safe to search from many threads."""
 
     def __init__(self, path: Path, check_version: bool = True) -> None:
@@ -84,29 +111,8 @@ class Snapshot:
         return self.path.name
 
     @property
-    def model_id(self) -> str:
-        return self.manifest["model_id"]
-
-    @property
-    def dimension(self) -> int:
-        return int(self.manifest["dimension"])
-
-    @property
-    def chunk_count(self) -> int:
-        """Live passages."""
-        return int(self.manifest["chunks"])
-
-    @property
     def segment_count(self) -> int:
         return len(self.segments)
-
-    @property
-    def sources(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("sources", []))
-
-    @property
-    def current_format(self) -> bool:
-        return self.manifest.get("format_version") == FORMAT_VERSION
 
     def _segment_of(self, row: int) -> int:
         return bisect.bisect_right(self.bases, row) - 1

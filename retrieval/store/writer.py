@@ -53,6 +53,30 @@ class Change:
     replace_all: bool = False  # a rebuild: the new segment replaces every existing one
 
 
+def replace_all(
+    documents: Sequence[Document],
+    chunks: Sequence[ChunkRecord],
+    embeddings: np.ndarray,
+    manifest: dict[str, Any],
+    texts: Sequence[str] | None = None,
+    sentences: Sequence[SentenceRecord] = (),
+    sentence_vectors: np.ndarray | None = None,
+    origins: Sequence[str] | None = None,
+) -> Change:
+    """The change that replaces a whole index with these documents (either store's ``write``)."""
+    import numpy as np
+
+    if texts is None:
+        by_id = {d.id: d for d in documents}
+        texts = [by_id[c.doc_id].text[c.start : c.end] for c in chunks]
+    if sentence_vectors is None:
+        sentence_vectors = np.zeros((0, manifest["dimension"]), dtype=np.float32)
+    data = SegmentData(
+        documents, origins or [""] * len(documents), chunks, embeddings, texts, sentences, sentence_vectors
+    )
+    return Change(new=data, action=manifest.get("action", "rebuild"), replace_all=True)
+
+
 class IndexStore:
     """An index folder: find the live generation, write new ones atomically, lock writers."""
 
@@ -117,18 +141,8 @@ class IndexStore:
 
         ``texts``: the text of each chunk as embedded, for BM25 (default: the chunk's own text).
         """
-        import numpy as np
-
-        if texts is None:
-            by_id = {d.id: d for d in documents}
-            texts = [by_id[c.doc_id].text[c.start : c.end] for c in chunks]
-        if sentence_vectors is None:
-            sentence_vectors = np.zeros((0, manifest["dimension"]), dtype=np.float32)
-        data = SegmentData(
-            documents, origins or [""] * len(documents), chunks, embeddings, texts, sentences, sentence_vectors
-        )
+        change = replace_all(documents, chunks, embeddings, manifest, texts, sentences, sentence_vectors, origins)
         previous = self.open() if self.exists() and self._current_format() else None
-        change = Change(new=data, action=manifest.get("action", "rebuild"), replace_all=True)
         return self.commit(previous, change, manifest)
 
     def _current_format(self) -> bool:
