@@ -138,6 +138,21 @@ class _Connections:
                 self._all.append(conn)
         return conn
 
+    def read(self, query):
+        """``query(connection)``, retried once on a new connection when the old one broke
+        (the server restarted, a replica was promoted, a proxy dropped idle sessions)."""
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = self.get()
+            try:
+                return query(conn)
+            except psycopg.OperationalError:
+                if attempt == 2 or not (conn.closed or conn.broken):
+                    raise
+                self.close_mine()
+        raise AssertionError("unreachable")
+
     def close_mine(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -227,24 +242,40 @@ class PgStore:
 
             if isinstance(exc, psycopg.errors.UndefinedTable):
                 return None
+            if isinstance(exc, psycopg.OperationalError):
+                raise  # the connection: the caller may retry on a new one
             if isinstance(exc, psycopg.Error):
                 raise StoreError(f"Cannot read the index at {self.where}: {_first_line(exc)}") from None
             raise
         return int(row[0]) if row else None
 
     def current_name(self) -> str | None:
-        head = self._head(self._readers.get())
+        import psycopg
+
+        try:
+            head = self._readers.read(self._head)
+        except psycopg.OperationalError as exc:
+            self._readers.close_mine()
+            raise StoreError(f"Lost the connection to {self.where}: {_first_line(exc)}") from None
         return _gen_name(head) if head is not None else None
 
     def exists(self) -> bool:
         return self.current_name() is not None
 
     def open(self, check_version: bool = True) -> PgSnapshot:
-        conn = self._readers.get()
-        head = self._head(conn)
-        if head is None:
-            raise IndexMissingError(f"No index in {self.where} yet. Run `sourced index` to build one.")
-        return self._snapshot(conn, head, check_version)
+        import psycopg
+
+        def load(conn) -> PgSnapshot:
+            head = self._head(conn)
+            if head is None:
+                raise IndexMissingError(f"No index in {self.where} yet. Run `sourced index` to build one.")
+            return self._snapshot(conn, head, check_version)
+
+        try:
+            return self._readers.read(load)
+        except psycopg.OperationalError as exc:
+            self._readers.close_mine()
+            raise StoreError(f"Lost the connection to {self.where}: {_first_line(exc)}") from None
 
     def _snapshot(self, conn, gen: int, check_version: bool = True) -> PgSnapshot:
         layout = self._layout(conn)
@@ -739,9 +770,6 @@ class PgSnapshot(ManifestFacts):
         self._document_index: dict[str, tuple[str, str, int]] | None = None
         self.rows = int(manifest.get("rows", 0))
 
-    def _conn(self):
-        return self.store._readers.get()
-
     def _q(self, sql: str) -> str:
         return self.store._q(sql)
 
@@ -750,8 +778,9 @@ class PgSnapshot(ManifestFacts):
         text form costs a Python float per number to parse)."""
         import psycopg
 
+        params = {**self._args, **(args or {})}
         try:
-            return self._conn().execute(self._q(sql), {**self._args, **(args or {})}, binary=binary).fetchall()
+            return self.store._readers.read(lambda conn: conn.execute(self._q(sql), params, binary=binary).fetchall())
         except psycopg.OperationalError as exc:
             self.store._readers.close_mine()  # a dropped connection is replaced next time
             raise StoreError(f"Lost the connection to {self.store.where}: {_first_line(exc)}") from None

@@ -327,3 +327,36 @@ def test_readers_keep_answering_while_writer_processes_rewrite_the_database(pg_e
     assert len(store.generations()) <= 5  # older ones were pruned while being read
     assert check_index(store).ok
     store.close()
+
+
+def test_a_restarted_server_is_reconnected_to_and_a_stopped_one_is_one_error(tmp_path, hash_config):
+    """The query service keeps its connections between questions. When the server restarts
+    (a failover, a maintenance window) the next question reconnects once and is answered;
+    while the server is down, questions get one clear error, not a traceback."""
+    import socket
+
+    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.pg import StoreError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = LocalPostgres(_public(tmp_path / "unused"), port)
+    try:
+        url = server.start().url
+        store = PgStore(url, tmp_path / "state", "restart")
+        Indexer(hash_config, store, HashEmbedder()).run([BUNDLED])
+        service = QueryService(store, HashEmbedder, hash_config.search)
+        question = "Which city moved to ban facial recognition?"
+        first = [h.chunk.text for h in service.ask(question).hits]
+        server.stop()
+        server.start()  # the service's connection is now a dead one
+        assert [h.chunk.text for h in service.ask(question).hits] == first
+        server.stop()
+        with pytest.raises(StoreError, match=r"Cannot connect to|Lost the connection"):
+            service.ask(question)
+        server.start()
+        assert [h.chunk.text for h in service.ask(question).hits] == first
+        store.close()
+    finally:
+        server.stop()
