@@ -246,7 +246,9 @@ class Indexer:
             resolve_path(self.config, self.config.sources.sources_file) if self.config.sources.sources_file else None
         )
         reader = CollectionReader(Cleaner(self.config.clean), self.config.sources, sources_file)
-        return reader.read(roots, progress=lambda done, total, _path: progress.reading(done, total))
+        # An engine with a cluster (Ray) parses and cleans the files there.
+        mapper = getattr(self.embedder, "read_files", None)
+        return reader.read(roots, progress=lambda done, total, _path: progress.reading(done, total), mapper=mapper)
 
     def index_documents(
         self, documents: Sequence[Document], progress: IndexProgress | None = None, label: str = "documents"

@@ -1,15 +1,17 @@
-"""Ingest on a Ray cluster (`sourced index --engine ray`): Ray Data streams the documents
-to an actor pool that chunks them (each actor holds the model's tokenizer), then streams
-the texts to embed to an actor pool whose actors each load the model once and embed
-whole slices.
+"""Ingest on a Ray cluster (`sourced index --engine ray`): Ray Data streams the article
+files to an actor pool that reads, parses and cleans them, the documents to an actor pool
+that chunks them (each actor holds the model's tokenizer), then the texts to embed to an
+actor pool whose actors each load the model once and embed whole slices.
 
 The slices are exactly the local embedder's (texts sorted by length, cut every
 ``batch_size * 4``, which is also a whole number of the ONNX backends' batches), so the
 vectors equal a local run's: the int8 backend scales activations per batch, and other
 batches would give slightly other vectors. Chunking is a pure function
-(``retrieval.indexer.chunk_one``), so its records are the local run's too. Reading and
-planning the sync (what is new, changed or gone), re-using stored vectors and writing the
-index stay in the indexing process, so the index is the same either way.
+(``retrieval.indexer.chunk_one``), as is reading one file (``CollectionReader.read_one``),
+so documents and records are the local run's too. Finding the files, merging articles
+that share a URL, planning the sync (what is new, changed or gone), fetching web sources,
+re-using stored vectors and writing the index stay in the indexing process, so the index
+is the same either way.
 """
 
 from __future__ import annotations
@@ -80,6 +82,27 @@ class _DocumentChunker:
         return out
 
 
+class _FileReader:
+    """A Ray actor: the collection reader (cleaning and metadata rules); reads, parses and
+    cleans one block of files per call. The files must be where this worker can see them
+    (one machine, or a filesystem the cluster shares)."""
+
+    def __init__(self, reader_payload: bytes) -> None:
+        import pickle
+
+        self.reader = pickle.loads(reader_payload)
+
+    def __call__(self, batch: dict) -> dict:
+        import pickle
+
+        out: dict[str, list] = {"block": [], "read": []}
+        for n, payload in zip(batch["block"], batch["payload"], strict=True):
+            files = pickle.loads(payload)
+            out["block"].append(int(n))
+            out["read"].append(pickle.dumps([self.reader.read_one(file, root) for file, root in files]))
+        return out
+
+
 class RayEmbedder:
     """An :class:`Embedder` whose ``embed`` runs on Ray; questions and token counts stay local."""
 
@@ -127,6 +150,33 @@ class RayEmbedder:
         context.enable_progress_bars = False
         context.execution_options.verbose_progress = False
         self._started = True
+
+    def read_files(self, reader, files: Sequence, block: int = 32) -> list:
+        """``reader.read_one`` of every (file, root), run on the cluster, in order."""
+        import pickle
+
+        if not files:
+            return []
+        self._connect()
+        import ray
+
+        blocks = [files[b : b + block] for b in range(0, len(files), block)]
+        items = [{"block": n, "payload": pickle.dumps(list(part))} for n, part in enumerate(blocks)]
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        workers = max(1, min(self.workers or int(cpus), len(blocks)))
+        payload = pickle.dumps(reader)
+
+        class FileReader(_FileReader):
+            def __init__(self) -> None:
+                super().__init__(payload)
+
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            FileReader, batch_size=1, concurrency=workers, num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9)
+        )
+        out: list = [None] * len(blocks)
+        for row in dataset.iter_rows():
+            out[int(row["block"])] = pickle.loads(row["read"])
+        return [result for done in out for result in done]
 
     def chunk_documents(self, documents: Sequence, settings, block: int = 64) -> list:
         """``chunk_one`` of every document, run on the cluster, in the documents' order."""

@@ -40,22 +40,39 @@ class CollectionReader:
         self.settings = settings or SourcesSettings()
         self.sources_meta = load_sources_file(sources_file) if sources_file else {}
 
-    def read(self, paths: Iterable[Path], progress: Any = None) -> Collection:
-        """Read every article file under ``paths``. ``progress(n_done, n_total, path)`` if given."""
+    def read(self, paths: Iterable[Path], progress: Any = None, mapper: Any = None) -> Collection:
+        """Read every article file under ``paths``. ``progress(n_done, n_total, path)`` if given.
+
+        ``mapper(reader, files)``: runs :meth:`read_one` over the ``(file, root)`` pairs
+        elsewhere (a Ray cluster whose workers see the same files) and returns the results
+        in order; by default the files are read here, one after another."""
         files, problems = discover(paths)
         documents: list[Document] = []
-        for n, (file, root) in enumerate(files):
-            source = display_name(file, root)
-            file_problems: list[Problem] = []
-            try:
-                documents.extend(self.read_file(file, source, file_problems, namespace=str(root.absolute())))
-            except UnreadableError as exc:
-                file_problems.append(Problem(source, str(exc)))
-            problems.extend(file_problems)
+        if mapper is not None:
+            results = mapper(self, files)
             if progress:
-                progress(n + 1, len(files), file)
+                progress(len(files), len(files), None)
+        else:
+            results = []
+            for n, (file, root) in enumerate(files):
+                results.append(self.read_one(file, root))
+                if progress:
+                    progress(n + 1, len(files), file)
+        for file_documents, file_problems in results:
+            documents.extend(file_documents)
+            problems.extend(file_problems)
         merged_docs, merged = merge_documents(documents, problems)
         return Collection(tuple(merged_docs), tuple(problems), len(files), merged)
+
+    def read_one(self, file: Path, root: Path) -> tuple[list[Document], list[Problem]]:
+        """One file's documents and problems (a file that cannot be read is a problem)."""
+        source = display_name(file, root)
+        file_problems: list[Problem] = []
+        try:
+            return self.read_file(file, source, file_problems, namespace=str(root.absolute())), file_problems
+        except UnreadableError as exc:
+            file_problems.append(Problem(source, str(exc)))
+            return [], file_problems
 
     def read_file(self, file: Path, source: str, problems: list[Problem], namespace: str = "") -> list[Document]:
         """The documents in one file; ``namespace`` (its folder) keeps ids of link-less

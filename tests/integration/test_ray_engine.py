@@ -69,15 +69,21 @@ def test_the_ray_engine_writes_the_local_index_for_the_bundled_articles(config, 
     assert_same(local, remote)
 
 
-def test_chunking_runs_on_the_cluster_not_in_this_process(config, local_ray, tmp_path):
+def test_reading_and_chunking_run_on_the_cluster_not_in_this_process(config, local_ray, tmp_path, monkeypatch):
+    import retrieval.readers.reader as reader_module
+
     local = configured_embedder(config.embedding)
     counted: list[int] = []
     original = local.count_tokens
     local.count_tokens = lambda texts: counted.append(len(texts)) or original(texts)
+    read_here: list[str] = []
+    read_bytes = reader_module.read_bytes
+    monkeypatch.setattr(reader_module, "read_bytes", lambda file: read_here.append(str(file)) or read_bytes(file))
     remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, None, workers=2)
     report = Indexer(config, IndexStore(tmp_path / "ray"), remote).run([BUNDLED])
-    assert report.chunks == 29
-    assert counted == []  # every passage boundary was decided by the cluster's actors
+    assert (report.documents, report.chunks, report.files_read) == (15, 29, 5)
+    assert read_here == []  # every file was read, parsed and cleaned by the cluster's actors
+    assert counted == []  # every passage boundary was decided there too
 
 
 def test_the_ray_engine_writes_straight_into_postgresql(config, local_ray, tmp_path, postgres):
