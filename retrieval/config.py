@@ -211,6 +211,21 @@ class IndexSettings:
         "postgresql://user:password@host:5432/db (also $SOURCED_STORE or --store). Named collections get "
         "a schema each. The folder above then keeps only the sync state (HTTP cache). See docs/scale-out.md.",
     )
+    hnsw_m: int = _setting(
+        16,
+        "PostgreSQL store: links per vector in the HNSW graph (pgvector's m). Higher: better recall on "
+        "large collections, slower build, more memory. Read when the index is first built.",
+    )
+    hnsw_ef_construction: int = _setting(
+        64,
+        "PostgreSQL store: candidates kept while building the HNSW graph (pgvector's ef_construction), "
+        "at least twice hnsw_m. Read when the index is first built.",
+    )
+    hnsw_ef_search: int = _setting(
+        100,
+        "PostgreSQL store: candidates kept while searching (pgvector's hnsw.ef_search): recall against "
+        "speed, per question. docs/scale.md measures them.",
+    )
     read_store: str | None = _setting(
         None,
         "A read-only replica of index.store that answers questions (ask, the bot); writes still go to "
@@ -454,6 +469,10 @@ def _validate(config: Config) -> None:
         url = getattr(config.index, key)
         if url and not str(url).startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"Setting 'index.{key}' must be a PostgreSQL URL (postgresql://user@host:port/db).")
+    if not 2 <= config.index.hnsw_m <= 100 or config.index.hnsw_ef_construction < 2 * config.index.hnsw_m:
+        raise ConfigError("Settings 'index.hnsw_m' must be 2-100 and 'index.hnsw_ef_construction' at least twice it.")
+    if not 1 <= config.index.hnsw_ef_search <= 1000:
+        raise ConfigError("Setting 'index.hnsw_ef_search' must be between 1 and 1000.")
     if config.index.read_store and not config.index.store:
         raise ConfigError("Setting 'index.read_store' needs 'index.store' (the primary it replicates).")
     if config.chunking.max_tokens < 16:

@@ -106,9 +106,11 @@ def bench_scale(
     questions: Any = None,
     log: Callable[[str], None] = lambda _m: None,
     store: str | None = None,
+    hnsw: tuple[int, int] = (16, 64),
 ) -> dict[str, Any]:
     """Build each index kind over ``n`` vectors and measure it against exact search
-    (and, with ``store``, a PostgreSQL URL, pgvector's HNSW in that database).
+    (and, with ``store``, a PostgreSQL URL, pgvector's HNSW in that database, built with
+    ``hnsw`` = (m, ef_construction)).
 
     ``source``: real passage vectors, grown to ``n`` by :func:`expand_vectors` when
     fewer (else synthetic clustered vectors). ``questions``: real question vectors to
@@ -173,7 +175,7 @@ def bench_scale(
     if store:
         from retrieval.bench.pgvector import bench_pgvector
 
-        rows += bench_pgvector(store, data, q, truth, log=log)
+        rows += bench_pgvector(store, data, q, truth, m=hnsw[0], ef_construction=hnsw[1], log=log)
     return {
         "vectors": n,
         "dimension": dim,

@@ -26,6 +26,7 @@ def store_for(config, folder, reading: bool = False):
         schema_for(config.collection),
         read_url=config.index.read_store if reading else None,
         keep_generations=config.index.keep_generations,
+        hnsw=(config.index.hnsw_m, config.index.hnsw_ef_construction, config.index.hnsw_ef_search),
     )
 
 

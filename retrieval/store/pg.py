@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 # their passage's length and generations, so BM25 reads one index and no passage rows.
 LAYOUT = 2
 DEFAULT_SCHEMA = "sourced"
-EF_SEARCH = 100  # HNSW candidates per search (recall 0.99+ at 100k: docs/scale.md)
+HNSW = (16, 64, 100)  # pgvector's m, ef_construction and hnsw.ef_search (index.hnsw_*)
 _DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topics"
 
 
@@ -112,8 +112,9 @@ class _Connections:
     """One connection per thread to one database (psycopg connections are not to be
     shared by threads at once), with pgvector's types registered."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ef_search: int = HNSW[2]) -> None:
         self.url = url
+        self.ef_search = int(ef_search)
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
@@ -127,7 +128,7 @@ class _Connections:
             conn = connect(self.url)
             try:
                 _register(conn, self.url)
-                conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+                conn.execute(f"SET hnsw.ef_search = {self.ef_search}")
                 # Keep walking the graph until enough rows pass the generation filter (pgvector 0.8).
                 conn.execute("SET hnsw.iterative_scan = strict_order")
             except BaseException:
@@ -209,6 +210,7 @@ class PgStore:
         read_url: str | None = None,
         keep_generations: int = 5,
         merge_factor: int = 10,
+        hnsw: tuple[int, int, int] = HNSW,
     ) -> None:
         if not is_store_url(url):
             raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
@@ -217,7 +219,8 @@ class PgStore:
         self.schema = schema
         self.keep_generations = max(2, keep_generations)
         self.merge_factor = merge_factor  # unused: the database has no segments to merge
-        self._readers = _Connections(read_url or url)
+        self.hnsw = tuple(int(x) for x in hnsw)
+        self._readers = _Connections(read_url or url, self.hnsw[2])
         self._writer: Any = None  # the connection holding the writer lock
 
     def __repr__(self) -> str:
@@ -566,9 +569,15 @@ class PgStore:
         load is many times faster than growing the graph row by row during the COPY."""
         rows = conn.execute(self._q("SELECT count(*) FROM S.chunks")).fetchone()[0]
         # The graph must fit in maintenance memory, or the build slows down many times over.
-        work_mb = max(64, min(8192, int(rows * 2.2 / 1024) + 64))
+        work_mb = max(64, min(8192, int(rows * 2.2 * self.hnsw[0] / 16 / 1024) + 64))
         conn.execute(f"SET LOCAL maintenance_work_mem = '{work_mb}MB'")
-        conn.execute(self._q("CREATE INDEX chunks_hnsw ON S.chunks USING hnsw (embedding halfvec_ip_ops)"))
+        m, ef_construction, _ = self.hnsw
+        conn.execute(
+            self._q(
+                "CREATE INDEX chunks_hnsw ON S.chunks USING hnsw (embedding halfvec_ip_ops) "
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
+            )
+        )
 
     def _apply(self, conn, previous, change, settings: dict[str, Any], lexical: dict[str, Any]) -> int:
         import numpy as np

@@ -360,3 +360,33 @@ def test_a_restarted_server_is_reconnected_to_and_a_stopped_one_is_one_error(tmp
         store.close()
     finally:
         server.stop()
+
+
+def test_the_hnsw_settings_reach_the_index_and_the_searches(postgres, tmp_path):
+    from retrieval.config import build_config
+    from retrieval.store import store_for
+
+    _, url = postgres
+    config = build_config(
+        {
+            "embedding": {"model": "hash"},
+            "index": {"store": url, "hnsw_m": 8, "hnsw_ef_construction": 32, "hnsw_ef_search": 40},
+        }
+    )
+    store = store_for(dataclasses_replace_collection(config, "hnswset"), tmp_path / "state")
+    Indexer(config, store, HashEmbedder()).run([BUNDLED])
+    conn = store._readers.get()
+    definition = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'chunks_hnsw'", (store.schema,)
+    ).fetchone()[0]
+    assert "m='8'" in definition and "ef_construction='32'" in definition
+    assert conn.execute("SHOW hnsw.ef_search").fetchone()[0] == "40"
+    with pytest.raises(Exception, match="hnsw_ef_construction"):
+        build_config({"index": {"hnsw_m": 32, "hnsw_ef_construction": 40}})
+    store.close()
+
+
+def dataclasses_replace_collection(config, name):
+    import dataclasses
+
+    return dataclasses.replace(config, collection=name)

@@ -155,6 +155,12 @@ def bench_speed(
     help="Also measure pgvector's HNSW in this PostgreSQL database (a scratch table, dropped "
     "after), e.g. the URL `sourced db start` prints.",
 )
+@click.option("--hnsw-m", type=click.IntRange(2, 100), help="pgvector's m (default: index.hnsw_m).")
+@click.option(
+    "--hnsw-ef-construction",
+    type=click.IntRange(4, 1000),
+    help="pgvector's ef_construction (index.hnsw_ef_construction).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def bench_scale(
@@ -165,6 +171,8 @@ def bench_scale(
     corpus: Path | None,
     from_index: Path | None,
     store: str | None,
+    hnsw_m: int | None,
+    hnsw_ef_construction: int | None,
     as_json: bool,
 ) -> None:
     """Exact vs approximate FAISS indexes: build time, memory, recall@10, latency.
@@ -195,7 +203,8 @@ def bench_scale(
         from retrieval.bench.pgvector import connect
 
         connect(store).close()  # an unreachable database is one line before any work
-    result = run(n, kinds, queries, source, questions, log=_log, store=store)
+    hnsw = (hnsw_m or obj.config.index.hnsw_m, hnsw_ef_construction or obj.config.index.hnsw_ef_construction)
+    result = run(n, kinds, queries, source, questions, log=_log, store=store, hnsw=hnsw)
     if as_json:
         click.echo(json.dumps(result))
         return
