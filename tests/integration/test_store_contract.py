@@ -166,3 +166,19 @@ def test_without_sentence_vectors(make_store):
     assert report.chunks == 29 and report.sentences_embedded == 0
     answer = QueryService(store, HashEmbedder, config.search).ask("Which city moved to ban facial recognition?")
     assert any("Boston" in h.chunk.text for h in answer.hits[:3])
+
+
+def test_a_rebuild_answers_as_before_and_can_be_rolled_back(make_store, hash_config, folder_answers):
+    store = make_store()
+    indexer = Indexer(hash_config, store, HashEmbedder())
+    indexer.run([BUNDLED])
+    before = store.current_name()
+    rebuilt = indexer.run([BUNDLED], rebuild=True)
+    assert rebuilt.written and store.current_name() != before
+    service = QueryService(store, HashEmbedder, hash_config.search)
+    for question in QUESTIONS[:8]:
+        assert _answers(service, question) == folder_answers[question], question
+    undone, live = indexer.rollback()
+    assert live == before and undone != before
+    assert _answers(service, QUESTIONS[0]) == folder_answers[QUESTIONS[0]]
+    assert check_index(store).ok
