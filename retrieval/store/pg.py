@@ -1016,10 +1016,14 @@ class PgBM25:
     def query_tokens(self, query: str) -> list[str]:
         return tokenize([query], self.params)[0]
 
-    def _postings(self, tokens: Sequence[str]) -> list[tuple[str, int, int, int]]:
+    def _postings(self, tokens: Sequence[str]) -> list[tuple[str, list[int], list[int], list[int]]]:
+        """Per query term: its live rows, term frequencies and row lengths, as arrays (one
+        result row per term, loaded in binary: no Python tuple per posting)."""
         return self.snap._all(
-            f"SELECT term, row, tf, length FROM S.terms WHERE term = ANY(%(terms)s) AND {_visible()}",
+            "SELECT term, array_agg(row), array_agg(tf), array_agg(length) FROM S.terms "
+            f"WHERE term = ANY(%(terms)s) AND {_visible()} GROUP BY term",
             {"terms": sorted(set(tokens))},
+            binary=True,
         )
 
     def _idf(self, df: int) -> float:
@@ -1034,19 +1038,17 @@ class PgBM25:
         tokens = list(tokens) if tokens is not None else self.query_tokens(query)
         if not self.live_rows or self.average_length == 0 or not tokens:
             return out
-        by_term: dict[str, list[tuple[int, int, int]]] = {}
-        for term, row, tf, length in self._postings(tokens):
-            by_term.setdefault(term, []).append((row, tf, length))
+        by_term = {term: (rows, tfs, lengths) for term, rows, tfs, lengths in self._postings(tokens)}
         k1, b = float(self.params["k1"]), float(self.params["b"])
         for term in tokens:  # a word asked twice counts twice, as in the local store
             hits = by_term.get(term)
             if not hits:
                 continue
-            rows, tfs, lengths = (np.array(x) for x in zip(*hits, strict=True))
-            norms = (k1 * ((1 - b) + b * lengths / self.average_length)).astype(np.float32)
+            rows = np.array(hits[0], dtype=np.int64)
+            tfs = np.array(hits[1], dtype=np.float32)
+            norms = (k1 * ((1 - b) + b * np.array(hits[2], dtype=np.int64) / self.average_length)).astype(np.float32)
             idf = np.float32(self._idf(len(rows)))
-            tfs = tfs.astype(np.float32)
-            np.add.at(out, rows, (idf * tfs / (tfs + norms)).astype(np.float32))
+            out[rows] += (idf * tfs / (tfs + norms)).astype(np.float32)  # a row appears once per term
         return out
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
