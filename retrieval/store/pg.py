@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 # their passage's length and generations, so BM25 reads one index and no passage rows.
 LAYOUT = 2
 DEFAULT_SCHEMA = "sourced"
+READ_TIMEOUT_MS = 30_000  # one statement of a question
 HNSW = (16, 64, 100)  # pgvector's m, ef_construction and hnsw.ef_search (index.hnsw_*)
 _DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topics"
 
@@ -129,6 +130,8 @@ class _Connections:
             try:
                 _register(conn, self.url)
                 conn.execute(f"SET hnsw.ef_search = {self.ef_search}")
+                # A question never waits on a stuck server for ever (a write may take long).
+                conn.execute(f"SET statement_timeout = {READ_TIMEOUT_MS}")
                 # Keep walking the graph until enough rows pass the generation filter (pgvector 0.8).
                 conn.execute("SET hnsw.iterative_scan = strict_order")
             except BaseException:
@@ -148,6 +151,10 @@ class _Connections:
             conn = self.get()
             try:
                 return query(conn)
+            except psycopg.errors.QueryCanceled as exc:  # the statement timeout: the server is stuck
+                raise StoreError(
+                    f"The database at {safe_url(self.url)} did not answer in time ({_first_line(exc)})."
+                ) from None
             except psycopg.OperationalError:
                 if attempt == 2 or not (conn.closed or conn.broken):
                     raise

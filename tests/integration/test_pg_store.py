@@ -390,3 +390,26 @@ def dataclasses_replace_collection(config, name):
     import dataclasses
 
     return dataclasses.replace(config, collection=name)
+
+
+def test_a_question_gives_up_on_a_stuck_statement(postgres, tmp_path, hash_config, monkeypatch):
+    """Readers carry a statement timeout, so a locked or stuck server ends in one error."""
+    import retrieval.store.pg as pg
+    from retrieval.store.pg import StoreError
+
+    monkeypatch.setattr(pg, "READ_TIMEOUT_MS", 300)
+    _, url = postgres
+    store = PgStore(url, tmp_path / "state", f"t_{uuid.uuid4().hex[:12]}")
+    Indexer(hash_config, store, HashEmbedder()).run([BUNDLED])
+    service = QueryService(store, HashEmbedder, hash_config.search)
+    assert service.ask("Which city moved to ban facial recognition?").hits
+    blocker = pg.connect(url, autocommit=False)
+    try:
+        blocker.execute(store._q("LOCK TABLE S.meta IN ACCESS EXCLUSIVE MODE"))  # held until rollback
+        with pytest.raises(StoreError, match=r"did not answer in time \(canceling statement due to statement timeout"):
+            PgStore(url, tmp_path / "state", store.schema).current_name()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert service.ask("Which city moved to ban facial recognition?").hits
+    store.close()
