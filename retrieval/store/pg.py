@@ -259,33 +259,34 @@ class PgStore:
             raise
         return int(row[0]) if row else None
 
-    def current_name(self) -> str | None:
+    def _read(self, query):
+        """``query(connection)`` on this thread's reading connection (retried once if it
+        broke); any database error is one line."""
         import psycopg
 
         try:
-            head = self._readers.read(self._head)
+            return self._readers.read(query)
         except psycopg.OperationalError as exc:
-            self._readers.close_mine()
+            self._readers.close_mine()  # replaced on the next question
             raise StoreError(f"Lost the connection to {self.where}: {_first_line(exc)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"Cannot read the index in {self.where}: {_first_line(exc)}") from None
+
+    def current_name(self) -> str | None:
+        head = self._read(self._head)
         return _gen_name(head) if head is not None else None
 
     def exists(self) -> bool:
         return self.current_name() is not None
 
     def open(self, check_version: bool = True) -> PgSnapshot:
-        import psycopg
-
         def load(conn) -> PgSnapshot:
             head = self._head(conn)
             if head is None:
                 raise IndexMissingError(f"No index in {self.where} yet. Run `sourced index` to build one.")
             return self._snapshot(conn, head, check_version)
 
-        try:
-            return self._readers.read(load)
-        except psycopg.OperationalError as exc:
-            self._readers.close_mine()
-            raise StoreError(f"Lost the connection to {self.where}: {_first_line(exc)}") from None
+        return self._read(load)
 
     def _snapshot(self, conn, gen: int, check_version: bool = True) -> PgSnapshot:
         layout = self._layout(conn)
@@ -792,16 +793,8 @@ class PgSnapshot(ManifestFacts):
     def _all(self, sql: str, args: dict[str, Any] | None = None, binary: bool = False) -> list[tuple]:
         """Rows of ``sql`` at this generation; ``binary`` results for vectors (pgvector's
         text form costs a Python float per number to parse)."""
-        import psycopg
-
         params = {**self._args, **(args or {})}
-        try:
-            return self.store._readers.read(lambda conn: conn.execute(self._q(sql), params, binary=binary).fetchall())
-        except psycopg.OperationalError as exc:
-            self.store._readers.close_mine()  # a dropped connection is replaced next time
-            raise StoreError(f"Lost the connection to {self.store.where}: {_first_line(exc)}") from None
-        except psycopg.Error as exc:
-            raise StoreError(f"Cannot read the index in {self.store.where}: {_first_line(exc)}") from None
+        return self.store._read(lambda conn: conn.execute(self._q(sql), params, binary=binary).fetchall())
 
     # ------------------------------------------------------------------ what it is
 
