@@ -57,50 +57,52 @@ class _SliceEmbedder:
         return out
 
 
-class _DocumentChunker:
-    """A Ray actor: the model's tokenizer (token counts decide passage boundaries); chunks
-    one block of documents per call."""
+class _BlockActor:
+    """A Ray actor that maps :meth:`one` over pickled blocks of values. Values and results
+    travel pickled: Ray Data's Arrow blocks hold bytes as they are."""
 
-    def __init__(self, model: str, backend: str, cache_dir: str | None) -> None:
+    def one(self, value):
+        raise NotImplementedError
+
+    def __call__(self, batch: dict) -> dict:
+        import pickle
+
+        out: dict[str, list] = {"block": [], "result": []}
+        for n, payload in zip(batch["block"], batch["payload"], strict=True):
+            out["block"].append(int(n))
+            out["result"].append(pickle.dumps([self.one(value) for value in pickle.loads(payload)]))
+        return out
+
+
+class _DocumentChunker(_BlockActor):
+    """The model's tokenizer (token counts decide passage boundaries): chunks documents."""
+
+    def __init__(self, model: str, backend: str, cache_dir: str | None, settings) -> None:
         from pathlib import Path
 
         from retrieval.embedding import make_embedder
 
         self.embedder = make_embedder(model, backend, Path(cache_dir) if cache_dir else None)
+        self.settings = settings
 
-    def __call__(self, batch: dict) -> dict:
-        import pickle
-
+    def one(self, document):
         from retrieval.indexer import chunk_one
 
-        out: dict[str, list] = {"block": [], "chunked": []}
-        for n, payload in zip(batch["block"], batch["payload"], strict=True):
-            documents, settings = pickle.loads(payload)
-            done = [chunk_one(doc, settings, self.embedder.count_tokens) for doc in documents]
-            out["block"].append(int(n))
-            out["chunked"].append(pickle.dumps(done))
-        return out
+        return chunk_one(document, self.settings, self.embedder.count_tokens)
 
 
-class _FileReader:
-    """A Ray actor: the collection reader (cleaning and metadata rules); reads, parses and
-    cleans one block of files per call. The files must be where this worker can see them
-    (one machine, or a filesystem the cluster shares)."""
+class _FileReader(_BlockActor):
+    """The collection reader (cleaning and metadata rules): reads, parses and cleans files.
+    The files must be where this worker can see them (one machine, or a filesystem the
+    cluster shares)."""
 
     def __init__(self, reader_payload: bytes) -> None:
         import pickle
 
         self.reader = pickle.loads(reader_payload)
 
-    def __call__(self, batch: dict) -> dict:
-        import pickle
-
-        out: dict[str, list] = {"block": [], "read": []}
-        for n, payload in zip(batch["block"], batch["payload"], strict=True):
-            files = pickle.loads(payload)
-            out["block"].append(int(n))
-            out["read"].append(pickle.dumps([self.reader.read_one(file, root) for file, root in files]))
-        return out
+    def one(self, file_and_root):
+        return self.reader.read_one(*file_and_root)
 
 
 class RayEmbedder:
@@ -151,62 +153,66 @@ class RayEmbedder:
         context.execution_options.verbose_progress = False
         self._started = True
 
+    def _model_args(self) -> tuple[str, str, str]:
+        from retrieval.paths import cache_dir
+
+        return self.model, self.backend, str(cache_dir() / "onnx")
+
+    def _pool(self, items: list[dict], make_actor):
+        """The rows ``items`` become through an actor pool: one actor per CPU of the cluster
+        (at most one per item). ``make_actor(cpus, workers)`` gives the actor class, whose
+        settings travel with the class, not the object store."""
+        import ray
+
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        workers = max(1, min(self.workers or int(cpus), len(items)))
+        return (
+            ray.data.from_items(items, override_num_blocks=len(items))
+            .map_batches(
+                make_actor(cpus, workers),
+                batch_size=1,
+                concurrency=workers,
+                # Fractional: whole CPUs per actor left Ray waiting on a 2-CPU machine.
+                num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9),
+            )
+            .iter_rows()
+        )
+
+    def _map_blocks(self, values: Sequence, block: int, actor) -> list:
+        """``actor().one`` of every value, on the cluster, in the values' order."""
+        import pickle
+
+        if not values:
+            return []
+        self._connect()
+        blocks = [values[b : b + block] for b in range(0, len(values), block)]
+        items = [{"block": n, "payload": pickle.dumps(list(part))} for n, part in enumerate(blocks)]
+        out: list = [None] * len(blocks)
+        for row in self._pool(items, lambda _cpus, _workers: actor):
+            out[int(row["block"])] = pickle.loads(row["result"])
+        return [result for done in out for result in done]
+
     def read_files(self, reader, files: Sequence, block: int = 32) -> list:
         """``reader.read_one`` of every (file, root), run on the cluster, in order."""
         import pickle
 
-        if not files:
-            return []
-        self._connect()
-        import ray
-
-        blocks = [files[b : b + block] for b in range(0, len(files), block)]
-        items = [{"block": n, "payload": pickle.dumps(list(part))} for n, part in enumerate(blocks)]
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        workers = max(1, min(self.workers or int(cpus), len(blocks)))
         payload = pickle.dumps(reader)
 
         class FileReader(_FileReader):
             def __init__(self) -> None:
                 super().__init__(payload)
 
-        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            FileReader, batch_size=1, concurrency=workers, num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9)
-        )
-        out: list = [None] * len(blocks)
-        for row in dataset.iter_rows():
-            out[int(row["block"])] = pickle.loads(row["read"])
-        return [result for done in out for result in done]
+        return self._map_blocks(files, block, FileReader)
 
     def chunk_documents(self, documents: Sequence, settings, block: int = 64) -> list:
         """``chunk_one`` of every document, run on the cluster, in the documents' order."""
-        import pickle
-
-        if not documents:
-            return []
-        self._connect()
-        import ray
-
-        blocks = [documents[b : b + block] for b in range(0, len(documents), block)]
-        # Documents travel pickled: Ray Data's Arrow blocks hold bytes as they are.
-        items = [{"block": n, "payload": pickle.dumps((list(docs), settings))} for n, docs in enumerate(blocks)]
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        workers = max(1, min(self.workers or int(cpus), len(blocks)))
-        from retrieval.paths import cache_dir
-
-        model, backend, cache = self.model, self.backend, str(cache_dir() / "onnx")
+        model, backend, cache = self._model_args()
 
         class DocumentChunker(_DocumentChunker):
             def __init__(self) -> None:
-                super().__init__(model, backend, cache)
+                super().__init__(model, backend, cache, settings)
 
-        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            DocumentChunker, batch_size=1, concurrency=workers, num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9)
-        )
-        out: list = [None] * len(blocks)
-        for row in dataset.iter_rows():
-            out[int(row["block"])] = pickle.loads(row["chunked"])
-        return [chunked for done in out for chunked in done]
+        return self._map_blocks(documents, block, DocumentChunker)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         import numpy as np
@@ -215,7 +221,6 @@ class RayEmbedder:
         if not texts:
             return out
         self._connect()
-        import ray
 
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         step = batch_size * SLICE_BATCHES
@@ -223,25 +228,18 @@ class RayEmbedder:
         items = [
             {"slice": n, "texts": [texts[i] for i in idx], "batch_size": batch_size} for n, idx in enumerate(slices)
         ]
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        workers = max(1, min(self.workers or int(cpus), len(slices)))
-        from retrieval.paths import cache_dir
+        model, backend, cache = self._model_args()
 
-        model, backend, cache = self.model, self.backend, str(cache_dir() / "onnx")
-        threads = max(1, int(cpus // workers))
+        def make_actor(cpus: float, workers: int):
+            threads = max(1, int(cpus // workers))
 
-        class SliceEmbedder(_SliceEmbedder):  # the settings travel with the class, not the object store
-            def __init__(self) -> None:
-                super().__init__(model, backend, cache, threads)
+            class SliceEmbedder(_SliceEmbedder):
+                def __init__(self) -> None:
+                    super().__init__(model, backend, cache, threads)
 
-        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            SliceEmbedder,
-            batch_size=1,
-            concurrency=workers,
-            # Fractional: whole CPUs per actor left Ray waiting on a 2-CPU machine.
-            num_cpus=max(0.1, min(1.0, cpus / workers) * 0.9),
-        )
-        for row in dataset.iter_rows():
+            return SliceEmbedder
+
+        for row in self._pool(items, make_actor):
             idx = slices[int(row["slice"])]
             out[idx] = np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(idx), self.dimension)
             if progress:
