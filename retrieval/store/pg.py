@@ -836,31 +836,27 @@ class PgSnapshot(ManifestFacts):
             self._lexical = PgBM25(self)
         return self._lexical
 
-    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+    def _stored(self, table: str, rows: Sequence[int], decode) -> np.ndarray:
+        """The ``embedding`` of ``rows`` in ``table`` (read in binary), in the order asked;
+        zeros for rows it does not hold."""
         import numpy as np
 
         wanted = [int(r) for r in np.asarray(rows).reshape(-1)]
-        found = dict(
-            self._all("SELECT row, embedding FROM S.chunks WHERE row = ANY(%(rows)s)", {"rows": wanted}, binary=True)
-        )
+        sql = f"SELECT row, embedding FROM S.{table} WHERE row = ANY(%(rows)s)"
+        found = dict(self._all(sql, {"rows": wanted}, binary=True))
         out = np.zeros((len(wanted), self.dimension), dtype=np.float32)
         for i, row in enumerate(wanted):
             if row in found:
-                out[i] = found[row].to_numpy()
+                out[i] = decode(found[row])
         return out
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        return self._stored("chunks", rows, lambda v: v.to_numpy())
 
     def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
         import numpy as np
 
-        wanted = [int(r) for r in np.asarray(rows).reshape(-1)]
-        found = dict(
-            self._all("SELECT row, embedding FROM S.sentences WHERE row = ANY(%(rows)s)", {"rows": wanted}, binary=True)
-        )
-        out = np.zeros((len(wanted), self.dimension), dtype=np.float32)
-        for i, row in enumerate(wanted):
-            if row in found:
-                out[i] = np.frombuffer(found[row], dtype=np.int8)
-        return out / SENTENCE_SCALE
+        return self._stored("sentences", rows, lambda v: np.frombuffer(v, dtype=np.int8)) / SENTENCE_SCALE
 
     def stored_vectors(self, refs: Sequence[tuple[int, int]], sentences: bool = False) -> np.ndarray:
         """Vectors by the (0, row) references :meth:`stored_records` gives."""
