@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from latency import QUESTIONS as BUNDLED_QUESTIONS  # scripts/latency.py, beside this one
+
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
 from retrieval.indexer import Indexer
@@ -31,12 +33,9 @@ from retrieval.service import QueryService
 from retrieval.store import IndexStore
 from retrieval.store.pg import PgStore
 
+# latency.py's questions of the bundled articles, and some of SciFact's kind.
 QUESTIONS = [
-    "who urged Amazon to stop selling Rekognition?",
-    "How inaccurate was the Metropolitan Police's facial recognition?",
-    "Which city moved to ban facial recognition?",
-    "Why did the IRS drop its facial recognition system?",
-    "what is a good banana bread recipe?",
+    *BUNDLED_QUESTIONS,
     "Does vitamin D reduce the risk of fractures?",
     "Which genes are linked to breast cancer?",
     "How does the immune system respond to a virus?",
