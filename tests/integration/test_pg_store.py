@@ -134,7 +134,9 @@ def test_questions_can_be_read_from_a_streaming_replica(postgres, tmp_path, hash
         service = QueryService(reader, HashEmbedder, hash_config.search)
         answer = service.ask("Which city moved to ban facial recognition?")
         assert any("Boston" in h.chunk.text for h in answer.hits[:3])
-        assert replica.psql("SELECT pg_is_in_recovery()").strip() == "t"  # it was the replica that answered
+        # It was the replica that answered: the reader's own connection is to a server in recovery.
+        assert reader._readers.get().execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+        assert primary._readers.get().execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
         reader.close()
         primary.close()
     finally:
