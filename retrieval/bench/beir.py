@@ -207,9 +207,12 @@ def run_benchmark(
     modes: Sequence[str] = MODES,
     reference_setup: bool = True,
     progress_factory: Callable[[], IndexProgress] | None = None,
+    reference_embedder_factory: Callable[[], Embedder] | None = None,
 ) -> dict[str, object]:
     """Every mode on the product's chunking, plus whole-document rows to compare with
-    the published numbers. Returns the JSON-ready result."""
+    the published numbers (embedded by ``reference_embedder_factory``, default the same
+    embedder: for a tuned model, the model the published rows measured). Returns the
+    JSON-ready result."""
     dataset = load_beir(folder, split)
     embedder = embedder_factory()
     params = FusionParams(config.search.fusion, config.search.alpha, config.search.rrf_k)
@@ -220,8 +223,9 @@ def run_benchmark(
     for mode in modes:
         rows.append({"system": mode, **evaluate_mode(run, mode, params)})
     if reference_setup:
+        reference = reference_embedder_factory() if reference_embedder_factory else embedder
         whole = prepare(
-            dataset, folder, config, embedder, cache_root, True, progress_factory() if progress_factory else None
+            dataset, folder, config, reference, cache_root, True, progress_factory() if progress_factory else None
         )
         for mode in ("bm25", "dense"):
             rows.append({"system": f"{mode} (whole documents)", **evaluate_mode(whole, mode, params)})

@@ -73,3 +73,27 @@ def test_bench_json_rows(tmp_path, monkeypatch):
     third = CliRunner().invoke(main, ["--config", str(config), "bench", "beir", str(folder)])
     assert third.exit_code == 0
     assert len([p for p in cache.rglob("CURRENT")]) > len([p for p in before if p.name == "CURRENT"])
+
+
+def test_whole_document_rows_are_embedded_by_the_reference_model(tmp_path):
+    # With a tuned default model, the rows checked against the published untuned model's
+    # figures must come from that untuned model; the passage rows from the configured one.
+    from retrieval.bench.beir import run_benchmark
+    from retrieval.config import build_config
+    from retrieval.embedding import HashEmbedder
+
+    class Reference(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model_id = "reference-model"
+
+    folder = make_dataset(tmp_path / "tiny")
+    config = build_config({"embedding": {"model": "hash"}})
+    result = run_benchmark(
+        folder, "test", config, HashEmbedder, tmp_path / "cache", reference_embedder_factory=Reference
+    )
+    assert [r["system"] for r in result["rows"]][-1] == "dense (whole documents)"
+    built = sorted(p.name for p in (tmp_path / "cache").glob("*/*"))
+    assert any(n.startswith("chunks") and "hash-v1-256" in n for n in built), built
+    assert any(n.startswith("whole") and "reference-model" in n for n in built), built
+    assert not any(n.startswith("whole") and "hash-v1-256" in n for n in built), built
