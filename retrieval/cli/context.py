@@ -93,6 +93,7 @@ def open_service(config: Config, index_dir: Path | None, build_if_missing: bool 
 
     folder, chosen = resolve_index_dir(config, index_dir)
     store = store_for(config, folder, reading=True)
+    embedder = None
     if config.index.store:
         chosen = True  # the database is the user's: only the default folder is built on first use
     if not store.exists():
@@ -116,11 +117,25 @@ def open_service(config: Config, index_dir: Path | None, build_if_missing: bool 
             raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
         console().print("No index yet: building one from the collection first (this happens once).")
         run_index(config, folder, ())
-    elif build_if_missing and not store.open(check_version=False).current_format:
-        # Written by an earlier version of sourced: upgrade it once, keeping its sources.
-        console().print("The index was written by an earlier version of sourced: updating it (this happens once).")
-        run_index(config, folder, ())
-    return QueryService(store, lambda: configured_embedder(config.embedding), config.search)
+    elif build_if_missing:
+        snap = store.open(check_version=False)
+        try:
+            current = snap.current_format
+            built_with = snap.model_id if current else None  # an older manifest may not say
+        finally:
+            snap.close()
+        if not current:
+            # Written by an earlier version of sourced: upgrade it once, keeping its sources.
+            console().print("The index was written by an earlier version of sourced: updating it (this happens once).")
+            run_index(config, folder, ())
+        elif not chosen and built_with != (embedder := configured_embedder(config.embedding)).model_id:
+            # The default index, built by an earlier default model: re-embed it once. An
+            # index the user chose is theirs to rebuild (the query service says how).
+            console().print(
+                f"The index was built with {built_with}; re-embedding it with {embedder.model_id} (this happens once)."
+            )
+            run_index(config, folder, ())
+    return QueryService(store, lambda: embedder or configured_embedder(config.embedding), config.search)
 
 
 def state_dir(config: Config) -> Path:
