@@ -87,11 +87,9 @@ def test_an_index_of_an_earlier_version_is_upgraded_by_the_next_question(env, tm
     assert json.loads(run("sources", "--json").stdout)["sources"][0]["path"] == str(BUNDLED)
 
 
-def test_the_default_index_built_by_another_model_is_re_embedded_by_the_next_question(env, monkeypatch):
-    # As after an upgrade that changed the default model: the default index (not chosen by
-    # the user) was built by a model of another id.
-    monkeypatch.delenv("SOURCED_INDEX_DIR")
-    monkeypatch.setenv("XDG_DATA_HOME", str(env / "xdg"))
+def index_with_an_older_model(monkeypatch) -> None:
+    """Index the bundled articles as a model of another id would have (the hash embedder
+    under another name), as an earlier default model left the index."""
     from retrieval.embedding import HashEmbedder
 
     class Older(HashEmbedder):
@@ -102,6 +100,14 @@ def test_the_default_index_built_by_another_model_is_re_embedded_by_the_next_que
     with monkeypatch.context() as patch:
         patch.setattr("retrieval.embedding.HashEmbedder", Older)
         assert run("index", str(BUNDLED)).exit_code == 0
+
+
+def test_the_default_index_built_by_another_model_is_re_embedded_by_the_next_question(env, monkeypatch):
+    # As after an upgrade that changed the default model: the default index (not chosen by
+    # the user) was built by a model of another id.
+    monkeypatch.delenv("SOURCED_INDEX_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(env / "xdg"))
+    index_with_an_older_model(monkeypatch)
     result = run("ask", "Rekognition")
     assert result.exit_code == 0, result.output
     assert "built with older-model; re-embedding it with hash-v1-256" in result.output
@@ -111,16 +117,7 @@ def test_the_default_index_built_by_another_model_is_re_embedded_by_the_next_que
 
 
 def test_a_chosen_index_built_by_another_model_is_not_rebuilt_behind_the_users_back(env, monkeypatch):
-    from retrieval.embedding import HashEmbedder
-
-    class Older(HashEmbedder):
-        def __init__(self, dimension: int = 256) -> None:
-            super().__init__(dimension)
-            self.model_id = "older-model"
-
-    with monkeypatch.context() as patch:
-        patch.setattr("retrieval.embedding.HashEmbedder", Older)
-        assert run("index", str(BUNDLED)).exit_code == 0
+    index_with_an_older_model(monkeypatch)
     result = run("ask", "Rekognition")
     assert result.exit_code != 0
     assert "built with the model older-model" in result.output and "Run `sourced index`" in result.output
