@@ -51,7 +51,13 @@ def tuned_model(name: str, cache_dir: Path | None = None) -> tuple[Path, str]:
 
     with cache_lock(folder):
         if not (folder / WEIGHTS).is_file():
-            _assemble(packaged_model_path(), deltas, folder)
+            try:
+                _assemble(packaged_model_path(), deltas, folder)
+            except OSError as exc:  # a full disk, a folder made read-only meanwhile
+                raise ModelLoadError(
+                    f"Could not assemble the tuned model in {folder} ({exc.strerror or exc}); "
+                    "set SOURCED_CACHE_DIR to a writable folder with 100 MB free."
+                ) from None
     return folder, model_id
 
 
@@ -82,5 +88,8 @@ def _assemble(base: Path, deltas: Path, folder: Path) -> None:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ModelLoadError(f"The tuned model file {deltas} cannot be read ({exc}).") from None
     tmp = folder / f"{WEIGHTS}.tmp{os.getpid()}"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / WEIGHTS)
+    try:
+        save_file(tensors, str(tmp))
+        os.replace(tmp, folder / WEIGHTS)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -82,3 +82,20 @@ def test_every_backend_runs_the_tuned_model_and_its_vectors_differ_from_the_pack
 def test_an_unknown_model_name_lists_the_tuned_one():
     with pytest.raises(ModelLoadError, match=f"'{NAME}'"):
         make_embedder("no-such-model")
+
+
+def test_a_cache_that_cannot_take_the_weights_is_one_clear_error_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import safetensors.numpy
+
+    def disk_full(tensors, path):
+        with open(path, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", disk_full)
+    with pytest.raises(ModelLoadError, match=r"No space left on device.*SOURCED_CACHE_DIR"):
+        tuned_model(NAME, tmp_path)
+    (folder,) = tmp_path.iterdir()
+    assert not any(p.name.startswith("model.safetensors") for p in folder.iterdir())
+    monkeypatch.undo()
+    assert (tuned_model(NAME, tmp_path)[0] / "model.safetensors").is_file()  # the next run completes
