@@ -51,6 +51,10 @@ def tuned_model(name: str, cache_dir: Path | None = None) -> tuple[Path, str]:
 
     with cache_lock(folder):
         if not (folder / WEIGHTS).is_file():
+            # A process killed while writing left its partial weights (87 MB): nobody else
+            # can be writing them while this one holds the lock.
+            for stale in folder.glob(f"{WEIGHTS}.tmp*"):
+                stale.unlink(missing_ok=True)
             try:
                 _assemble(packaged_model_path(), deltas, folder)
             except OSError as exc:  # a full disk, a folder made read-only meanwhile

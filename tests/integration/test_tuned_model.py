@@ -98,4 +98,7 @@ def test_a_cache_that_cannot_take_the_weights_is_one_clear_error_and_leaves_no_p
     (folder,) = tmp_path.iterdir()
     assert not any(p.name.startswith("model.safetensors") for p in folder.iterdir())
     monkeypatch.undo()
+    # A process killed while writing the weights leaves its partial file behind.
+    (folder / "model.safetensors.tmp4242").write_bytes(b"partial")
     assert (tuned_model(NAME, tmp_path)[0] / "model.safetensors").is_file()  # the next run completes
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("model.safetensors")) == ["model.safetensors"]
