@@ -22,7 +22,8 @@ EXPORT_VERSION = 2  # 2: per-channel int8 weights, MatMul only
 def _model_key(model_dir: Path) -> str:
     digest = hashlib.sha1(f"v{EXPORT_VERSION}".encode())
     for f in sorted(model_dir.rglob("*")):
-        if f.is_file():
+        # Not the lock of a folder sourced assembled (a tuned model): taking it is no change.
+        if f.is_file() and f.name != ".lock":
             st = f.stat()
             digest.update(f"{f.relative_to(model_dir)}|{st.st_size}|{st.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]

@@ -1,8 +1,8 @@
 """The packaged all-MiniLM-L6-v2 with some of its layers replaced by fine-tuned ones.
 
 A tuned model ships as the tensors that differ from the packaged model (float16, in an
-``.npz`` next to this file), not as a whole model: the top transformer layers fine-tuned
-on news questions are a few MB where the model is 87 MB. On first use the full model
+``.npz`` in ``models/``), not as a whole model: the six transformer layers fine-tuned on
+news questions are 20 MB where the model is 87 MB, and the word embeddings stay as packaged. On first use the full model
 folder is assembled once in the cache (packaged files + replaced tensors), written
 atomically under a lock; after that every backend loads it like any local folder, and
 the ONNX export caches its own files from it as for the packaged model.

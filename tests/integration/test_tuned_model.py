@@ -102,3 +102,18 @@ def test_a_cache_that_cannot_take_the_weights_is_one_clear_error_and_leaves_no_p
     (folder / "model.safetensors.tmp4242").write_bytes(b"partial")
     assert (tuned_model(NAME, tmp_path)[0] / "model.safetensors").is_file()  # the next run completes
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("model.safetensors")) == ["model.safetensors"]
+
+
+def test_taking_the_assembled_folders_lock_does_not_invalidate_its_onnx_export(tmp_path):
+    import os
+
+    from retrieval.embedding.export import _model_key
+
+    folder, _ = tuned_model(NAME, tmp_path)
+    key = _model_key(folder)
+    lock = folder / ".lock"
+    assert lock.exists()
+    os.utime(lock, ns=(1, 1))  # as another process taking the lock may leave it
+    assert _model_key(folder) == key
+    os.utime(folder / "config.json", ns=(1, 1))  # a real change to the model folder still counts
+    assert _model_key(folder) != key
