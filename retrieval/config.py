@@ -163,7 +163,7 @@ class EmbeddingSettings:
         "onnx-int8",
         "How the model runs: 'onnx-int8' (quantised, fastest; SciFact nDCG@10 within 0.007 of fp32), "
         "'onnx' (onnxruntime, the same vectors as torch) or 'torch' (sentence-transformers). ONNX "
-        "files are exported from the packaged model on first use, locally; questions never load torch.",
+        "files are exported from the model on first use, locally; questions never load torch.",
     )
     query_adapter: str = _setting(
         "news",
