@@ -15,11 +15,14 @@ Usage:
 ``--exclude NAME``: that set's train questions are reported but do not vote. Use it for
 a set the model was fine-tuned on (the default model learnt RealTime QA dev train): its
 similarities are higher than those of questions the model has not seen, and would pull
-the threshold up. The rates at the configured ``search.min_score`` are printed too.
+the threshold up. ``--oof NAME=FILE`` instead lets that set vote with out-of-fold
+confidences (``scripts/train_news_model.py --oof FILE``: each question asked of a model
+trained without it). The rates at the configured ``search.min_score`` are printed too.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +61,14 @@ def main() -> None:
             sys.exit("--exclude needs the name of a set")
         excluded.add(args[at + 1])
         del args[at : at + 2]
+    oof: dict[str, dict[str, float]] = {}
+    while "--oof" in args:
+        at = args.index("--oof")
+        name, sep, file = args[at + 1].partition("=") if at + 1 < len(args) else ("", "", "")
+        if not sep:
+            sys.exit("--oof needs NAME=FILE (a JSON file from scripts/train_news_model.py --oof)")
+        oof[name] = json.loads(Path(file).read_text())
+        del args[at : at + 2]
     folders = [Path(a) for a in args]
     if not folders:
         sys.exit(__doc__)
@@ -79,6 +90,12 @@ def main() -> None:
             service = QueryService(IndexStore(run.snapshot.path.parent), lambda: embedder, config.search)
             scores = confidences(service, list(dataset.queries.values()))
             (on if split == "train" else held_out)[f"{dataset.name} {split}"] = scores
+            if split == "train" and dataset.name in oof:
+                missing = [q for q in dataset.queries if q not in oof[dataset.name]]
+                if missing:
+                    sys.exit(f"--oof {dataset.name}: no confidence for {len(missing)} train questions")
+                on[f"{dataset.name} train, out of fold"] = np.array([oof[dataset.name][q] for q in dataset.queries])
+                excluded.add(dataset.name)  # the in-sample figures only report
         off_parts.append(confidences(service, off_questions))
     with tempfile.TemporaryDirectory() as tmp:
         Indexer(config, IndexStore(Path(tmp)), embedder).run([bundled_articles()])

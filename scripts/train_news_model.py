@@ -10,7 +10,9 @@ packaged, so the file written holds only those layers (float16) and
 ``retrieval.embedding.tuned`` rebuilds the model from the packaged one on first use.
 
 ``--cv`` prints 5-fold cross-validated dense MRR@10 on the train split per epoch (how
-the defaults below were chosen) and writes nothing. Without it the model is trained on
+the defaults below were chosen) and writes nothing. ``--oof FILE`` trains the same five
+fold models and writes, for every train question, the confidence the product reports
+with the model that did not see it: what the abstention threshold is calibrated on. Without it the model is trained on
 the whole train split and written to ``--out``; its test-split figures come from
 ``sourced bench beir`` like every other figure in docs/quality.md. Runs offline on the
 CPU (about 20 s an epoch on two cores).
@@ -67,6 +69,30 @@ def mrr_at_10(model, corpus, queries, pairs) -> float:
     return total / max(len(pairs), 1)
 
 
+def product_confidences(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, float]:
+    """What the product reports as ``confidence`` for these questions when ``model`` (saved,
+    exported to the configured backend like any local model) embeds the dataset's corpus."""
+    import tempfile
+
+    from retrieval.bench.beir import load_beir, prepare
+    from retrieval.config import load_config, replace
+    from retrieval.embedding import make_embedder
+    from retrieval.service import QueryService
+    from retrieval.store import IndexStore
+
+    config = replace(load_config(), search={"min_score": 0.0})
+    dataset = load_beir(dataset_dir, split)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "fold-model"
+        model.save(str(folder))
+        embedder = make_embedder(str(folder), config.embedding.backend, Path(tmp) / "onnx")
+        run = prepare(dataset, dataset_dir, config, embedder, Path(tmp) / "bench", sentences=True)
+        service = QueryService(IndexStore(run.snapshot.path.parent), lambda: embedder, config.search)
+        out = {q: service.ask(dataset.queries[q], k=5).confidence for q in question_ids}
+        run.snapshot.close()
+    return out
+
+
 def fine_tune(base, examples, layers: int, epochs: int, lr: float, temperature: float, seed: int, each_epoch=None):
     import torch
 
@@ -113,6 +139,13 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cv", action="store_true", help="5-fold CV on the split; writes nothing")
+    parser.add_argument(
+        "--oof",
+        type=Path,
+        metavar="JSON",
+        help="write each question's out-of-fold answer confidence (the product's, from a model "
+        "trained without its fold) to JSON, for scripts/calibrate_abstention.py --oof; writes no model",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     if not 1 <= args.layers <= 6:
@@ -127,10 +160,28 @@ def main() -> None:
     corpus, queries, pairs = read_set(args.dataset, args.split)
     base = SentenceTransformer(str(packaged_model_path()), device="cpu")
     started = time.perf_counter()
+    shuffled = list(pairs)
+    random.Random(1).shuffle(shuffled)
+    folds = [shuffled[i::5] for i in range(5)]
+    if args.oof:
+        confidences = {}
+        for f, held in enumerate(folds):
+            rest = [x for g, fold in enumerate(folds) if g != f for x in fold]
+            model, _ = fine_tune(
+                base,
+                [(queries[q], corpus[p]) for q, p in rest],
+                args.layers,
+                args.epochs,
+                args.lr,
+                args.temperature,
+                args.seed,
+            )
+            confidences.update(product_confidences(model, args.dataset, args.split, [q for q, _ in held]))
+            print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
+        args.oof.write_text(json.dumps(confidences, indent=0, sort_keys=True))
+        print(f"wrote {args.oof}: {len(confidences)} out-of-fold confidences")
+        return
     if args.cv:
-        shuffled = list(pairs)
-        random.Random(1).shuffle(shuffled)
-        folds = [shuffled[i::5] for i in range(5)]
         per_epoch = np.zeros(args.epochs)
         untuned = 0.0
         for f, held in enumerate(folds):
