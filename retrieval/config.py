@@ -248,7 +248,7 @@ class SearchSettings:
     )
     rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
-        0.435,
+        0.465,
         "Cosine similarity the closest passage or answer sentence must reach for the question to "
         "count as answered (calibrated: docs/ranking.md); below it the closest passages are shown "
         "marked low-confidence.",
