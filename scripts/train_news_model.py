@@ -163,19 +163,19 @@ def main() -> None:
     shuffled = list(pairs)
     random.Random(1).shuffle(shuffled)
     folds = [shuffled[i::5] for i in range(5)]
+
+    def train(chosen, each_epoch=None):
+        """Fine-tune on ``chosen`` (question id, passage id) pairs with the settings given."""
+        examples = [(queries[q], corpus[p]) for q, p in chosen]
+        return fine_tune(base, examples, args.layers, args.epochs, args.lr, args.temperature, args.seed, each_epoch)
+
+    def rest_of(f):
+        return [x for g, fold in enumerate(folds) if g != f for x in fold]
+
     if args.oof:
         confidences = {}
         for f, held in enumerate(folds):
-            rest = [x for g, fold in enumerate(folds) if g != f for x in fold]
-            model, _ = fine_tune(
-                base,
-                [(queries[q], corpus[p]) for q, p in rest],
-                args.layers,
-                args.epochs,
-                args.lr,
-                args.temperature,
-                args.seed,
-            )
+            model, _ = train(rest_of(f))
             confidences.update(product_confidences(model, args.dataset, args.split, [q for q, _ in held]))
             print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
         args.oof.write_text(json.dumps(confidences, indent=0, sort_keys=True))
@@ -185,22 +185,12 @@ def main() -> None:
         per_epoch = np.zeros(args.epochs)
         untuned = 0.0
         for f, held in enumerate(folds):
-            rest = [x for g, fold in enumerate(folds) if g != f for x in fold]
             untuned += mrr_at_10(base, corpus, queries, held) / 5
 
             def score(model, epoch, held=held):
                 per_epoch[epoch] += mrr_at_10(model, corpus, queries, held) / 5
 
-            fine_tune(
-                base,
-                [(queries[q], corpus[p]) for q, p in rest],
-                args.layers,
-                args.epochs,
-                args.lr,
-                args.temperature,
-                args.seed,
-                score,
-            )
+            train(rest_of(f), score)
         print(
             json.dumps(
                 {
@@ -214,15 +204,7 @@ def main() -> None:
             )
         )
         return
-    model, learn = fine_tune(
-        base,
-        [(queries[q], corpus[p]) for q, p in pairs],
-        args.layers,
-        args.epochs,
-        args.lr,
-        args.temperature,
-        args.seed,
-    )
+    model, learn = train(pairs)
     replaced = {
         name: p.detach().numpy().astype(np.float16)
         for name, p in model[0].auto_model.named_parameters()
