@@ -67,7 +67,10 @@ def main() -> None:
         name, sep, file = args[at + 1].partition("=") if at + 1 < len(args) else ("", "", "")
         if not sep:
             sys.exit("--oof needs NAME=FILE (a JSON file from scripts/train_news_model.py --oof)")
-        oof[name] = json.loads(Path(file).read_text())
+        try:
+            oof[name] = json.loads(Path(file).read_text())
+        except (OSError, ValueError) as exc:
+            sys.exit(f"--oof {name}: cannot read {file} ({exc})")
         del args[at : at + 2]
     folders = [Path(a) for a in args]
     if not folders:
