@@ -244,7 +244,15 @@ class SearchSettings:
     )
     fusion: str = _setting("convex", "How hybrid mode fuses: 'convex' (weighted normalised scores) or 'rrf'.")
     alpha: float = _setting(
-        0.7, "Weight of the embedding side in convex fusion (0 = BM25 only, 1 = dense only; tuned on SciFact train)."
+        0.7,
+        "Weight of the embedding side in convex fusion (0 = BM25 only, 1 = dense only) for statements "
+        "and keyword searches (tuned on SciFact train claims).",
+    )
+    question_alpha: float = _setting(
+        0.85,
+        "The same weight for questions (ending in '?' or opening with who/what/which/how/...): a "
+        "question does not share the answer's wording as a claim does, so the embedding side counts "
+        "for more (chosen by out-of-fold CV on news questions: docs/quality.md).",
     )
     rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
@@ -515,8 +523,11 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"Setting 'search.mode' must be one of {', '.join(MODES)}.")
     if config.search.fusion not in FUSIONS:
         raise ConfigError(f"Setting 'search.fusion' must be one of {', '.join(FUSIONS)}.")
-    if not 0.0 <= config.search.alpha <= 1.0 or not 0.0 < config.search.mmr_lambda <= 1.0:
-        raise ConfigError("Settings 'search.alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1].")
+    alphas_ok = all(0.0 <= a <= 1.0 for a in (config.search.alpha, config.search.question_alpha))
+    if not alphas_ok or not 0.0 < config.search.mmr_lambda <= 1.0:
+        raise ConfigError(
+            "Settings 'search.alpha' and 'search.question_alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1]."
+        )
     web = config.web
     if web.timeout_seconds <= 0 or web.max_megabytes <= 0 or web.max_redirects < 0 or web.host_delay_seconds < 0:
         raise ConfigError(

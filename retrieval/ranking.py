@@ -6,6 +6,7 @@ oracle and measured on its own (``sourced bench beir`` runs every mode).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from .errors import QuestionError
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import SearchSettings
     from .store import Snapshot
 
 MODES = ("dense", "bm25", "hybrid")
@@ -23,6 +25,18 @@ MODES = ("dense", "bm25", "hybrid")
 # deeper results follow relevance, still one per article and near-duplicates folded.
 MMR_DEPTH = 20
 FUSIONS = ("convex", "rrf")
+# A question opens with one of these words or ends with "?"; anything else (a claim, a
+# headline, keywords) is a statement. English only, as the BM25 side is.
+_QUESTION_START = re.compile(
+    r"^\W*(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
+    r"should|will|would|has|have|had)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` is asked as a question (which fusion weight it gets)."""
+    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +90,19 @@ class FusionParams:
     fusion: str = "convex"
     alpha: float = 0.5  # weight of the dense side in convex fusion
     rrf_k: int = 60
+    # Weight of the dense side for questions; None: ``alpha`` for everything. A question
+    # rarely shares the answer's words (it asks "who urged", the passage says "called
+    # on"), a claim restates them, so the two are weighted apart (docs/quality.md).
+    question_alpha: float | None = None
+
+    @classmethod
+    def from_settings(cls, search: SearchSettings) -> FusionParams:
+        return cls(search.fusion, search.alpha, search.rrf_k, search.question_alpha)
+
+    def alpha_for(self, question: str) -> float:
+        if self.question_alpha is not None and is_question(question):
+            return self.question_alpha
+        return self.alpha
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -145,7 +172,8 @@ def retrieve(
     elif params.fusion == "rrf":
         fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(lexical))
     else:
-        fused = params.alpha * _minmax(dense) + (1.0 - params.alpha) * _minmax(lexical)
+        alpha = params.alpha_for(question)
+        fused = alpha * _minmax(dense) + (1.0 - alpha) * _minmax(lexical)
     order = np.argsort(-fused, kind="stable")[:n]
     return [Candidate(int(rows_arr[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
 

@@ -148,7 +148,7 @@ class QueryService:
         mode = mode or self.settings.mode
         plain, vector = vectors if vectors is not None else query_vectors(self.embedder, question)
         allowed = filters.rows(snap) if filters else None
-        params = FusionParams(self.settings.fusion, self.settings.alpha, self.settings.rrf_k)
+        params = FusionParams.from_settings(self.settings)
         return plain, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
 
     def ask(
@@ -217,7 +217,9 @@ class QueryService:
         tokens = snap.lexical.query_tokens(text)
         plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters, vectors)
         refs = snap.chunk_refs([c.row for c in candidates])
-        candidates = [c for c in candidates if c.row in refs]
+        # Exact ties go by article and position, not by row number: rows are numbered
+        # differently once segments merge, and the answer must not change when they do.
+        candidates = sorted((c for c in candidates if c.row in refs), key=lambda c: (-c.score, refs[c.row][:2]))
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
         stories = None
         if self.settings.same_story <= 1.0:

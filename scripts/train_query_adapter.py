@@ -81,7 +81,7 @@ def main() -> None:
         rows = np.unique(positives[mask])
         return fit(queries[mask], vectors[rows], np.searchsorted(rows, positives[mask]), args.reg, args.epochs)
 
-    params = FusionParams(config.search.fusion, config.search.alpha, config.search.rrf_k)
+    params = FusionParams.from_settings(config.search)
     folds = np.arange(len(qids)) % 5
     np.random.default_rng(0).shuffle(folds)
     scores = {"without": 0.0, "with": 0.0}

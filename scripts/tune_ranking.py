@@ -69,7 +69,7 @@ def main() -> None:
     for k in (10, 30, 60, 100):
         show(f"hybrid rrf k={k}", evaluate_mode(run, "hybrid", FusionParams("rrf", rrf_k=k), query_vectors=vectors))
     # Diversity: documents ranked through the answer-time selection, with and without MMR.
-    params = FusionParams(config.search.fusion, config.search.alpha, config.search.rrf_k)
+    params = FusionParams.from_settings(config.search)
     for lam in (1.0, 0.9, 0.8, 0.7):
         ndcg = recall = 0.0
         for q in qids:

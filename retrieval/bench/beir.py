@@ -215,7 +215,7 @@ def run_benchmark(
     JSON-ready result."""
     dataset = load_beir(folder, split)
     embedder = embedder_factory()
-    params = FusionParams(config.search.fusion, config.search.alpha, config.search.rrf_k)
+    params = FusionParams.from_settings(config.search)
     rows = []
     run = prepare(
         dataset, folder, config, embedder, cache_root, False, progress_factory() if progress_factory else None

@@ -33,6 +33,7 @@ def test_default_file_loads_to_defaults():
         ({"search": {"k": 0}}, "at least 1"),
         ({"clean": {"drop_lines": ["(unclosed"]}}, "invalid pattern"),
         ({"search": 3}, "must be a mapping"),
+        ({"search": {"question_alpha": 1.5}}, "Settings 'search.alpha' and 'search.question_alpha' must be in"),
         (["a"], "must be a mapping"),
     ],
 )

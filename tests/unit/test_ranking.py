@@ -7,7 +7,7 @@ import pytest
 
 from retrieval.highlight import sentence_coverage, text_fragment_url
 from retrieval.lexical import CollectionBM25, tokenize
-from retrieval.ranking import Candidate, Filters, FusionParams, retrieve, select
+from retrieval.ranking import Candidate, Filters, FusionParams, is_question, retrieve, select
 from tests.helpers import BUNDLED, service_for
 
 
@@ -72,6 +72,38 @@ def test_convex_fusion_equals_brute_force(snap):
     fused = 0.3 * mm(dense) + 0.7 * mm(lx)
     expected = [rows[i] for i in np.argsort(-fused, kind="stable")[:8]]
     assert [c.row for c in got] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("who urged Amazon to stop selling Rekognition?", True),
+        ("How many groups signed the letters", True),  # no question mark, still a question
+        ("  «What did Microsoft say»", True),
+        ("Boston bans facial recognition?", True),
+        ("ADAR1 binds to Dicer to cleave pre-miRNA.", False),  # a claim
+        ("facial recognition ban Boston", False),  # keywords
+        ("Whoever wins, the ban stays", False),  # 'who' only as part of a word
+    ],
+)
+def test_questions_are_told_from_statements(text, asked):
+    assert is_question(text) is asked
+
+
+def test_questions_and_statements_are_fused_with_their_own_weights(snap):
+    q = query(snap)
+    both = FusionParams("convex", alpha=0.0, question_alpha=1.0)
+    # Weight 1 is dense order, weight 0 BM25 order: the form of the text picks which applies.
+    asked = retrieve(snap, q, "which zebra Rekognition?", "hybrid", 8, both)
+    stated = retrieve(snap, q, "zebra Rekognition", "hybrid", 8, both)
+    assert [c.row for c in asked] == [c.row for c in sorted(asked, key=lambda c: -c.dense)]
+    assert [c.row for c in stated] == [c.row for c in sorted(stated, key=lambda c: -c.lexical)][: len(stated)]
+    assert [c.row for c in asked] != [c.row for c in stated]
+    # Without a question weight, both forms get alpha ("which" is a stop word to BM25).
+    plain = FusionParams("convex", alpha=0.0)
+    assert [c.row for c in retrieve(snap, q, "which zebra Rekognition?", "hybrid", 8, plain)] == [
+        c.row for c in stated
+    ]
 
 
 def test_rrf_fusion_rewards_agreement(snap):
