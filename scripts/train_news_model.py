@@ -93,6 +93,43 @@ def product_confidences(model, dataset_dir: Path, split: str, question_ids: list
     return out
 
 
+FUSION_ALPHAS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def fusion_ranks(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, dict[str, float]]:
+    """Reciprocal rank (MRR@10) of each question's passage with ``model`` in the product's
+    index and ranking: dense, bm25, and hybrid at each of ``FUSION_ALPHAS``."""
+    import tempfile
+
+    from retrieval.bench.beir import load_beir, prepare
+    from retrieval.config import load_config
+    from retrieval.embedding import make_embedder
+    from retrieval.metrics import mrr_at_k
+    from retrieval.ranking import FusionParams, retrieve
+
+    config = load_config()
+    dataset = load_beir(dataset_dir, split)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "fold-model"
+        model.save(str(folder))
+        embedder = make_embedder(str(folder), config.embedding.backend, Path(tmp) / "onnx")
+        run = prepare(dataset, dataset_dir, config, embedder, Path(tmp) / "bench")
+        systems = [("dense", "dense", 1.0), ("bm25", "bm25", 0.0)] + [
+            (f"hybrid {a}", "hybrid", a) for a in FUSION_ALPHAS
+        ]
+        for q in question_ids:
+            text = dataset.queries[q]
+            vector = embedder.embed_query(text)
+            out[q] = {}
+            for name, mode, alpha in systems:
+                found = retrieve(run.snapshot, vector, text, mode, 300, FusionParams("convex", alpha))
+                ranked = run.rank_documents([c.row for c in found])
+                out[q][name] = mrr_at_k(ranked, dataset.qrels[q], 10)
+        run.snapshot.close()
+    return out
+
+
 def fine_tune(base, examples, layers: int, epochs: int, lr: float, temperature: float, seed: int, each_epoch=None):
     import torch
 
@@ -146,6 +183,13 @@ def main() -> None:
         help="write each question's out-of-fold answer confidence (the product's, from a model "
         "trained without its fold) to JSON, for scripts/calibrate_abstention.py --oof; writes no model",
     )
+    parser.add_argument(
+        "--oof-fusion",
+        type=Path,
+        metavar="JSON",
+        help="write each question's out-of-fold MRR@10 in the product's ranking (dense, bm25, "
+        "hybrid at several alphas) to JSON and print the means; writes no model",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     if not 1 <= args.layers <= 6:
@@ -180,6 +224,16 @@ def main() -> None:
             print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
         args.oof.write_text(json.dumps(confidences, indent=0, sort_keys=True))
         print(f"wrote {args.oof}: {len(confidences)} out-of-fold confidences")
+        return
+    if args.oof_fusion:
+        ranks = {}
+        for f, held in enumerate(folds):
+            model, _ = train(rest_of(f))
+            ranks.update(fusion_ranks(model, args.dataset, args.split, [q for q, _ in held]))
+            print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
+        args.oof_fusion.write_text(json.dumps(ranks, indent=0, sort_keys=True))
+        systems = next(iter(ranks.values()))
+        print(json.dumps({name: round(sum(r[name] for r in ranks.values()) / len(ranks), 4) for name in systems}))
         return
     if args.cv:
         per_epoch = np.zeros(args.epochs)
