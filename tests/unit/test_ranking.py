@@ -101,9 +101,7 @@ def test_questions_and_statements_are_fused_with_their_own_weights(snap):
     assert [c.row for c in asked] != [c.row for c in stated]
     # Without a question weight, both forms get alpha ("which" is a stop word to BM25).
     plain = FusionParams("convex", alpha=0.0)
-    assert [c.row for c in retrieve(snap, q, "which zebra Rekognition?", "hybrid", 8, plain)] == [
-        c.row for c in stated
-    ]
+    assert [c.row for c in retrieve(snap, q, "which zebra Rekognition?", "hybrid", 8, plain)] == [c.row for c in stated]
 
 
 def test_rrf_fusion_rewards_agreement(snap):
