@@ -61,7 +61,7 @@ def main() -> None:
             best_bm25 = (row["ndcg@10"], k1, b)
     run.snapshot._lexical = original
     print(f"index built with k1={original.params['k1']} b={original.params['b']}; best here: {best_bm25}")
-    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9):
         show(
             f"hybrid convex alpha={alpha}",
             evaluate_mode(run, "hybrid", FusionParams("convex", alpha), query_vectors=vectors),
