@@ -53,6 +53,21 @@ def default_folder() -> Path:
     return data_dir() / "postgres"
 
 
+def _chown_tree(folder: Path, uid: int, gid: int) -> None:
+    """Give ``folder`` and everything in it to uid:gid. A running server creates and removes
+    files as we walk (WAL temp files): what vanishes is skipped, and what it made is
+    already its own, so only the rest is changed."""
+    for root, dirs, files in os.walk(folder):  # os.walk skips folders that vanish
+        for name in [None, *dirs, *files]:
+            path = root if name is None else os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+                if (st.st_uid, st.st_gid) != (uid, gid):
+                    os.chown(path, uid, gid, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+
+
 class LocalPostgres:
     def __init__(self, folder: Path | None = None, port: int = DEFAULT_PORT) -> None:
         self.folder = Path(folder or default_folder()).expanduser().resolve()
@@ -153,8 +168,7 @@ class LocalPostgres:
                     f"The server runs as the user {DB_USER}, who cannot reach {self.folder} ({parent} is "
                     "private); choose a folder with --dir, e.g. /var/lib/sourced/postgres."
                 )
-        for path in [self.folder, *self.folder.rglob("*")]:
-            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+        _chown_tree(self.folder, entry.pw_uid, entry.pw_gid)
         return entry.pw_uid, entry.pw_gid
 
     def _run(self, user: tuple[int, int] | None, command: list) -> str:
