@@ -26,6 +26,7 @@ import json
 import random
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,28 +70,37 @@ def mrr_at_10(model, corpus, queries, pairs) -> float:
     return total / max(len(pairs), 1)
 
 
-def product_confidences(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, float]:
-    """What the product reports as ``confidence`` for these questions when ``model`` (saved,
-    exported to the configured backend like any local model) embeds the dataset's corpus."""
+@contextmanager
+def product_run(model, dataset_dir: Path, split: str, config, sentences: bool = False):
+    """(dataset, embedder, run): ``model`` saved and exported to the configured backend like
+    any local model, and the dataset's corpus indexed with it through the product."""
     import tempfile
 
     from retrieval.bench.beir import load_beir, prepare
-    from retrieval.config import load_config, replace
     from retrieval.embedding import make_embedder
-    from retrieval.service import QueryService
-    from retrieval.store import IndexStore
 
-    config = replace(load_config(), search={"min_score": 0.0})
     dataset = load_beir(dataset_dir, split)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "fold-model"
         model.save(str(folder))
         embedder = make_embedder(str(folder), config.embedding.backend, Path(tmp) / "onnx")
-        run = prepare(dataset, dataset_dir, config, embedder, Path(tmp) / "bench", sentences=True)
+        run = prepare(dataset, dataset_dir, config, embedder, Path(tmp) / "bench", sentences=sentences)
+        try:
+            yield dataset, embedder, run
+        finally:
+            run.snapshot.close()
+
+
+def product_confidences(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, float]:
+    """What the product reports as ``confidence`` for these questions with ``model``."""
+    from retrieval.config import load_config, replace
+    from retrieval.service import QueryService
+    from retrieval.store import IndexStore
+
+    config = replace(load_config(), search={"min_score": 0.0})
+    with product_run(model, dataset_dir, split, config, sentences=True) as (dataset, embedder, run):
         service = QueryService(IndexStore(run.snapshot.path.parent), lambda: embedder, config.search)
-        out = {q: service.ask(dataset.queries[q], k=5).confidence for q in question_ids}
-        run.snapshot.close()
-    return out
+        return {q: service.ask(dataset.queries[q], k=5).confidence for q in question_ids}
 
 
 FUSION_ALPHAS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -99,34 +109,20 @@ FUSION_ALPHAS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 def fusion_ranks(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, dict[str, float]]:
     """Reciprocal rank (MRR@10) of each question's passage with ``model`` in the product's
     index and ranking: dense, bm25, and hybrid at each of ``FUSION_ALPHAS``."""
-    import tempfile
-
-    from retrieval.bench.beir import load_beir, prepare
     from retrieval.config import load_config
-    from retrieval.embedding import make_embedder
     from retrieval.metrics import mrr_at_k
     from retrieval.ranking import FusionParams, retrieve
 
-    config = load_config()
-    dataset = load_beir(dataset_dir, split)
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "fold-model"
-        model.save(str(folder))
-        embedder = make_embedder(str(folder), config.embedding.backend, Path(tmp) / "onnx")
-        run = prepare(dataset, dataset_dir, config, embedder, Path(tmp) / "bench")
-        systems = [("dense", "dense", 1.0), ("bm25", "bm25", 0.0)] + [
-            (f"hybrid {a}", "hybrid", a) for a in FUSION_ALPHAS
-        ]
+    systems = [("dense", "dense", 1.0), ("bm25", "bm25", 0.0)] + [(f"hybrid {a}", "hybrid", a) for a in FUSION_ALPHAS]
+    out: dict[str, dict[str, float]] = {}
+    with product_run(model, dataset_dir, split, load_config()) as (dataset, embedder, run):
         for q in question_ids:
             text = dataset.queries[q]
             vector = embedder.embed_query(text)
             out[q] = {}
             for name, mode, alpha in systems:
                 found = retrieve(run.snapshot, vector, text, mode, 300, FusionParams("convex", alpha))
-                ranked = run.rank_documents([c.row for c in found])
-                out[q][name] = mrr_at_k(ranked, dataset.qrels[q], 10)
-        run.snapshot.close()
+                out[q][name] = mrr_at_k(run.rank_documents([c.row for c in found]), dataset.qrels[q], 10)
     return out
 
 
@@ -216,21 +212,23 @@ def main() -> None:
     def rest_of(f):
         return [x for g, fold in enumerate(folds) if g != f for x in fold]
 
-    if args.oof:
-        confidences = {}
+    def out_of_fold(measure) -> dict:
+        """``measure(model, question ids)`` of each fold's questions, by a model trained on
+        the other four folds."""
+        found = {}
         for f, held in enumerate(folds):
             model, _ = train(rest_of(f))
-            confidences.update(product_confidences(model, args.dataset, args.split, [q for q, _ in held]))
+            found.update(measure(model, args.dataset, args.split, [q for q, _ in held]))
             print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
+        return found
+
+    if args.oof:
+        confidences = out_of_fold(product_confidences)
         args.oof.write_text(json.dumps(confidences, indent=0, sort_keys=True))
         print(f"wrote {args.oof}: {len(confidences)} out-of-fold confidences")
         return
     if args.oof_fusion:
-        ranks = {}
-        for f, held in enumerate(folds):
-            model, _ = train(rest_of(f))
-            ranks.update(fusion_ranks(model, args.dataset, args.split, [q for q, _ in held]))
-            print(f"fold {f + 1}/5: {len(held)} questions, {time.perf_counter() - started:.0f} s", flush=True)
+        ranks = out_of_fold(fusion_ranks)
         args.oof_fusion.write_text(json.dumps(ranks, indent=0, sort_keys=True))
         systems = next(iter(ranks.values()))
         print(json.dumps({name: round(sum(r[name] for r in ranks.values()) / len(ranks), 4) for name in systems}))
