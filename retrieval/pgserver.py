@@ -57,15 +57,16 @@ def _chown_tree(folder: Path, uid: int, gid: int) -> None:
     """Give ``folder`` and everything in it to uid:gid. A running server creates and removes
     files as we walk (WAL temp files): what vanishes is skipped, and what it made is
     already its own, so only the rest is changed."""
-    for root, dirs, files in os.walk(folder):  # os.walk skips folders that vanish
-        for name in [None, *dirs, *files]:
-            path = root if name is None else os.path.join(root, name)
-            try:
-                st = os.lstat(path)
-                if (st.st_uid, st.st_gid) != (uid, gid):
-                    os.chown(path, uid, gid, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
+    # Each folder is named once, by its parent's listing (the top one here): os.walk
+    # skips folders that vanish before it lists them.
+    paths = [folder, *(os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in dirs + files)]
+    for path in paths:
+        try:
+            st = os.lstat(path)
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                os.chown(path, uid, gid, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
 
 
 class LocalPostgres:
