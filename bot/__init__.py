@@ -1,1 +1,1 @@
-"""The Discord adapter over :class:`retrieval.service.QueryService` (see issue 4)."""
+"""The Discord adapter over :class:`retrieval.query.service.QueryService` (see issue 4)."""

@@ -54,7 +54,7 @@ class SourcedBot(commands.Bot):
 def serve(
     service,
     settings,
-    store,
+    feedback,
     reindex,
     token: str,
     token_help: str = "",
@@ -64,7 +64,7 @@ def serve(
     """Connect and answer until interrupted; connection problems become SourcedErrors."""
     # sourced never joins voice channels; discord.py's warning about voice support is noise.
     logging.getLogger("discord.client").addFilter(lambda r: "voice will NOT be supported" not in r.getMessage())
-    context = BotContext(service, settings, store, reindex, refresh_minutes=refresh_minutes, desks=dict(desks or {}))
+    context = BotContext(service, settings, feedback, reindex, refresh_minutes=refresh_minutes, desks=dict(desks or {}))
     if "default" in context.desks:
         context.desks["default"].lock = context.reindex_lock  # /reindex and refresh share it
     bot = SourcedBot(context)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import click
 
-from retrieval.cli.context import CliContext, fail, open_service, resolve_index_dir, state_dir
+from retrieval.cli.context import CliContext, fail, run_index
 from retrieval.cli.options import index_dir_option
+from retrieval.cli.render import console
+from retrieval.wiring import state_dir
 
 TOKEN_HELP = (
     "Create a bot at https://discord.com/developers/applications (Bot > Reset Token), then run "
@@ -33,15 +35,12 @@ def open_desks(config, index_dir: Path | None) -> dict:
     """A desk for the default collection and each one ``bot.collections`` names, sharing one
     embedder (one model in memory, whatever the number of communities). A named collection
     that does not exist yet starts empty: /add fills it."""
-    import dataclasses
     import threading
 
     from bot.context import Desk
+    from retrieval.desk.follows import FILE, Follows
     from retrieval.embedding import configured_embedder
-    from retrieval.follows import FILE, FollowStore
-    from retrieval.indexer import Indexer
-    from retrieval.service import QueryService
-    from retrieval.store import store_for
+    from retrieval.wiring import open_collection
 
     lock = threading.Lock()
     shared: list = []
@@ -54,19 +53,18 @@ def open_desks(config, index_dir: Path | None) -> dict:
 
     desks = {}
     for name in sorted({"default", *config.bot.collections.values()}):
-        named = dataclasses.replace(config, collection=name)
-        if name == "default":
-            folder = open_service(named, index_dir).store.path  # built on first use, upgraded once
-        else:
-            folder, _ = resolve_index_dir(named, None)
-            folder.mkdir(parents=True, exist_ok=True)
-        service = QueryService(store_for(named, folder, reading=True), embedder, config.search)
-
-        def make_indexer(named=named, folder=folder):
-            public_only = not config.bot.allow_private_urls
-            return Indexer(named, store_for(named, folder), embedder(), public_web_only=public_only)
-
-        desks[name] = Desk(name, service, indexer=make_indexer, follows=FollowStore(folder / FILE))
+        # the default collection is built on first use and upgraded once, as `sourced ask` does
+        opened = open_collection(
+            config,
+            name,
+            index_dir if name == "default" else None,
+            create=True,
+            embedder=embedder,
+            public_web_only=not config.bot.allow_private_urls,
+            say=console().print,
+            sync=lambda c, f: run_index(c, f, ()),
+        )
+        desks[name] = Desk(name, opened.service, indexer=opened.indexer, follows=Follows(opened.folder / FILE))
     return desks
 
 
@@ -84,14 +82,14 @@ def serve(obj: CliContext, index_dir: Path | None) -> None:
     desks = open_desks(config, index_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.app import serve as serve_bot
-    from retrieval.feedback import FeedbackStore
+    from retrieval.desk.feedback import FeedbackLog
 
     default = desks["default"]
-    store = FeedbackStore(state_dir(config) / "feedback.sqlite")
+    feedback = FeedbackLog(state_dir(config) / "feedback.sqlite")
     serve_bot(
         default.service,
         config.bot,
-        store,
+        feedback,
         default.reindex,  # /reindex and the scheduled refresh: the same sync as `sourced index`
         token,
         token_help=TOKEN_HELP,

@@ -1,4 +1,4 @@
-"""What the cogs share: the query service, settings, the question store and helpers.
+"""What the cogs share: the query service, settings, the feedback log and helpers.
 
 Injected into the bot at start-up (as discord.py's ``advanced_startup`` example does),
 so tests can build the same object around fakes without a gateway connection.
@@ -17,12 +17,12 @@ from typing import Any
 from discord.ext import commands
 
 from retrieval.config import BotSettings
+from retrieval.desk.feedback import FeedbackLog
+from retrieval.desk.follows import Follows
 from retrieval.errors import SourcedError
-from retrieval.feedback import FeedbackStore
-from retrieval.follows import FollowStore
-from retrieval.indexer import Indexer, IndexReport
-from retrieval.ranking import Filters
-from retrieval.service import QueryService
+from retrieval.ingest.indexer import Indexer, IndexReport
+from retrieval.query.ranking import Filters
+from retrieval.query.service import QueryService
 
 log = logging.getLogger("sourced.bot")
 
@@ -39,7 +39,7 @@ class Desk:
     name: str
     service: QueryService
     indexer: Callable[[], Indexer] | None = None
-    follows: FollowStore | None = None
+    follows: Follows | None = None
     sync: Callable[[Progress], IndexReport] | None = None  # default: indexer().run(())
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -53,7 +53,7 @@ class Desk:
             return self.sync(progress)
         if self.indexer is None:
             raise SourcedError("Reindexing is not available in this bot.")
-        from retrieval.cli.progress import LineProgress
+        from retrieval.ingest.progress import LineProgress
 
         return self.indexer().run((), progress=LineProgress(progress))
 
@@ -62,7 +62,7 @@ class Desk:
 class BotContext:
     service: QueryService  # the default collection's
     settings: BotSettings
-    store: FeedbackStore
+    feedback: FeedbackLog
     reindex: Callable[[Progress], IndexReport] | None = None
     refresh_minutes: float = 0.0  # scheduled refresh (web.refresh_minutes); 0: none
     desks: dict[str, Desk] = field(default_factory=dict)

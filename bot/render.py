@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import discord
 
-from retrieval.chunking import sentence_spans
-from retrieval.highlight import text_fragment_url
+from retrieval.ingest.chunking import sentence_spans
+from retrieval.query.highlight import text_fragment_url
 from retrieval.types import Answer, Hit, reported_by
 
 MESSAGE_LIMIT = 2000

@@ -23,7 +23,7 @@ def _context(interaction: discord.Interaction) -> BotContext:
 
 async def _answer_for(interaction: discord.Interaction, qid: str, offset: int):
     ctx = _context(interaction)
-    stored = ctx.store.question(qid)
+    stored = ctx.feedback.question(qid)
     if stored is None:
         return None
     return await asyncio.to_thread(
@@ -122,7 +122,7 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         ctx = _context(interaction)
-        ok = await asyncio.to_thread(ctx.store.vote, self.qid, str(interaction.user.id), self.vote == "up")
+        ok = await asyncio.to_thread(ctx.feedback.vote, self.qid, str(interaction.user.id), self.vote == "up")
         message = "Thanks for the feedback!" if ok else EXPIRED
         await interaction.response.send_message(message, ephemeral=True)
 

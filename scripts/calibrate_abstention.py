@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.bench.beir import load_beir, prepare
-from retrieval.cli.context import bench_cache as _cache_root
 from retrieval.config import load_config, replace
 from retrieval.embedding import configured_embedder
-from retrieval.indexer import Indexer, bundled_articles
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.paths import bundled_articles
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
+from retrieval.wiring import bench_cache as _cache_root
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = np.arange(0.05, 0.7, 0.005)
@@ -90,7 +91,7 @@ def main() -> None:
         for split in ("train", "test"):
             dataset = load_beir(folder, split)
             run = prepare(dataset, folder, config, embedder, _cache_root(), sentences=True)
-            service = QueryService(IndexStore(run.snapshot.path.parent), lambda: embedder, config.search)
+            service = QueryService(FolderStore(run.snapshot.path.parent), lambda: embedder, config.search)
             scores = confidences(service, list(dataset.queries.values()))
             (on if split == "train" else held_out)[f"{dataset.name} {split}"] = scores
             if split == "train" and dataset.name in oof:
@@ -101,8 +102,8 @@ def main() -> None:
                 excluded.add(dataset.name)  # the in-sample figures only report
         off_parts.append(confidences(service, off_questions))
     with tempfile.TemporaryDirectory() as tmp:
-        Indexer(config, IndexStore(Path(tmp)), embedder).run([bundled_articles()])
-        bundled = QueryService(IndexStore(Path(tmp)), lambda: embedder, config.search)
+        Indexer(config, FolderStore(Path(tmp)), embedder).run([bundled_articles()])
+        bundled = QueryService(FolderStore(Path(tmp)), lambda: embedder, config.search)
         off_parts.append(confidences(bundled, off_questions))
     off = np.concatenate(off_parts)
     for name, scores in [*on.items(), *held_out.items(), ("off-topic (every collection)", off)]:

@@ -25,11 +25,11 @@ MEASURE = r"""
 import json, statistics, sys, time
 from pathlib import Path
 from retrieval.config import build_config
-from retrieval.service import QueryService
+from retrieval.query.service import QueryService
 try:
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 except ImportError:
-    from retrieval.index import IndexStore
+    from retrieval.index import FolderStore
 folder, questions = Path(sys.argv[1]), json.loads(sys.argv[2])
 config = build_config({})
 try:
@@ -38,7 +38,7 @@ try:
 except ImportError:  # before the query adapter
     from retrieval.embedding import make_embedder
     embedder = make_embedder(config.embedding.model, config.embedding.backend)
-service = QueryService(IndexStore(folder), lambda: embedder, config.search)
+service = QueryService(FolderStore(folder), lambda: embedder, config.search)
 for q in questions:
     service.ask(q, k=100)
 out = {}
@@ -59,13 +59,13 @@ def build(corpus: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from retrieval.config import build_config
     from retrieval.embedding import configured_embedder
-    from retrieval.indexer import Indexer
+    from retrieval.ingest.indexer import Indexer
     from retrieval.paths import cache_dir
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
     from retrieval.types import Document
 
     folder = cache_dir() / "deep-latency" / corpus.resolve().name
-    store = IndexStore(folder)
+    store = FolderStore(folder)
     if not store.exists():
         docs = []
         with open(corpus / "corpus.jsonl", encoding="utf-8") as f:

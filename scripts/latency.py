@@ -16,12 +16,12 @@ from pathlib import Path
 
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
-from retrieval.service import QueryService
+from retrieval.query.service import QueryService
 
 try:
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 except ImportError:  # versions before the segment store
-    from retrieval.index import IndexStore  # type: ignore[no-redef]
+    from retrieval.index import FolderStore  # type: ignore[no-redef]
 
 QUESTIONS = [
     "who urged Amazon to stop selling Rekognition?",
@@ -37,7 +37,7 @@ def main() -> None:
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     config = build_config({"embedding": {"model": "hash"}})
     embedder = HashEmbedder()
-    service = QueryService(IndexStore(folder), lambda: embedder, config.search)
+    service = QueryService(FolderStore(folder), lambda: embedder, config.search)
     service.ask(QUESTIONS[0])  # warm
     times = []
     for _ in range(rounds):

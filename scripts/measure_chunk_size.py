@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.chunking import chunk_text
 from retrieval.embedding import make_embedder
+from retrieval.ingest.chunking import chunk_text
 
 
 def main() -> None:

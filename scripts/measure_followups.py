@@ -14,12 +14,13 @@ import json
 import tempfile
 from pathlib import Path
 
+from retrieval.bench.evaluation import evaluate_followups, load_followups
 from retrieval.config import build_config
 from retrieval.embedding import configured_embedder
-from retrieval.evaluation import evaluate_followups, load_followups
-from retrieval.indexer import Indexer, bundled_articles
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.paths import bundled_articles
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ def main() -> None:
     config = build_config({})
     embedder = configured_embedder(config.embedding)
     with tempfile.TemporaryDirectory() as tmp:
-        store = IndexStore(Path(tmp) / "index")
+        store = FolderStore(Path(tmp) / "index")
         Indexer(config, store, embedder).run([bundled_articles()])
         service = QueryService(store, lambda: embedder, config.search)
         result = evaluate_followups(service, load_followups(ROOT / "data" / "followups.yaml"))

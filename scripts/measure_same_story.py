@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.dedup import shingles, signatures, similarity
-from retrieval.indexer import bundled_articles
-from retrieval.readers import CollectionReader
+from retrieval.ingest.readers import CollectionReader
+from retrieval.paths import bundled_articles
+from retrieval.store.dedup import shingles, signatures, similarity
 
 
 def wire_copy(text: str, rng: random.Random) -> str:

@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
-from retrieval.chunking import sentence_spans
 from retrieval.config import build_config
 from retrieval.embedding import configured_embedder
 from retrieval.embedding.distributed import RayEmbedder
-from retrieval.indexer import Indexer, bundled_articles
-from retrieval.store import IndexStore
+from retrieval.ingest.chunking import sentence_spans
+from retrieval.ingest.indexer import Indexer
+from retrieval.paths import bundled_articles
+from retrieval.store import FolderStore
 
 
 def texts(n: int) -> list[str]:
@@ -30,7 +31,7 @@ def texts(n: int) -> list[str]:
     from retrieval.embedding import HashEmbedder
 
     docs = (
-        Indexer(build_config({}), IndexStore(Path(tempfile.mkdtemp()) / "i"), HashEmbedder())
+        Indexer(build_config({}), FolderStore(Path(tempfile.mkdtemp()) / "i"), HashEmbedder())
         .read([bundled_articles()])
         .documents
     )

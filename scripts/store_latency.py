@@ -28,10 +28,10 @@ from latency import QUESTIONS as BUNDLED_QUESTIONS  # scripts/latency.py, beside
 
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
-from retrieval.indexer import Indexer
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
-from retrieval.store.pg import PgStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
+from retrieval.store.postgres.store import PgStore
 
 # latency.py's questions of the bundled articles, and some of SciFact's kind.
 QUESTIONS = [
@@ -78,13 +78,13 @@ def main() -> None:
     documents = _documents(args.corpus)
     root = Path(tempfile.mkdtemp(prefix="store-latency-"))
     schema = f"latency_{uuid.uuid4().hex[:8]}"
-    stores = {"folder": IndexStore(root / "folder"), "postgresql": PgStore(args.url, root / "state", schema)}
+    stores = {"folder": FolderStore(root / "folder"), "postgresql": PgStore(args.url, root / "state", schema)}
     result: dict[str, object] = {"corpus": str(args.corpus or "bundled articles"), "rounds": args.rounds}
     for name, store in stores.items():
         indexer = Indexer(config, store, HashEmbedder())
         started = time.perf_counter()
         if documents is None:
-            from retrieval.indexer import bundled_articles
+            from retrieval.paths import bundled_articles
 
             report = indexer.run([bundled_articles()])
         else:

@@ -94,12 +94,12 @@ def product_run(model, dataset_dir: Path, split: str, config, sentences: bool = 
 def product_confidences(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, float]:
     """What the product reports as ``confidence`` for these questions with ``model``."""
     from retrieval.config import load_config, replace
-    from retrieval.service import QueryService
-    from retrieval.store import IndexStore
+    from retrieval.query.service import QueryService
+    from retrieval.store import FolderStore
 
     config = replace(load_config(), search={"min_score": 0.0})
     with product_run(model, dataset_dir, split, config, sentences=True) as (dataset, embedder, run):
-        service = QueryService(IndexStore(run.snapshot.path.parent), lambda: embedder, config.search)
+        service = QueryService(FolderStore(run.snapshot.path.parent), lambda: embedder, config.search)
         return {q: service.ask(dataset.queries[q], k=5).confidence for q in question_ids}
 
 
@@ -109,9 +109,9 @@ FUSION_ALPHAS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 def fusion_ranks(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, dict[str, float]]:
     """Reciprocal rank (MRR@10) of each question's passage with ``model`` in the product's
     index and ranking: dense, bm25, and hybrid at each of ``FUSION_ALPHAS``."""
+    from retrieval.bench.metrics import mrr_at_k
     from retrieval.config import load_config
-    from retrieval.metrics import mrr_at_k
-    from retrieval.ranking import FusionParams, retrieve
+    from retrieval.query.ranking import FusionParams, retrieve
 
     systems = [("dense", "dense", 1.0), ("bm25", "bm25", 0.0)] + [(f"hybrid {a}", "hybrid", a) for a in FUSION_ALPHAS]
     out: dict[str, dict[str, float]] = {}

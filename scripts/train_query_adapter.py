@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.bench.beir import evaluate_mode, load_beir, prepare
-from retrieval.cli.context import bench_cache
 from retrieval.config import load_config, replace
 from retrieval.embedding import make_embedder
 from retrieval.embedding.adapter import AdaptedEmbedder, QueryAdapter
-from retrieval.ranking import FusionParams
+from retrieval.query.ranking import FusionParams
+from retrieval.wiring import bench_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPERATURE = 0.05

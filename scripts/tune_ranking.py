@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.bench.beir import evaluate_mode, load_beir, prepare
-from retrieval.cli.context import bench_cache as _cache_root
+from retrieval.bench.metrics import ndcg_at_k, recall_at_k
 from retrieval.config import load_config
 from retrieval.embedding import configured_embedder
-from retrieval.lexical import CollectionBM25
-from retrieval.metrics import ndcg_at_k, recall_at_k
-from retrieval.ranking import FusionParams, retrieve, select
+from retrieval.query.ranking import FusionParams, retrieve, select
+from retrieval.store.lexical import CollectionBM25
+from retrieval.wiring import bench_cache as _cache_root
 
 
 def main() -> None:
@@ -86,7 +86,7 @@ def main() -> None:
 
 
 def _passage_texts(run) -> list[str]:
-    from retrieval.indexer import embed_text
+    from retrieval.ingest.chunking import embed_text
     from retrieval.types import Chunk
 
     snap = run.snapshot

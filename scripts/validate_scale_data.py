@@ -28,7 +28,7 @@ from retrieval.bench.scale import clustered_vectors, corpus_vectors, expand_vect
 from retrieval.config import load_config
 from retrieval.embedding import configured_embedder
 from retrieval.paths import cache_dir
-from retrieval.vectors import tuning_queries
+from retrieval.store.folder.vectors import tuning_queries
 
 NPROBES = (1, 4, 16, 32, 64)
 EFS = (16, 32, 64)

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.clean import Cleaner  # noqa: E402
-from retrieval.readers.fields import Fields  # noqa: E402
-from retrieval.readers.formats import html_document  # noqa: E402
-from retrieval.web.fetch import Fetcher, FetchSettings  # noqa: E402
-from retrieval.web.source import read_web_source  # noqa: E402
+from retrieval.ingest.clean import Cleaner  # noqa: E402
+from retrieval.ingest.readers.fields import Fields  # noqa: E402
+from retrieval.ingest.readers.formats import html_document  # noqa: E402
+from retrieval.ingest.web.fetch import Fetcher, FetchSettings  # noqa: E402
+from retrieval.ingest.web.source import read_web_source  # noqa: E402
 from tests.webserver import ARTICLES, NewsSite, Route, article_page, rss  # noqa: E402
 
 

@@ -76,12 +76,12 @@ def make_bot_context(tmp_path, bundled_index, hash_config):
     """A BotContext over the bundled index with the given reindex function."""
     from bot.context import BotContext
     from retrieval.config import BotSettings
-    from retrieval.feedback import FeedbackStore
+    from retrieval.desk.feedback import FeedbackLog
     from tests.helpers import service_for
 
     def make(reindex):
         service = service_for(hash_config, bundled_index)
-        return BotContext(service, BotSettings(), FeedbackStore(tmp_path / "refresh-fb.sqlite"), reindex)
+        return BotContext(service, BotSettings(), FeedbackLog(tmp_path / "refresh-fb.sqlite"), reindex)
 
     return make
 
@@ -95,7 +95,7 @@ def postgres(tmp_path_factory):
     import socket
     import tempfile
 
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,9 +8,9 @@ import numpy as np
 
 from retrieval.config import Config
 from retrieval.embedding import HashEmbedder
-from retrieval.indexer import Indexer, IndexReport
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer, IndexReport
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "data" / "articles"
@@ -31,12 +31,12 @@ class CountingEmbedder(HashEmbedder):
 
 def build(config: Config, index_dir: Path, paths, embedder=None) -> IndexReport:
     embedder = embedder or HashEmbedder()
-    return Indexer(config, IndexStore(index_dir), embedder).run([Path(p) for p in paths])
+    return Indexer(config, FolderStore(index_dir), embedder).run([Path(p) for p in paths])
 
 
 def service_for(config: Config, index_dir: Path, embedder=None) -> QueryService:
     embedder = embedder or HashEmbedder()
-    return QueryService(IndexStore(index_dir), lambda: embedder, config.search)
+    return QueryService(FolderStore(index_dir), lambda: embedder, config.search)
 
 
 def clustered(n: int, dim: int = 32, clusters: int = 50, seed: int = 0) -> tuple[np.ndarray, np.random.Generator]:

@@ -18,8 +18,8 @@ from bot.errors import explain
 from bot.render import render_answer
 from bot.views import NONE, answer_view
 from retrieval.errors import SourcedError
-from retrieval.followup import understood
-from retrieval.ranking import Filters
+from retrieval.query.followup import understood
+from retrieval.query.ranking import Filters
 from retrieval.types import Answer
 
 log = logging.getLogger("sourced.bot")
@@ -68,7 +68,7 @@ class AskCog(commands.Cog):
         answer = desk.service.ask(question, k, filters, previous=previous, previous_weight=weight)
         top = answer.hits[0].document.title if answer.hits else None
         stored = {**filters_to_dict(filters), "previous": previous}
-        qid = self.ctx.store.save_question(question, k, stored, answer.answered, top)
+        qid = self.ctx.feedback.save_question(question, k, stored, answer.answered, top)
         return answer, render_answer(answer, asked=question if previous else None), qid
 
     async def _reply_payload(self, desk: Desk, question: str, k: int, filters: Filters, previous: str | None = None):
@@ -81,7 +81,7 @@ class AskCog(commands.Cog):
 
     def _conversation(self, qid: str | None) -> str | None:
         """The conversation up to a stored question, as the next follow-up builds on it."""
-        stored = self.ctx.store.question(qid) if qid else None
+        stored = self.ctx.feedback.question(qid) if qid else None
         if stored is None:
             return None
         previous = stored.filters.get("previous")
@@ -138,7 +138,7 @@ class AskCog(commands.Cog):
         except discord.HTTPException as exc:  # no permission to create threads: answer stays
             log.warning("could not open a thread for an answer: %s", exc)
             return
-        await asyncio.to_thread(self.ctx.store.set_thread, thread.id, qid)
+        await asyncio.to_thread(self.ctx.feedback.set_thread, thread.id, qid)
 
     @ask.autocomplete("outlet")
     async def outlet_autocomplete(
@@ -165,7 +165,7 @@ class AskCog(commands.Cog):
             return
         # A reply to one of the bot's answers, or a question in the thread under one,
         # continues that conversation.
-        thread_qid = await asyncio.to_thread(self.ctx.store.thread_question, message.channel.id)
+        thread_qid = await asyncio.to_thread(self.ctx.feedback.thread_question, message.channel.id)
         previous_qid = (_answer_qid(resolved) if replied else None) or thread_qid
         question = " ".join(_MENTION.sub(" ", message.content).split())
         guild_id = message.guild.id if message.guild else None
@@ -197,7 +197,9 @@ class AskCog(commands.Cog):
             kwargs["view"] = view
         await message.reply(reply.content, **kwargs)
         if thread_qid is not None:
-            await asyncio.to_thread(self.ctx.store.set_thread, message.channel.id, qid)  # the thread goes on from here
+            await asyncio.to_thread(
+                self.ctx.feedback.set_thread, message.channel.id, qid
+            )  # the thread goes on from here
 
 
 _ANSWER_ID = re.compile(r"^sourced:(?:more|full|vote):(?P<qid>[0-9a-f]+):")

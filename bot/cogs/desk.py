@@ -23,8 +23,8 @@ from bot.checks import channel_enabled
 from bot.context import BotContext, Desk
 from bot.errors import NONE
 from bot.render import escape, hit_embed
+from retrieval.desk.follows import Alert, FollowError
 from retrieval.errors import SourcedError
-from retrieval.follows import Alert, FollowError
 
 log = logging.getLogger("sourced.desk")
 MESSAGE_LIMIT = 2000
@@ -246,7 +246,7 @@ class DeskCog(commands.Cog):
         """Alerts for the articles a sync brought; returns how many were posted."""
         if desk.follows is None or not report.new_ids:
             return 0
-        from retrieval.follows import matching_alerts
+        from retrieval.desk.follows import matching_alerts
 
         follows = await asyncio.to_thread(desk.follows.active)
         alerts = await asyncio.to_thread(matching_alerts, desk.service, follows, report.new_ids)

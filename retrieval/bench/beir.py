@@ -14,13 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.bench.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from retrieval.config import Config, replace
 from retrieval.embedding import Embedder
 from retrieval.errors import SourcedError
-from retrieval.indexer import Indexer, IndexProgress
-from retrieval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from retrieval.ranking import MODES, FusionParams, retrieve
-from retrieval.store import IndexStore, Snapshot
+from retrieval.ingest.indexer import Indexer
+from retrieval.ingest.progress import IndexProgress
+from retrieval.query.ranking import MODES, FusionParams, retrieve
+from retrieval.store import Snapshot, store_for
 from retrieval.types import Document
 
 # Published rows for BEIR SciFact, test split (see the dataset README for sources).
@@ -156,12 +157,10 @@ def prepare(
     if config.index.store:
         # `sourced --store URL bench beir`: the same run on the PostgreSQL store, in a schema
         # of its own per corpus and setup (the folder keeps only the sync state).
-        from retrieval.store.pg import PgStore
-
         schema = "sourced_bench_" + hashlib.sha1(str(cache).encode()).hexdigest()[:12]
-        store = PgStore(config.index.store, cache, schema)
+        store = store_for(config, cache, namespace=schema)
     else:
-        store = IndexStore(cache)
+        store = store_for(config, cache)
     Indexer(config, store, embedder).index_documents(dataset.documents(), progress, label=str(folder))
     snap = store.open()
     by_document = snap.chunk_records()

@@ -1,16 +1,19 @@
 """The measured child process of `sourced bench speed`: run the CLI, then report peak memory.
 
-Run as ``python -m retrieval.bench.child ARGS...`` so the benchmark never imports the CLI.
+Run as ``python -m retrieval.bench.child ARGS...``. It runs the CLI by module name
+(``python -m retrieval.cli``), so no module of ``retrieval.bench`` imports the CLI, which
+imports them for `sourced bench`.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import runpy
 import sys
 from pathlib import Path
 
-RSS_ENV = "SOURCED_RSS_REPORT"
+from retrieval.bench.timing import RSS_ENV
 
 
 def main() -> None:
@@ -27,9 +30,8 @@ def main() -> None:
 
     if os.environ.get(RSS_ENV):
         atexit.register(report)
-    from retrieval.cli import main as cli
-
-    cli(args=sys.argv[1:], prog_name="sourced")
+    sys.argv = ["sourced", *sys.argv[1:]]
+    runpy.run_module("retrieval.cli", run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from retrieval.store.pg import StoreError, connect
+from retrieval.store.postgres.store import StoreError, connect
 
 __all__ = ["StoreError", "bench_pgvector", "connect"]
 

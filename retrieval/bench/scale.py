@@ -118,7 +118,7 @@ def bench_scale(
     import faiss
     import numpy as np
 
-    from retrieval import vectors as vector_index
+    from retrieval.store.folder import vectors as vector_index
 
     if source is not None:
         rng = np.random.default_rng(0)

@@ -18,14 +18,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from retrieval.bench.child import RSS_ENV as _RSS_ENV
 from retrieval.bench.scale import expand_vectors
+from retrieval.bench.timing import RSS_ENV as _RSS_ENV
 from retrieval.bench.timing import percentile
 from retrieval.config import Config, replace
 from retrieval.embedding import Embedder
-from retrieval.indexer import Indexer, NoProgress, bundled_articles, embed_text
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.chunking import embed_text
+from retrieval.ingest.indexer import Indexer
+from retrieval.ingest.progress import NoProgress
+from retrieval.paths import bundled_articles
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 from retrieval.types import Document
 
 BENCH_QUESTIONS = (
@@ -55,7 +58,7 @@ def _latency(service: QueryService, questions: Sequence[str], rounds: int) -> di
 
 def _embedded_texts(config: Config, embedder: Embedder, documents: Sequence[Document]) -> tuple[list[str], list[str]]:
     """What `sourced index` embeds: each passage (with its title) and, if on, each sentence."""
-    from retrieval.chunking import chunk_document, sentence_spans
+    from retrieval.ingest.chunking import chunk_document, sentence_spans
 
     passages, sentences = [], []
     for doc in documents:
@@ -120,14 +123,14 @@ def bench_speed(
             folder = bundled_articles()
             collection_name = "bundled articles"
         log(f"ingest: {collection_name}")
-        indexer = Indexer(config, IndexStore(tmp / "ingest-index"), embedder)
+        indexer = Indexer(config, FolderStore(tmp / "ingest-index"), embedder)
         read = indexer.read([folder], NoProgress())
         passages, sentences = _embedded_texts(config, embedder, read.documents)
         started = time.perf_counter()
         embedder.embed(passages + sentences, config.embedding.batch_size)
         raw = time.perf_counter() - started
         started = time.perf_counter()
-        report = Indexer(config, IndexStore(tmp / "ingest-index"), embedder).run([folder])
+        report = Indexer(config, FolderStore(tmp / "ingest-index"), embedder).run([folder])
         ingest = time.perf_counter() - started
         result.update(
             {
@@ -144,15 +147,15 @@ def bench_speed(
         # -------- queries on the bundled collection, warm
         log("queries: bundled collection")
         bundled_dir = tmp / "bundled-index"
-        Indexer(config, IndexStore(bundled_dir), embedder).run([bundled_articles()])
-        service = QueryService(IndexStore(bundled_dir), lambda: embedder, config.search)
+        Indexer(config, FolderStore(bundled_dir), embedder).run([bundled_articles()])
+        service = QueryService(FolderStore(bundled_dir), lambda: embedder, config.search)
         lat = _latency(service, BENCH_QUESTIONS, rounds=10)
         result.update({"query_p50_ms": lat["p50_ms"], "query_p95_ms": lat["p95_ms"]})
         # -------- queries on a large index: the ingested passages' real vectors grown along
         # their neighbours (as `bench scale` does), with their texts and sentences repeated
         log(f"queries: {scale_chunks} passage index")
-        big = IndexStore(tmp / "big-index")
-        snap = IndexStore(tmp / "ingest-index").open()
+        big = FolderStore(tmp / "big-index")
+        snap = FolderStore(tmp / "ingest-index").open()
         grown = expand_vectors(np.asarray(snap.embeddings()), scale_chunks, np.random.default_rng(0))
         big_docs, big_chunks, big_texts, big_sentences, sentence_rows = _tiled_records(snap, scale_chunks)
         started = time.perf_counter()

@@ -1,8 +1,11 @@
-"""Latency figures from a list of timings."""
+"""Latency figures from a list of timings, and how a measured child reports its memory."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+# Where a measured child process writes its peak memory (``retrieval.bench.child``).
+RSS_ENV = "SOURCED_RSS_REPORT"
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.bench.speed import BENCH_QUESTIONS, _latency
-from retrieval.chunking import sentence_spans
 from retrieval.config import Config
 from retrieval.embedding import Embedder
-from retrieval.indexer import Indexer, NoProgress, bundled_articles
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.chunking import sentence_spans
+from retrieval.ingest.indexer import Indexer
+from retrieval.ingest.progress import NoProgress
+from retrieval.paths import bundled_articles
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 
 SENTENCES_PER_ARTICLE = 18  # about four 128-token passages
 
@@ -63,13 +65,13 @@ def bench_update(
     embedder = embedder_factory()
     with tempfile.TemporaryDirectory(prefix="sourced-bench-update-", dir=workdir) as tmp_name:
         tmp = Path(tmp_name)
-        store = IndexStore(tmp / "index")
+        store = FolderStore(tmp / "index")
         indexer = Indexer(config, store, embedder)
         pool = _sentence_pool(indexer)
         # Articles run to about four passages; make enough of them for ``passages``.
         probe = tmp / "probe"
         write_articles(probe, 20, pool, seed=1, prefix="probe")
-        per_article = max(1.0, Indexer(config, IndexStore(tmp / "probe-index"), embedder).run([probe]).chunks / 20)
+        per_article = max(1.0, Indexer(config, FolderStore(tmp / "probe-index"), embedder).run([probe]).chunks / 20)
         articles = max(1, round(passages / per_article))
         collection = tmp / "collection"
         write_articles(collection, articles, pool, seed=2, prefix="base")

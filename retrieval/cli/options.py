@@ -31,7 +31,7 @@ def filter_options(f):
 
 def make_filters(since, until, outlet, source):
 
-    from retrieval.ranking import Filters
+    from retrieval.query.ranking import Filters
 
     def utc(value):
         return value.replace(tzinfo=UTC) if value else None

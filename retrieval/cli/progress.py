@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from retrieval.cli.render import console
@@ -42,22 +42,3 @@ def progress_bars() -> Iterator[RichProgress]:
         transient=False,
     ) as progress:
         yield RichProgress(progress)
-
-
-class LineProgress:
-    """Indexing progress as short lines of text (for the bot's /reindex message)."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self.emit = emit
-        self.total = self.done = 0
-
-    def reading(self, done: int, total: int) -> None:
-        self.emit(f"Reading files: {done}/{total}")
-
-    def embedding(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self.emit(f"Embedding {total} new passages…")
-
-    def embedded(self, n: int) -> None:
-        self.done += n
-        self.emit(f"Embedding passages: {self.done}/{self.total}")

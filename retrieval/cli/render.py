@@ -60,7 +60,7 @@ def print_report(report) -> None:
 
 
 def hit_json(hit) -> dict[str, Any]:
-    from retrieval.highlight import text_fragment_url
+    from retrieval.query.highlight import text_fragment_url
 
     doc = hit.document
     return {

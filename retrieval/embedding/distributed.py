@@ -7,7 +7,7 @@ The slices are exactly the local embedder's (texts sorted by length, cut every
 ``batch_size * 4``, which is also a whole number of the ONNX backends' batches), so the
 vectors equal a local run's: the int8 backend scales activations per batch, and other
 batches would give slightly other vectors. Chunking is a pure function
-(``retrieval.indexer.chunk_one``), as is reading one file (``CollectionReader.read_one``),
+(``retrieval.ingest.indexer.chunk_one``), as is reading one file (``CollectionReader.read_one``),
 so documents and records are the local run's too. Finding the files, merging articles
 that share a URL, planning the sync (what is new, changed or gone), fetching web sources,
 re-using stored vectors and writing the index stay in the indexing process, so the index
@@ -86,7 +86,7 @@ class _DocumentChunker(_BlockActor):
         self.settings = settings
 
     def one(self, document):
-        from retrieval.indexer import chunk_one
+        from retrieval.ingest.chunking import chunk_one
 
         return chunk_one(document, self.settings, self.embedder.count_tokens)
 

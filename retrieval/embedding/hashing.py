@@ -54,6 +54,6 @@ class HashEmbedder:
         return self._vector(text)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        from retrieval.chunking import approx_token_counts
+        from retrieval.ingest.chunking import approx_token_counts
 
         return approx_token_counts(texts)

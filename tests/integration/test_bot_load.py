@@ -19,11 +19,11 @@ import pytest
 from bot.cogs.ask import AskCog
 from bot.context import BotContext
 from retrieval.config import BotSettings, build_config
+from retrieval.desk.feedback import FeedbackLog
 from retrieval.embedding import configured_embedder
-from retrieval.feedback import FeedbackStore
-from retrieval.indexer import Indexer
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 from tests.fakes import FakeInteraction, invoke
 from tests.helpers import BUNDLED
 
@@ -44,7 +44,7 @@ GATE_TIMEOUT_S = 120
 def real_service(tmp_path_factory):
     config = build_config({})  # the defaults a user gets
     embedder = configured_embedder(config.embedding)
-    store = IndexStore(tmp_path_factory.mktemp("real-bot") / "index")
+    store = FolderStore(tmp_path_factory.mktemp("real-bot") / "index")
     assert Indexer(config, store, embedder).run([BUNDLED]).documents == 15
     return QueryService(store, lambda: embedder, config.search)
 
@@ -82,7 +82,7 @@ class GatedService:
 def test_200_concurrent_asks_are_all_acknowledged_first_then_all_answered(real_service, tmp_path):
     events: list[tuple[str, int]] = []
     gated = GatedService(real_service, events)
-    context = BotContext(gated, BotSettings(cooldown_seconds=0.0), FeedbackStore(tmp_path / "fb.sqlite"))
+    context = BotContext(gated, BotSettings(cooldown_seconds=0.0), FeedbackLog(tmp_path / "fb.sqlite"))
     client = SimpleNamespace(context=context, user=None)
     cog = AskCog(client, context)
 

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 RUNNER = r"""
 import os, signal, sys
 from pathlib import Path
-import retrieval.lexical as lexical
-import retrieval.store.writer as writer
-import retrieval.web.source as web_source
+import retrieval.store.lexical as lexical
+import retrieval.store.folder.writer as writer
+import retrieval.ingest.web.source as web_source
 
 point, marker = os.environ["CRASH_AT"], Path(os.environ["CRASH_MARKER"])
 merging = False
@@ -35,21 +35,21 @@ def crash():
     os.kill(os.getpid(), signal.SIGKILL)
 
 def after(name, method):
-    original = getattr(writer.IndexStore, method)
+    original = getattr(writer.FolderStore, method)
     def wrapped(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
         if point == name:
             crash()
         return result
-    setattr(writer.IndexStore, method, wrapped)
+    setattr(writer.FolderStore, method, wrapped)
 
 def before(name, method):
-    original = getattr(writer.IndexStore, method)
+    original = getattr(writer.FolderStore, method)
     def wrapped(self, *args, **kwargs):
         if point == name:
             crash()
         return original(self, *args, **kwargs)
-    setattr(writer.IndexStore, method, wrapped)
+    setattr(writer.FolderStore, method, wrapped)
 
 # A segment's files are all written (by numpy, FAISS, SQLite, the postings) but not yet
 # fsynced or renamed into segments/.
@@ -80,7 +80,7 @@ def half_written(self, folder):
     return save(self, folder)
 lexical.Postings.save = half_written
 
-merge_group = writer.IndexStore._merge_group
+merge_group = writer.FolderStore._merge_group
 def marked_merge(self, *args, **kwargs):
     global merging
     merging = True
@@ -88,7 +88,7 @@ def marked_merge(self, *args, **kwargs):
         return merge_group(self, *args, **kwargs)
     finally:
         merging = False
-writer.IndexStore._merge_group = marked_merge
+writer.FolderStore._merge_group = marked_merge
 
 # A feed's items are fetched one by one: the kill lands after the second page is read.
 page = web_source._page

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import main
-from retrieval.store import IndexStore, check_index
+from retrieval.store import FolderStore, check_index
 
 WORDS = [
     "heron",
@@ -57,7 +57,7 @@ def test_sigkill_mid_index_never_corrupts(tmp_path):
     started = time.perf_counter()
     subprocess.run(*index_command(folder, env)[:1], env=env, check=True, capture_output=True)
     full = time.perf_counter() - started
-    store = IndexStore(tmp_path / "index")
+    store = FolderStore(tmp_path / "index")
     assert check_index(store).ok
     runner = CliRunner()
     rng = random.Random(42)

@@ -48,7 +48,7 @@ def test_start_status_stop_with_pgvector(public_dir):
         assert url == f"postgresql://sourced@127.0.0.1:{port}/sourced"
         status = db("status", *where)
         assert status.exit_code == 0 and status.stdout.startswith("running (pid ") and url in status.stdout
-        from retrieval.pgserver import DB_USER, LocalPostgres
+        from retrieval.store.postgres.server import DB_USER, LocalPostgres
 
         server = LocalPostgres(public_dir / "pg", int(port))
         assert server.psql("SELECT extversion FROM pg_extension WHERE extname = 'vector'").strip() == "0.8.6"
@@ -86,7 +86,7 @@ def test_a_folder_the_server_user_cannot_reach_is_one_line(tmp_path):
 
 
 def test_a_streaming_replica_follows_its_primary_and_refuses_writes(public_dir):
-    from retrieval.pgserver import DatabaseError, LocalPostgres
+    from retrieval.store.postgres.server import DatabaseError, LocalPostgres
 
     primary = LocalPostgres(public_dir / "primary", _free_port())
     replica = LocalPostgres(public_dir / "replica", _free_port())
@@ -119,7 +119,7 @@ def test_a_streaming_replica_follows_its_primary_and_refuses_writes(public_dir):
 def test_bench_scale_puts_pgvector_beside_faiss(public_dir):
     import json
 
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     server = LocalPostgres(public_dir / "pg", _free_port())
     try:

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from retrieval.cli import main
 from retrieval.embedding import HashEmbedder
-from retrieval.indexer import Indexer
-from retrieval.service import QueryService
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.service import QueryService
 from retrieval.store import check_index
-from retrieval.store.pg import PgStore
+from retrieval.store.postgres.store import PgStore
 from tests.helpers import BUNDLED, HASH_CONFIG_YAML, ROOT
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 RUNNER = r"""
 import os, signal, sys
 from pathlib import Path
-import retrieval.store.pg as pg
+import retrieval.store.postgres.store as pg
 
 point, marker = os.environ["CRASH_AT"], Path(os.environ["CRASH_MARKER"])
 
@@ -110,7 +110,7 @@ def test_a_write_killed_inside_its_transaction_leaves_nothing_half_done(pg_env, 
 
 
 def test_questions_can_be_read_from_a_streaming_replica(postgres, tmp_path, hash_config):
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     _, url = postgres
     folder = tmp_path.parent / f"replica-{uuid.uuid4().hex[:6]}"
@@ -337,8 +337,8 @@ def test_a_restarted_server_is_reconnected_to_and_a_stopped_one_is_one_error(tmp
     while the server is down, questions get one clear error, not a traceback."""
     import socket
 
-    from retrieval.pgserver import LocalPostgres
-    from retrieval.store.pg import StoreError
+    from retrieval.store.postgres.server import LocalPostgres
+    from retrieval.store.postgres.store import StoreError
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -396,8 +396,8 @@ def dataclasses_replace_collection(config, name):
 
 def test_a_question_gives_up_on_a_stuck_statement(postgres, tmp_path, hash_config, monkeypatch):
     """Readers carry a statement timeout, so a locked or stuck server ends in one error."""
-    import retrieval.store.pg as pg
-    from retrieval.store.pg import StoreError
+    import retrieval.store.postgres.store as pg
+    from retrieval.store.postgres.store import StoreError
 
     monkeypatch.setattr(pg, "READ_TIMEOUT_MS", 300)
     _, url = postgres

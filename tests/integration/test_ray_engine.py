@@ -13,8 +13,8 @@ from retrieval.cli import main
 from retrieval.config import build_config
 from retrieval.embedding import configured_embedder
 from retrieval.embedding.distributed import RayEmbedder
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore
 from tests.helpers import BUNDLED, ROOT
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def local_ray():
     ray.shutdown()
 
 
-def snapshot_contents(store: IndexStore):
+def snapshot_contents(store: FolderStore):
     snap = store.open()
     documents = sorted((d.id, d.title, d.text, d.url) for d in snap.documents())
     chunks = sorted((row, rec) for recs in snap.chunk_records().values() for row, rec in recs)
@@ -49,7 +49,7 @@ def build_both(config, tmp_path, index, address=None):
     remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, address, workers=2)
     out = []
     for name, embedder in (("local", local), ("ray", remote)):
-        store = IndexStore(tmp_path / name)
+        store = FolderStore(tmp_path / name)
         index(Indexer(config, store, embedder))
         out.append(snapshot_contents(store))
     return out
@@ -70,7 +70,7 @@ def test_the_ray_engine_writes_the_local_index_for_the_bundled_articles(config, 
 
 
 def test_reading_and_chunking_run_on_the_cluster_not_in_this_process(config, local_ray, tmp_path, monkeypatch):
-    import retrieval.readers.reader as reader_module
+    import retrieval.ingest.readers.reader as reader_module
 
     local = configured_embedder(config.embedding)
     counted: list[int] = []
@@ -80,7 +80,7 @@ def test_reading_and_chunking_run_on_the_cluster_not_in_this_process(config, loc
     read_bytes = reader_module.read_bytes
     monkeypatch.setattr(reader_module, "read_bytes", lambda file: read_here.append(str(file)) or read_bytes(file))
     remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, None, workers=2)
-    report = Indexer(config, IndexStore(tmp_path / "ray"), remote).run([BUNDLED])
+    report = Indexer(config, FolderStore(tmp_path / "ray"), remote).run([BUNDLED])
     assert (report.documents, report.chunks, report.files_read) == (15, 29, 5)
     assert read_here == []  # every file was read, parsed and cleaned by the cluster's actors
     assert counted == []  # every passage boundary was decided there too
@@ -88,11 +88,11 @@ def test_reading_and_chunking_run_on_the_cluster_not_in_this_process(config, loc
 
 def test_the_ray_engine_writes_straight_into_postgresql(config, local_ray, tmp_path, postgres):
     """Ray embeds, the PostgreSQL store keeps: the same index as the local engine's folder."""
-    from retrieval.store.pg import PgStore
+    from retrieval.store.postgres.store import PgStore
 
     _, url = postgres
     local = configured_embedder(config.embedding)
-    folder = IndexStore(tmp_path / "local")
+    folder = FolderStore(tmp_path / "local")
     Indexer(config, folder, local).run([BUNDLED])
     database = PgStore(url, tmp_path / "state", schema="ray_contract")
     remote = RayEmbedder(local, config.embedding.model, config.embedding.backend, None, workers=2)

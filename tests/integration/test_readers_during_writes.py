@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from retrieval.config import build_config
-from retrieval.store import IndexStore, check_index
+from retrieval.store import FolderStore, check_index
 from tests.helpers import build, service_for
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,13 @@ import json, sys
 from pathlib import Path
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 
 index, flag, stop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 config = build_config({"embedding": {"model": "hash"}})
 embedder = HashEmbedder()
-service = QueryService(IndexStore(index), lambda: embedder, config.search)
+service = QueryService(FolderStore(index), lambda: embedder, config.search)
 reads = during = 0
 titles = set()
 while not stop.exists():
@@ -119,5 +119,5 @@ def test_readers_in_threads_and_a_process_keep_answering_while_a_writer_process_
     # New articles were picked up by both readers without a restart.
     assert any(t.startswith("Kestrel ") for t in seen_titles)
     assert any(t.startswith("Kestrel ") for t in other["titles"])
-    store = IndexStore(index)
+    store = FolderStore(index)
     assert store.open().manifest["documents"] == WRITES + 1 and check_index(store).ok

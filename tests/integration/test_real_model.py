@@ -4,14 +4,14 @@ layers, loaded offline from site-packages and the repository)."""
 import numpy as np
 import pytest
 
+from retrieval.bench.evaluation import evaluate, load_questions
 from retrieval.config import build_config
 from retrieval.embedding import make_embedder
 from retrieval.embedding.adapter import AdaptedEmbedder, with_adapter
 from retrieval.embedding.tuned import TUNED
-from retrieval.evaluation import evaluate, load_questions
-from retrieval.indexer import Indexer
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
 from tests.helpers import BUNDLED, ROOT
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def real_service(request, tmp_path_factory):
         make_embedder(config.embedding.model, config.embedding.backend, tmp_path_factory.mktemp("onnx")),
         config.embedding.query_adapter,
     )
-    store = IndexStore(tmp_path_factory.mktemp("real") / "index")
+    store = FolderStore(tmp_path_factory.mktemp("real") / "index")
     report = Indexer(config, store, embedder).run([BUNDLED])
     assert report.documents == 15 and not report.skipped
     return QueryService(store, lambda: embedder, config.search)
@@ -80,11 +80,11 @@ def test_off_topic_question_is_not_answered(real_service):
 def indexed_texts(tmp_path_factory):
     """The passages and sentences the index holds for the bundled articles (what the
     backends really embed: cleaned text, not raw files with front matter)."""
-    from retrieval.chunking import chunk_text, sentence_spans
     from retrieval.embedding import HashEmbedder
+    from retrieval.ingest.chunking import chunk_text, sentence_spans
 
     config = build_config({})
-    store = IndexStore(tmp_path_factory.mktemp("texts") / "index")
+    store = FolderStore(tmp_path_factory.mktemp("texts") / "index")
     docs = Indexer(config, store, HashEmbedder()).read([BUNDLED]).documents
     chunking = config.chunking
     passages = [c.text for d in docs for c in chunk_text(d.id, d.text, chunking.max_tokens, chunking.overlap_sentences)]
@@ -144,7 +144,7 @@ def test_the_bundled_question_set_meets_its_stated_figures(real_service):
 def test_follow_ups_are_answered_through_the_conversation(real_service):
     # Stated in docs/quality.md (2026-12-02, onnx-int8): asked alone 5 of 10 in the top 3;
     # through the follow-up path at bot.followup_weight 0.75, 10 of 10.
-    from retrieval.evaluation import evaluate_followups, load_followups
+    from retrieval.bench.evaluation import evaluate_followups, load_followups
 
     weight = build_config({}).bot.followup_weight
     result = evaluate_followups(real_service, load_followups(ROOT / "data" / "followups.yaml"), weights=(weight,))

@@ -14,10 +14,10 @@ import yaml
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
 from retrieval.errors import IndexBusyError, IndexMismatchError
-from retrieval.indexer import Indexer
-from retrieval.ranking import Filters
-from retrieval.service import QueryService
-from retrieval.store import IndexStore, check_index
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.ranking import Filters
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore, check_index
 from tests.helpers import BUNDLED, ROOT
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,8 @@ def make_store(kind, tmp_path, request):
 
     def make(name: str = "idx", keep: int = 5):
         if kind == "folder":
-            return IndexStore(tmp_path / name, keep_generations=keep)
-        from retrieval.store.pg import PgStore
+            return FolderStore(tmp_path / name, keep_generations=keep)
+        from retrieval.store.postgres.store import PgStore
 
         _, url = request.getfixturevalue("postgres")
         store = PgStore(url, tmp_path / name, schema=f"t_{uuid.uuid4().hex[:12]}", keep_generations=keep)
@@ -56,7 +56,7 @@ def _answers(service: QueryService, question: str, filters: Filters | None = Non
 def folder_answers(tmp_path_factory) -> dict[str, list]:
     """What the folder store answers over the bundled articles: the reference."""
     config = build_config({"embedding": {"model": "hash"}})
-    store = IndexStore(tmp_path_factory.mktemp("reference") / "idx")
+    store = FolderStore(tmp_path_factory.mktemp("reference") / "idx")
     Indexer(config, store, HashEmbedder()).run([BUNDLED])
     service = QueryService(store, HashEmbedder, config.search)
     return {q: _answers(service, q) for q in QUESTIONS}
@@ -127,9 +127,9 @@ def test_a_second_writer_is_refused(make_store):
 
 def _twin(store):
     """Another handle on the same index, as another process would have."""
-    if isinstance(store, IndexStore):
-        return IndexStore(store.path)
-    from retrieval.store.pg import PgStore
+    if isinstance(store, FolderStore):
+        return FolderStore(store.path)
+    from retrieval.store.postgres.store import PgStore
 
     return PgStore(store.url, store.path, store.schema)
 

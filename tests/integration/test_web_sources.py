@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from retrieval.cli import main
 from retrieval.config import replace
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore
 from tests.helpers import CountingEmbedder, service_for
 from tests.webserver import SLOW_SECONDS, NewsSite
 
@@ -28,13 +28,13 @@ def web_config(hash_config):
 
 
 def indexer(config, tmp_path):
-    return Indexer(config, IndexStore(tmp_path / "idx"), CountingEmbedder())
+    return Indexer(config, FolderStore(tmp_path / "idx"), CountingEmbedder())
 
 
 def test_an_article_page_becomes_one_clean_article_with_its_own_link(site, web_config, tmp_path):
     report = indexer(web_config, tmp_path).add([f"{site.url}/news/council-bans-face-recognition"])
     assert report.added == 1 and not report.problems
-    (doc,) = IndexStore(tmp_path / "idx").open().documents()
+    (doc,) = FolderStore(tmp_path / "idx").open().documents()
     assert doc.title == "Council bans facial recognition in city departments"
     assert doc.outlet == "The Daily Bugle"
     assert doc.published is not None and doc.published.date().isoformat() == "2024-05-01"
@@ -52,7 +52,7 @@ def test_a_feed_or_sitemap_brings_every_item_as_an_article(site, web_config, tmp
     assert report.added == expected and not report.problems
     (source,) = report.sources
     assert source.kind == {"/feed.xml": "feed", "/atom.xml": "feed", "/sitemap.xml": "sitemap"}[feed]
-    urls = {d.url for d in IndexStore(tmp_path / "idx").open().documents()}
+    urls = {d.url for d in FolderStore(tmp_path / "idx").open().documents()}
     assert f"{site.url}/news/council-bans-face-recognition" in urls
     answer = service_for(web_config, tmp_path / "idx").ask("council vote facial recognition ban")
     assert answer.hits[0].document.title == "Council bans facial recognition in city departments"
@@ -91,7 +91,7 @@ def test_a_changed_feed_adds_what_is_new_and_keeps_what_it_no_longer_lists(site,
     report = idx.run()
     assert (report.added, report.removed) == (1, 0)
     assert site.conditional_hits["/news/library-extends-hours"] == 1  # re-checked, 304
-    titles = {d.title for d in IndexStore(tmp_path / "idx").open().documents()}
+    titles = {d.title for d in FolderStore(tmp_path / "idx").open().documents()}
     assert len(titles) == 4 and "New ferry route to the islands" in titles
 
 
@@ -154,7 +154,7 @@ def test_a_registered_feed_that_goes_down_keeps_its_articles(site, web_config, t
     report = idx.run()
     (source,) = report.sources
     assert source.status == "unreadable" and "HTTP 404" in source.reason and source.articles == 2
-    assert len(IndexStore(tmp_path / "idx").open().documents()) == 2
+    assert len(FolderStore(tmp_path / "idx").open().documents()) == 2
 
 
 def test_one_host_is_asked_one_request_at_a_time(site, web_config, tmp_path):
@@ -193,5 +193,5 @@ def test_a_page_without_a_site_name_is_named_by_its_site(site, web_config, tmp_p
     )
     site.routes["/plain"] = Route(body=html.encode())
     indexer(web_config, tmp_path).add([f"{site.url}/plain"])
-    (doc,) = IndexStore(tmp_path / "idx").open().documents()
+    (doc,) = FolderStore(tmp_path / "idx").open().documents()
     assert doc.outlet == site.url.removeprefix("http://") and doc.url == f"{site.url}/plain"  # host:port

@@ -70,14 +70,14 @@ def test_adapter_files_that_do_not_fit_are_clear_errors(tmp_path):
 
 
 def test_similarities_shown_are_the_models_own_with_an_adapter(tmp_path, hash_config, bundled_index):
-    from retrieval.service import QueryService
-    from retrieval.store import IndexStore
+    from retrieval.query.service import QueryService
+    from retrieval.store import FolderStore
 
     inner = HashEmbedder()
     rng = np.random.default_rng(1)
     path = _save(tmp_path / "a.npz", 0.3 * rng.standard_normal((inner.dimension, inner.dimension)), inner.model_id)
     adapted = with_adapter(inner, path)
-    service = QueryService(IndexStore(bundled_index), lambda: adapted, hash_config.search)
+    service = QueryService(FolderStore(bundled_index), lambda: adapted, hash_config.search)
     question = "coalition of civil rights groups letters to Amazon"
     answer = service.ask(question)
     snap = service.snapshot()

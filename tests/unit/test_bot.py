@@ -17,7 +17,7 @@ from bot.cogs.info import InfoCog
 from bot.context import BotContext
 from bot.views import FullButton, MoreButton, VoteButton
 from retrieval.config import BotSettings, replace
-from retrieval.feedback import FeedbackStore
+from retrieval.desk.feedback import FeedbackLog
 from tests.fakes import FakeInteraction, FakeMessage, invoke
 from tests.fakes import ids as _ids
 from tests.helpers import service_for
@@ -28,7 +28,7 @@ def make_context(tmp_path, bundled_index, hash_config):
     def make(service=None, **bot_settings):
         settings = BotSettings(**{"cooldown_seconds": 5.0, **bot_settings})
         service = service or service_for(replace(hash_config, search={"min_score": 0.1}), bundled_index)
-        return BotContext(service, settings, FeedbackStore(tmp_path / f"fb{next(_ids)}.sqlite"))
+        return BotContext(service, settings, FeedbackLog(tmp_path / f"fb{next(_ids)}.sqlite"))
 
     return make
 
@@ -164,7 +164,7 @@ def test_buttons_more_full_and_votes(make_context):
     assert more_titles and not first_titles & more_titles
     assert full.sent()[0][1]["ephemeral"] and len(full.sent()[0][1]["embeds"]) == 3
     assert vote.sent()[0][1]["content"] == "Thanks for the feedback!"
-    assert context.store.summary().up == 1
+    assert context.feedback.summary().up == 1
     assert "expired" in expired.sent()[0][1]["content"]
 
 

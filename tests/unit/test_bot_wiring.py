@@ -22,8 +22,8 @@ from bot.context import BotContext
 from bot.views import FullButton, MoreButton, VoteButton
 from retrieval.cli import main
 from retrieval.config import BotSettings
+from retrieval.desk.feedback import FeedbackLog
 from retrieval.errors import SourcedError
-from retrieval.feedback import FeedbackStore
 from tests.fakes import FakeInteraction, invoke
 from tests.helpers import BUNDLED, service_for
 
@@ -39,8 +39,8 @@ def served(cli_env, tmp_path, monkeypatch):
     assert CliRunner().invoke(main, ["add", str(folder)]).exit_code == 0
     given: dict = {}
 
-    def fake_serve(service, settings, store, reindex, token, token_help="", refresh_minutes=0.0, desks=None):
-        given.update(service=service, settings=settings, store=store, reindex=reindex, token=token)
+    def fake_serve(service, settings, feedback, reindex, token, token_help="", refresh_minutes=0.0, desks=None):
+        given.update(service=service, settings=settings, feedback=feedback, reindex=reindex, token=token)
         given.update(refresh_minutes=refresh_minutes, desks=desks)
 
     monkeypatch.setattr(bot.app, "serve", fake_serve)
@@ -55,7 +55,7 @@ def test_serve_hands_the_bot_the_index_settings_and_token(served):
     assert given["token"] == "token-from-env"
     assert given["service"].snapshot().manifest["documents"] == 15
     assert given["refresh_minutes"] == 30  # web.refresh_minutes, the scheduled refresh
-    assert isinstance(given["store"], FeedbackStore)
+    assert isinstance(given["feedback"], FeedbackLog)
 
 
 def test_the_reindex_closure_syncs_the_registered_sources(served):
@@ -72,7 +72,7 @@ def test_the_reindex_closure_syncs_the_registered_sources(served):
 
 def test_reindex_command_reports_the_real_sync(served):
     given, folder = served
-    context = BotContext(given["service"], BotSettings(), given["store"], given["reindex"])
+    context = BotContext(given["service"], BotSettings(), given["feedback"], given["reindex"])
     cog = InfoCog(SimpleNamespace(context=context), context)
     (folder / "new.txt").write_text("Kestrels return\n\nA pair of kestrels nested on the town hall roof.\n")
     interaction = FakeInteraction(SimpleNamespace(context=context), manage_guild=True)
@@ -110,7 +110,7 @@ COMMANDS = ["about", "add", "ask", "feeds", "follow", "following", "reindex", "r
 @pytest.fixture
 def context(bundled_index, hash_config, tmp_path):
     service = service_for(hash_config, bundled_index)
-    return BotContext(service, BotSettings(), FeedbackStore(tmp_path / "fb.sqlite"), lambda _p: None)
+    return BotContext(service, BotSettings(), FeedbackLog(tmp_path / "fb.sqlite"), lambda _p: None)
 
 
 def _started(context, monkeypatch, dev_guild=None):
@@ -168,7 +168,7 @@ def test_connection_failures_become_one_line_errors(context, monkeypatch, failur
 
     monkeypatch.setattr(SourcedBot, "run", run)
     with pytest.raises(SourcedError) as caught:
-        bot.app.serve(context.service, context.settings, context.store, None, "tok", token_help="HELP")
+        bot.app.serve(context.service, context.settings, context.feedback, None, "tok", token_help="HELP")
     assert str(caught.value).startswith(says)
 
 
@@ -185,7 +185,7 @@ def test_outlet_autocomplete_offers_matching_outlets(context):
 
 
 def test_outlet_autocomplete_without_an_index_offers_nothing(tmp_path, hash_config):
-    empty = BotContext(service_for(hash_config, tmp_path / "none"), BotSettings(), FeedbackStore(tmp_path / "f"))
+    empty = BotContext(service_for(hash_config, tmp_path / "none"), BotSettings(), FeedbackLog(tmp_path / "f"))
     cog = AskCog(SimpleNamespace(context=empty, user=None), empty)
     assert asyncio.run(cog.outlet_autocomplete(FakeInteraction(SimpleNamespace(context=empty)), "a")) == []
 
@@ -197,7 +197,7 @@ def test_feedback_summarises_the_votes(cli_env, tmp_path, monkeypatch):
     missing = CliRunner().invoke(main, ["feedback"])
     assert missing.exit_code == 1 and missing.stderr.startswith("error: No feedback recorded yet")
     state.mkdir()
-    store = FeedbackStore(state / "feedback.sqlite")
+    store = FeedbackLog(state / "feedback.sqlite")
     good = store.save_question("who urged Amazon?", 5, {}, True, "Coalition letter")
     bad = store.save_question("banana bread?", 5, {}, False, None)
     store.vote(good, "u1", True)

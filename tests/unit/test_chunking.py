@@ -5,7 +5,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.chunking import MAX_SENTENCE_CHARS, approx_token_counts, chunk_text, sentence_spans
+from retrieval.ingest.chunking import MAX_SENTENCE_CHARS, approx_token_counts, chunk_text, sentence_spans
 
 words = st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=12)
 sentence = st.builds(

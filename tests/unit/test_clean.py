@@ -1,7 +1,7 @@
 """Cleaning rules, checked on each bundled file and on small cases."""
 
-from retrieval.clean import Cleaner, markdown_to_text
 from retrieval.config import CleanSettings
+from retrieval.ingest.clean import Cleaner, markdown_to_text
 from tests.helpers import BUNDLED
 
 cleaner = Cleaner()
@@ -103,7 +103,7 @@ def test_a_photo_caption_goes_with_its_credit():
 
 
 def test_the_front_matter_excerpt_loses_a_bio_tail():
-    from retrieval.readers import CollectionReader
+    from retrieval.ingest.readers import CollectionReader
 
     docs = CollectionReader().read([BUNDLED / "000_0079eda1b2bb9ffb.txt"]).documents
     (doc,) = [d for d in docs if d.title.startswith("The campaign against IRS use")]

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from retrieval.cli import main
 from retrieval.config import replace
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore, check_index
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore, check_index
 from tests.helpers import BUNDLED, CountingEmbedder, service_for
 
 
@@ -40,7 +40,7 @@ def birds(tmp_path):
 
 def test_a_typo_changes_nothing_and_exits_2(cli_env):
     assert run("index", str(BUNDLED)).exit_code == 0
-    store = IndexStore(cli_env / "index")
+    store = FolderStore(cli_env / "index")
     live = store.current_name()
     result = run("index", "/nonexistent/news")
     assert result.exit_code == 2
@@ -81,7 +81,7 @@ def test_add_remove_and_rollback(cli_env, birds):
     assert [s["path"] for s in sources_json()["sources"]] == [str(BUNDLED)]
     oldest = run("rollback")  # the first add made the first generation: nothing before it
     assert oldest.exit_code == 1 and "Nothing to roll back to" in oldest.output
-    assert check_index(IndexStore(cli_env / "index")).ok
+    assert check_index(FolderStore(cli_env / "index")).ok
 
 
 def test_naming_a_source_twice_or_an_unknown_one_is_one_clear_line(cli_env, birds):
@@ -122,7 +122,7 @@ def test_when_no_source_can_be_read_the_exit_status_is_2(cli_env, birds):
 
 def test_an_update_embeds_and_writes_only_what_changed(tmp_path, hash_config, birds):
     embedder = CountingEmbedder()
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     indexer = Indexer(hash_config, store, embedder)
     indexer.run([BUNDLED, birds])
     first = store.open()
@@ -164,7 +164,7 @@ def _answers(config, index_dir):
 
 def test_a_segmented_index_answers_exactly_like_a_merged_one(tmp_path, hash_config, birds):
     config = replace(hash_config, index={"merge_factor": 100})  # keep every segment apart
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     indexer = Indexer(config, store, CountingEmbedder())
     indexer.run([BUNDLED])
     indexer.add([birds])
@@ -183,14 +183,14 @@ def test_a_segmented_index_answers_exactly_like_a_merged_one(tmp_path, hash_conf
     assert len(merged_snap.segments) == 1 and not any(merged_snap.deleted)
     assert _answers(config, tmp_path / "idx") == segmented
     # And both equal a fresh index of the same files built in one go.
-    fresh = Indexer(config, IndexStore(tmp_path / "fresh"), CountingEmbedder())
+    fresh = Indexer(config, FolderStore(tmp_path / "fresh"), CountingEmbedder())
     fresh.run([BUNDLED, birds, *(tmp_path / f"more{i}" for i in (0, 2, 3))])
     assert _answers(config, tmp_path / "fresh") == segmented
 
 
 def test_the_merge_policy_keeps_few_segments(tmp_path, hash_config):
     config = replace(hash_config, index={"merge_factor": 3})
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     indexer = Indexer(config, store, CountingEmbedder())
     indexer.run([BUNDLED])
     counts = []
@@ -207,7 +207,7 @@ def test_the_merge_policy_keeps_few_segments(tmp_path, hash_config):
 
 def test_a_second_writer_gets_a_clear_busy_error_and_nothing_is_lost(cli_env, birds):
     run("add", str(BUNDLED))
-    store = IndexStore(cli_env / "index")
+    store = FolderStore(cli_env / "index")
     holding = threading.Event()
     release = threading.Event()
 
@@ -231,7 +231,7 @@ def test_a_second_writer_gets_a_clear_busy_error_and_nothing_is_lost(cli_env, bi
 
 
 def test_changed_settings_rebuild_every_source_whatever_the_command(tmp_path, hash_config, birds):
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     Indexer(hash_config, store, CountingEmbedder()).run([BUNDLED, birds])
     other = replace(hash_config, chunking={"max_tokens": 64})
     embedder = CountingEmbedder()
@@ -253,10 +253,10 @@ def test_a_file_with_no_article_is_not_registered(cli_env, tmp_path):
 
 def test_a_generation_name_is_never_reused_after_a_rollback(cli_env, birds):
     from retrieval.embedding import HashEmbedder
-    from retrieval.service import QueryService
+    from retrieval.query.service import QueryService
 
     run("add", str(BUNDLED))
-    store = IndexStore(cli_env / "index")
+    store = FolderStore(cli_env / "index")
     service = QueryService(store, HashEmbedder, None)
     before = service.snapshot().generation
     run("add", str(birds))
@@ -268,7 +268,7 @@ def test_a_generation_name_is_never_reused_after_a_rollback(cli_env, birds):
 
 
 def test_an_index_from_before_document_counts_in_the_manifest_still_updates(tmp_path, hash_config, birds):
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     indexer = Indexer(hash_config, store, CountingEmbedder())
     indexer.run([birds])
     manifest_file = store.open().path / "manifest.json"

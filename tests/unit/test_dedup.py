@@ -7,10 +7,10 @@ import json
 import numpy as np
 
 from retrieval.config import replace
-from retrieval.dedup import signatures, similarity
-from retrieval.indexer import Indexer
-from retrieval.ranking import Candidate, select
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.query.ranking import Candidate, select
+from retrieval.store import FolderStore
+from retrieval.store.dedup import signatures, similarity
 from tests.helpers import CountingEmbedder, service_for
 
 WIRE = (
@@ -78,7 +78,7 @@ def _index(tmp_path, hash_config):
     folder = tmp_path / "wire"
     folder.mkdir()
     (folder / "stories.jsonl").write_text("\n".join(json.dumps(d) for d in copies()) + "\n", encoding="utf-8")
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     Indexer(hash_config, store, CountingEmbedder()).run([folder])
     return store
 
@@ -111,7 +111,7 @@ def test_signatures_survive_merges_and_are_computed_for_older_segments(tmp_path,
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
     # A segment written before signatures were stored: they are computed from its texts.
     (segment.path / "minhash.npy").unlink()
-    from retrieval.store.segment import Segment
+    from retrieval.store.folder.segment import Segment
 
     old = Segment(segment.path)
     rows = old.signature_rows()

@@ -16,11 +16,11 @@ from bot.cogs.info import InfoCog
 from bot.cogs.refresh import RefreshCog
 from bot.context import BotContext, Desk
 from retrieval.config import BotSettings, replace
+from retrieval.desk.feedback import FeedbackLog
+from retrieval.desk.follows import Follows
 from retrieval.embedding import HashEmbedder
-from retrieval.feedback import FeedbackStore
-from retrieval.follows import FollowStore
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore
 from tests.fakes import FakeInteraction, ids, invoke
 from tests.helpers import BUNDLED, build, service_for
 from tests.webserver import ARTICLES, NewsSite, Route, rss
@@ -69,8 +69,8 @@ def desk_world(tmp_path, hash_config):
         return Desk(
             name,
             service_for(config, folder),
-            indexer=lambda: Indexer(config, IndexStore(folder), HashEmbedder()),
-            follows=FollowStore(folder / "follows.sqlite"),
+            indexer=lambda: Indexer(config, FolderStore(folder), HashEmbedder()),
+            follows=Follows(folder / "follows.sqlite"),
         )
 
     def make(**settings):
@@ -79,7 +79,7 @@ def desk_world(tmp_path, hash_config):
             "birds": desk("birds", tmp_path / "idx-birds", [birds]),
         }
         bot_settings = BotSettings(**{"cooldown_seconds": 0.0, "collections": {str(BIRDERS): "birds"}, **settings})
-        ctx = BotContext(desks["default"].service, bot_settings, FeedbackStore(tmp_path / "fb.sqlite"), desks=desks)
+        ctx = BotContext(desks["default"].service, bot_settings, FeedbackLog(tmp_path / "fb.sqlite"), desks=desks)
         return ctx
 
     return make, config, tmp_path
@@ -211,7 +211,7 @@ def test_only_members_with_manage_server_change_sources(desk_world):
 def _indexer_for(ctx, desk_world, name, public_only):
     _, config, _ = desk_world
     folder = ctx.desks[name].service.store.path
-    return lambda: Indexer(config, IndexStore(folder), HashEmbedder(), public_web_only=public_only)
+    return lambda: Indexer(config, FolderStore(folder), HashEmbedder(), public_web_only=public_only)
 
 
 def test_alerts_fire_once_per_article_across_refreshes_and_a_restart(desk_world, site, tmp_path):

@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from retrieval.bench.evaluation import load_questions
 from retrieval.cli import main
 from retrieval.errors import ConfigError
-from retrieval.evaluation import load_questions
 from tests.helpers import ROOT
 
 

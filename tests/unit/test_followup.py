@@ -12,8 +12,8 @@ import pytest
 from bot.cogs.ask import AskCog
 from bot.context import BotContext
 from retrieval.config import BotSettings, replace
-from retrieval.feedback import FeedbackStore
-from retrieval.followup import understood
+from retrieval.desk.feedback import FeedbackLog
+from retrieval.query.followup import understood
 from tests.fakes import FakeInteraction, FakeMessage, invoke
 from tests.helpers import service_for
 
@@ -62,7 +62,7 @@ def test_the_service_searches_a_follow_up_as_understood(bundled_index, hash_conf
 def ctx(bundled_index, hash_config, tmp_path):
     def make(**settings):
         service = service_for(replace(hash_config, search={"min_score": 0.1}), bundled_index)
-        store = FeedbackStore(tmp_path / "fb.sqlite")
+        store = FeedbackLog(tmp_path / "fb.sqlite")
         return BotContext(service, BotSettings(**{"cooldown_seconds": 0.0, **settings}), store)
 
     return make

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from retrieval.cli import main
 from retrieval.errors import QuestionError
-from retrieval.ranking import Filters
-from retrieval.readers import UnreadableError, split_front_matter
+from retrieval.ingest.readers import UnreadableError, split_front_matter
+from retrieval.query.ranking import Filters
 from tests.helpers import BUNDLED, build, service_for
 
 HOSTILE_QUESTIONS = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import IndexBusyError, IndexMismatchError, IndexMissingError, IndexWriteError
-from retrieval.store import FORMAT_VERSION, ChunkRecord, IndexStore
+from retrieval.store import FORMAT_VERSION, ChunkRecord, FolderStore
 from retrieval.types import Document
 from tests.helpers import clustered
 
@@ -19,7 +19,7 @@ def random_index(tmp_path, n=500, dim=32, seed=0):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     docs = [Document(id=f"d{i}", title=f"T{i}", text=f"text number {i}", source=f"f{i}.txt") for i in range(n)]
     chunks = [ChunkRecord(f"d{i}", 0, 0, len(docs[i].text), f"h{i}") for i in range(n)]
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     with store.writer_lock():
         store.write(docs, chunks, vectors, {"model_id": "test", "dimension": dim, "chunking": {}})
     return store, vectors, rng
@@ -49,7 +49,7 @@ def test_rows_map_back_to_chunks_and_documents(tmp_path):
 
 def test_missing_index_says_what_to_run(tmp_path):
     with pytest.raises(IndexMissingError, match="sourced index"):
-        IndexStore(tmp_path / "none").open()
+        FolderStore(tmp_path / "none").open()
 
 
 def test_manifest_format_version_is_checked(tmp_path):
@@ -70,7 +70,7 @@ def test_failed_write_leaves_previous_index_live(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    from retrieval.lexical import Postings
+    from retrieval.store.lexical import Postings
 
     monkeypatch.setattr(Postings, "save", disk_full)  # the disk fills up half-way through a segment
     doc = Document(id="new", title="New", text="a new article", source="new.txt")
@@ -87,13 +87,13 @@ def test_failed_write_leaves_previous_index_live(tmp_path, monkeypatch):
 
 
 def test_a_second_writer_is_refused(tmp_path):
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     with store.writer_lock():
         errors = []
 
         def other():
             try:
-                with IndexStore(tmp_path / "idx").writer_lock():
+                with FolderStore(tmp_path / "idx").writer_lock():
                     pass
             except IndexBusyError as exc:
                 errors.append(str(exc))
@@ -123,7 +123,7 @@ def test_old_generations_are_pruned(tmp_path):
 
 @pytest.mark.parametrize("kind", ["ivf-flat", "ivf-sq8", "hnsw"])
 def test_approximate_kinds_keep_recall_against_exact(kind):
-    from retrieval import vectors as vector_index
+    from retrieval.store.folder import vectors as vector_index
 
     data, rng = clustered(6000)
     built = vector_index.build(data, kind)
@@ -140,14 +140,14 @@ def test_approximate_kinds_keep_recall_against_exact(kind):
 
 
 def test_auto_kind_is_exact_for_small_collections():
-    from retrieval import vectors as vector_index
+    from retrieval.store.folder import vectors as vector_index
 
     assert vector_index.choose_kind(1000) == "flat"
     assert vector_index.choose_kind(vector_index.EXACT_LIMIT + 1) != "flat"
 
 
 def test_tune_returns_the_smallest_setting_that_reaches_the_recall_target():
-    from retrieval import vectors as vector_index
+    from retrieval.store.folder import vectors as vector_index
 
     truth = np.arange(40, dtype=np.int64).reshape(4, 10)
 
@@ -167,7 +167,7 @@ def test_tune_returns_the_smallest_setting_that_reaches_the_recall_target():
 
 
 def test_tuning_queries_are_unit_vectors_away_from_every_stored_row():
-    from retrieval import vectors as vector_index
+    from retrieval.store.folder import vectors as vector_index
 
     data, rng = clustered(2000)
     queries = vector_index.tuning_queries(data, rng, queries=50)

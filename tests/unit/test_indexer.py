@@ -3,8 +3,8 @@
 import shutil
 
 from retrieval.config import replace
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore
 from tests.helpers import BUNDLED, CountingEmbedder, build
 
 
@@ -21,12 +21,12 @@ def test_first_run_embeds_everything_second_run_nothing(tmp_path, hash_config):
     assert first.written and first.added == 15 and first.documents == 15
     assert first.chunks_embedded == first.chunks > 15 and first.sentences_embedded > first.chunks
     assert embedder.embedded == first.chunks_embedded + first.sentences_embedded
-    gen = IndexStore(tmp_path / "idx").current_name()
+    gen = FolderStore(tmp_path / "idx").current_name()
 
     second = build(hash_config, tmp_path / "idx", [folder], embedder)
     assert not second.written and second.chunks_embedded == 0 and second.unchanged == 15
     assert embedder.embedded == first.chunks_embedded + first.sentences_embedded  # nothing more
-    assert IndexStore(tmp_path / "idx").current_name() == gen
+    assert FolderStore(tmp_path / "idx").current_name() == gen
 
 
 def test_changed_added_and_removed_files(tmp_path, hash_config):
@@ -45,7 +45,7 @@ def test_changed_added_and_removed_files(tmp_path, hash_config):
     # and likewise only the edited sentence and the new story's sentences.
     assert 0 < report.chunks_embedded <= 3 and 0 < report.sentences_embedded <= 3
     assert embedder.embedded == report.chunks_embedded + report.sentences_embedded
-    snap = IndexStore(tmp_path / "idx").open()
+    snap = FolderStore(tmp_path / "idx").open()
     assert snap.manifest["documents"] == 15 and len(snap.documents()) == 15
     assert not [d for d in snap.documents() if d.source == "004_a582f3a2c9e06838.txt"]
     assert report.chunks == snap.chunk_count == sum(len(v) for v in snap.chunk_records().values())
@@ -58,7 +58,7 @@ def test_vectors_reused_are_the_vectors_a_rebuild_computes(tmp_path, hash_config
     (folder / "new.txt").write_text("A new story\n\nIt has one sentence of text.\n")
     build(hash_config, tmp_path / "a", [folder])  # incremental
     build(hash_config, tmp_path / "b", [folder])  # from scratch
-    a, b = IndexStore(tmp_path / "a").open(), IndexStore(tmp_path / "b").open()
+    a, b = FolderStore(tmp_path / "a").open(), FolderStore(tmp_path / "b").open()
     rows_a = {(r.doc_id, r.ordinal): row for recs in a.chunk_records().values() for row, r in recs}
     rows_b = {(r.doc_id, r.ordinal): row for recs in b.chunk_records().values() for row, r in recs}
     assert rows_a.keys() == rows_b.keys()
@@ -73,7 +73,7 @@ def test_changed_chunk_settings_rechunk_everything(tmp_path, hash_config):
     smaller = replace(hash_config, chunking={"max_tokens": 60})
     report = build(smaller, tmp_path / "idx", [folder])
     assert report.written
-    assert IndexStore(tmp_path / "idx").open().manifest["chunking"]["max_tokens"] == 60
+    assert FolderStore(tmp_path / "idx").open().manifest["chunking"]["max_tokens"] == 60
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, hash_config):
@@ -86,20 +86,20 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, hash_config):
 
 
 def test_chunks_keep_offsets_into_the_document(bundled_index):
-    snap = IndexStore(bundled_index).open()
+    snap = FolderStore(bundled_index).open()
     rows = list(range(snap.chunk_count))
     for chunk, doc in snap.chunks(rows).values():
         assert doc.text[chunk.start : chunk.end] == chunk.text
 
 
 def test_approximate_index_end_to_end(tmp_path, hash_config):
-    from retrieval.ranking import Filters
+    from retrieval.query.ranking import Filters
     from retrieval.store import check_index
     from tests.helpers import service_for
 
     config = replace(hash_config, index={"kind": "ivf-flat"})
     build(config, tmp_path / "idx", [BUNDLED])
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     snap = store.open()
     (segment,) = snap.segments
     assert segment.info["index_type"] == "ivf-flat" and segment.info["index_params"]["nprobe"] >= 1
@@ -118,8 +118,8 @@ def test_an_index_of_the_previous_format_is_rebuilt_keeping_its_folders(tmp_path
     old.mkdir(parents=True)
     (old / "manifest.json").write_text(json.dumps({"format_version": 4, "sources": [str(BUNDLED)]}))
     (tmp_path / "idx" / "CURRENT").write_text("gen-000004\n")
-    report = Indexer(hash_config, IndexStore(tmp_path / "idx"), CountingEmbedder()).run()
-    store = IndexStore(tmp_path / "idx")
+    report = Indexer(hash_config, FolderStore(tmp_path / "idx"), CountingEmbedder()).run()
+    store = FolderStore(tmp_path / "idx")
     assert report.written and report.documents == 15 and store.open().current_format
     assert [s["key"] for s in store.open().sources] == [str(BUNDLED)]  # its folder is still the source
 

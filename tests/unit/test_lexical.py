@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from retrieval.lexical import DEFAULT_PARAMS, CollectionBM25, LexicalPart, Postings, tokenize
+from retrieval.store.lexical import DEFAULT_PARAMS, CollectionBM25, LexicalPart, Postings, tokenize
 from tests.helpers import BUNDLED
 
 QUESTIONS = ["who urged Amazon to stop selling Rekognition", "facial facial recognition police ban", "IRS ID.me"]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from retrieval.metrics import first_match_rr, hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
+from retrieval.bench.metrics import first_match_rr, hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 
 
 def test_ndcg_perfect_and_empty():

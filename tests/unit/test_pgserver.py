@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from retrieval import pgserver
+from retrieval.store.postgres import server as pgserver
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another user needs root")

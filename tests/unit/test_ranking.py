@@ -5,9 +5,9 @@ from datetime import UTC
 import numpy as np
 import pytest
 
-from retrieval.highlight import sentence_coverage, text_fragment_url
-from retrieval.lexical import CollectionBM25, tokenize
-from retrieval.ranking import Candidate, Filters, FusionParams, is_question, retrieve, select
+from retrieval.query.highlight import sentence_coverage, text_fragment_url
+from retrieval.query.ranking import Candidate, Filters, FusionParams, is_question, retrieve, select
+from retrieval.store.lexical import CollectionBM25, tokenize
 from tests.helpers import BUNDLED, service_for
 
 
@@ -145,7 +145,7 @@ def _select_by_definition(candidates, doc_of, vectors, k, per_document, duplicat
     """Maximal marginal relevance as defined: every round, each remaining passage's gain
     is recomputed against everything chosen so far (for the first MMR_DEPTH choices;
     relevance order after them)."""
-    from retrieval.ranking import MMR_DEPTH
+    from retrieval.query.ranking import MMR_DEPTH
 
     relevance = np.array([c.score for c in candidates], dtype=np.float64)
     if mmr_lambda < 1.0:

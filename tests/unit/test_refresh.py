@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from bot.cogs.refresh import RefreshCog
 from bot.context import BotContext
 from retrieval.config import BotSettings
-from retrieval.feedback import FeedbackStore
-from retrieval.indexer import Indexer
-from retrieval.store import IndexStore
+from retrieval.desk.feedback import FeedbackLog
+from retrieval.ingest.indexer import Indexer
+from retrieval.store import FolderStore
 from tests.helpers import CountingEmbedder, service_for
 
 
@@ -23,14 +23,14 @@ def write(folder, name, title, body):
 def test_a_refresh_syncs_what_is_new_and_logs_it(tmp_path, hash_config):
     folder = tmp_path / "news"
     write(folder, "kestrel.txt", "Kestrels return to the town hall", "A pair of kestrels nested on the roof.")
-    store = IndexStore(tmp_path / "idx")
+    store = FolderStore(tmp_path / "idx")
     Indexer(hash_config, store, CountingEmbedder()).run([folder])
     service = service_for(hash_config, store.path)
 
     def reindex(progress):  # what `sourced serve` passes: a sync of every registered source
         return Indexer(hash_config, service.store, CountingEmbedder()).run((), progress=None)
 
-    context = BotContext(service, BotSettings(), FeedbackStore(tmp_path / "fb.sqlite"), reindex, refresh_minutes=30)
+    context = BotContext(service, BotSettings(), FeedbackLog(tmp_path / "fb.sqlite"), reindex, refresh_minutes=30)
     cog = RefreshCog(SimpleNamespace(), context, 30)
     write(folder, "osprey.txt", "Osprey seen at the loch", "The first osprey of spring fished the loch.")
     line = asyncio.run(cog.refresh())

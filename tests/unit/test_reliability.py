@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import main
-from retrieval.readers import reader as sources
+from retrieval.ingest.readers import reader as sources
 from tests.helpers import ROOT
 
 HOSTILE = ROOT / "tests" / "data" / "hostile"
@@ -235,9 +235,9 @@ def test_hostile_input(case: Case, cli_env, monkeypatch):
 
 
 def test_two_indexers_at_once_the_second_refuses(cli_env):
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 
-    store = IndexStore(cli_env / "index")
+    store = FolderStore(cli_env / "index")
     with store.writer_lock():
         result = CliRunner().invoke(main, ["index", str(ROOT / "data" / "articles")])
     assert result.exit_code == 1

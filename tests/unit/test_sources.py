@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.readers import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
+from retrieval.ingest.readers import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
 from tests.helpers import BUNDLED
 
 reader = CollectionReader()

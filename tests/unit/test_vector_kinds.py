@@ -4,8 +4,8 @@ every ANN backend): ids are row numbers, recall against exact search, filters ho
 import numpy as np
 import pytest
 
-from retrieval import vectors as vector_index
-from retrieval.vectors import KINDS
+from retrieval.store.folder import vectors as vector_index
+from retrieval.store.folder.vectors import VECTOR_KINDS
 from tests.helpers import clustered
 
 # ivf-pq compresses to 48 bytes a vector: on 32-d toy data it keeps less recall than
@@ -18,7 +18,7 @@ def data():
     return clustered(4000, dim=48)
 
 
-@pytest.mark.parametrize("kind", KINDS.names())
+@pytest.mark.parametrize("kind", VECTOR_KINDS.names())
 def test_every_kind_keeps_the_index_contract(kind, data):
     vectors, rng = data
     built = vector_index.build(vectors, kind)

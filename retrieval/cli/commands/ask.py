@@ -14,7 +14,7 @@ from retrieval.cli.context import (
 )
 from retrieval.cli.options import filter_options, index_dir_option, make_filters
 from retrieval.cli.render import answer_json, console, escape, print_answer
-from retrieval.ranking import MODES
+from retrieval.query.ranking import MODES
 
 
 @click.command()
@@ -43,7 +43,7 @@ def ask(
     unless configured otherwise). QUESTION '-' reads one question per line from stdin.
     """
     from retrieval.errors import QuestionError
-    from retrieval.service import clean_question
+    from retrieval.query.service import clean_question
 
     config = obj.config
     if question != "-":
@@ -96,7 +96,7 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
     and/or `url:`/`source:`, or `off_topic: true` for questions that should not be
     answered. See data/questions.yaml.
     """
-    from retrieval.evaluation import evaluate, load_questions
+    from retrieval.bench.evaluation import evaluate, load_questions
 
     questions = load_questions(questions_file)
     service = open_service(obj.config, index_dir)

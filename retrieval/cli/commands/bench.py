@@ -7,15 +7,13 @@ from pathlib import Path
 
 import click
 
-from retrieval.cli.context import (
-    CliContext,
-    bench_cache,
-)
+from retrieval.cli.context import CliContext
 from retrieval.cli.progress import progress_bars
 from retrieval.cli.render import console, escape, print_bench_table
 from retrieval.embedding import BACKENDS
-from retrieval.ranking import MODES
-from retrieval.vectors import KINDS
+from retrieval.query.ranking import MODES
+from retrieval.store.folder.vectors import VECTOR_KINDS
+from retrieval.wiring import bench_cache
 
 
 def _log(message: str) -> None:
@@ -146,7 +144,7 @@ def bench_speed(
     "--index",
     "kinds",
     multiple=True,
-    type=click.Choice(KINDS.names()),
+    type=click.Choice(VECTOR_KINDS.names()),
     help="Index types to compare (default: all but hnsw above 300k vectors).",
 )
 @click.option(
@@ -196,13 +194,13 @@ def bench_scale(
     questions, the closest to what a large collection will see (docs/scale.md).
     """
     from retrieval.bench.scale import bench_scale as run
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 
     if corpus and from_index:
         raise click.UsageError("Give --corpus or --from-index, not both.")
     source = questions = None
     if from_index:
-        source = IndexStore(from_index).open().embeddings()
+        source = FolderStore(from_index).open().embeddings()
     elif corpus:
         from retrieval.bench.scale import corpus_vectors
         from retrieval.embedding import configured_embedder

@@ -31,7 +31,7 @@ def db() -> None:
 )
 def start(folder: Path | None, port: int, replica_of: str | None) -> None:
     """Start the server (made on first use); the connection URL is the last line printed."""
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     server = LocalPostgres(folder, port)
     was = server.status()
@@ -45,7 +45,7 @@ def start(folder: Path | None, port: int, replica_of: str | None) -> None:
 @PORT_OPTION
 def stop(folder: Path | None, port: int) -> None:
     """Stop the server."""
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     click.echo("stopped" if LocalPostgres(folder, port).stop() else "not running")
 
@@ -55,7 +55,7 @@ def stop(folder: Path | None, port: int) -> None:
 @PORT_OPTION
 def status(folder: Path | None, port: int) -> None:
     """Say whether the server runs, and its URL."""
-    from retrieval.pgserver import LocalPostgres
+    from retrieval.store.postgres.server import LocalPostgres
 
     state = LocalPostgres(folder, port).status()
     click.echo(f"running (pid {state.pid}): {state.url}" if state.running else f"not running ({state.folder})")

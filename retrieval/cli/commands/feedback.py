@@ -6,11 +6,8 @@ import json
 
 import click
 
-from retrieval.cli.context import (
-    CliContext,
-    fail,
-    state_dir,
-)
+from retrieval.cli.context import CliContext, fail
+from retrieval.wiring import state_dir
 
 
 @click.command()
@@ -18,12 +15,12 @@ from retrieval.cli.context import (
 @click.pass_obj
 def feedback(obj: CliContext, as_json: bool) -> None:
     """Summarise the 👍/👎 feedback users gave the bot's answers."""
-    from retrieval.feedback import FeedbackStore
+    from retrieval.desk.feedback import FeedbackLog
 
     path = state_dir(obj.config) / "feedback.sqlite"
     if not path.is_file():
         fail(f"No feedback recorded yet ({path} does not exist). Run the bot with `sourced serve`.")
-    summary = FeedbackStore(path).summary()
+    summary = FeedbackLog(path).summary()
     if as_json:
         click.echo(json.dumps(summary.__dict__, ensure_ascii=False))
         return

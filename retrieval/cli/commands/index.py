@@ -12,18 +12,11 @@ from pathlib import Path
 
 import click
 
-from retrieval.cli.context import (
-    EXIT_ERROR,
-    EXIT_NOTHING_READ,
-    EXIT_SKIPPED,
-    CliContext,
-    fail,
-    make_indexer,
-    resolve_index_dir,
-)
+from retrieval.cli.context import EXIT_ERROR, EXIT_NOTHING_READ, EXIT_SKIPPED, CliContext, fail
 from retrieval.cli.options import index_dir_option
 from retrieval.cli.progress import progress_bars
 from retrieval.cli.render import print_report
+from retrieval.wiring import make_indexer, resolve_index_dir
 
 STRICT_HELP = "Exit with code 3 if any file or source was skipped."
 
@@ -31,7 +24,7 @@ STRICT_HELP = "Exit with code 3 if any file or source was skipped."
 def _finish(report, named: Sequence[object], strict: bool) -> None:
     """The exit status of a sync: 2 when nothing named (or, with nothing named, nothing at
     all) could be read; 3 with --strict when anything was skipped."""
-    from retrieval.collection import source_key
+    from retrieval.ingest.sources import source_key
 
     keys = {source_key(p) for p in named}
     tried = [s for s in report.sources if s.status not in ("removed", "duplicate") and (not keys or s.key in keys)]
@@ -51,7 +44,7 @@ def _finish(report, named: Sequence[object], strict: bool) -> None:
 
 def _sources(values: Sequence[str]) -> list[Path | str]:
     """Paths as paths; web addresses kept as text (a Path would fold their '//')."""
-    from retrieval.collection import is_web
+    from retrieval.ingest.sources import is_web
 
     return [v if is_web(v) else Path(v) for v in values]
 

@@ -1,0 +1,678 @@
+"""Keep the collection: add, sync and remove sources, embedding only what is new.
+
+A sync reads each source it is asked to, compares what it finds with what the index
+holds from that source (by content hash), embeds only new or changed articles (re-using
+the stored vectors of passages and sentences whose text did not change) and writes one
+small segment plus deletion marks. A source that cannot be read changes nothing: its
+articles stay until it is removed, and the report says so. An index built with another
+model or other chunking settings is rebuilt, from the sources and, for a source that
+cannot be read now, from the articles already stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval import __version__
+from retrieval.config import Config, resolve_path
+from retrieval.embedding import Embedder
+from retrieval.errors import IndexMismatchError, SourcedError
+from retrieval.ingest.chunking import ChunkSettings, chunk_one
+from retrieval.ingest.clean import Cleaner
+from retrieval.ingest.progress import IndexProgress, NoProgress
+from retrieval.ingest.readers import Collection, CollectionReader, Problem
+from retrieval.ingest.sources import (
+    Source,
+    SourceState,
+    is_web,
+    kind_of,
+    now,
+    read_state,
+    source_key,
+    unreadable_reason,
+    with_sync,
+    write_state,
+)
+from retrieval.paths import bundled_articles
+from retrieval.store import Change, ChunkRecord, SegmentData, SentenceRecord, Snapshot, Store
+from retrieval.types import Document
+
+
+class SourceError(SourcedError):
+    """A source named on the command line cannot be added or removed (the message says why)."""
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What one sync did with one source."""
+
+    key: str
+    kind: str
+    status: str  # "synced", "added", "removed", "unreadable"
+    articles: int = 0  # held from this source after the sync
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    reason: str | None = None  # why it could not be read
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one `sourced index` / `add` / `remove` run did."""
+
+    index_dir: Path
+    documents: int
+    chunks: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks_embedded: int
+    files_read: int
+    merged: int
+    problems: tuple[Problem, ...]
+    written: bool
+    seconds: float
+    sentences_embedded: int = 0
+    sources: tuple[SourceReport, ...] = ()
+    segments: int = 0
+    # Articles this run brought that the previous generation did not hold (a rebuild of
+    # what was there brings none): what alerts are matched against.
+    new_ids: tuple[str, ...] = ()
+    where: str = ""  # the index folder, or the database (without its password) and schema
+
+    @property
+    def skipped(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.skipped)
+
+    @property
+    def unreadable(self) -> tuple[SourceReport, ...]:
+        return tuple(s for s in self.sources if s.status == "unreadable")
+
+
+@dataclass
+class _Plan:
+    """What a sync will write: new documents by source, deletions, the registry after it."""
+
+    documents: list[Document] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+    deletions: set[str] = field(default_factory=set)
+    reports: list[SourceReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files_read: int = 0
+    merged: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+class Indexer:
+    """Reads sources and writes what changed to an index folder."""
+
+    def __init__(self, config: Config, store: Store, embedder: Embedder, public_web_only: bool = False) -> None:
+        self.config = config
+        self.store = store
+        self.embedder = embedder
+        self.public_web_only = public_web_only  # web sources on private addresses are refused
+        self.store.keep_generations = max(2, config.index.keep_generations)
+        self.store.merge_factor = max(2, config.index.merge_factor)
+        self._fetcher = None  # made when a web source is synced, closed after the sync
+
+    # ------------------------------------------------------------------ settings
+
+    def chunk_settings(self) -> dict[str, object]:
+        c = self.config.chunking
+        return {"max_tokens": c.max_tokens, "overlap_sentences": c.overlap_sentences, "embed_title": c.embed_title}
+
+    def settings(self) -> dict[str, object]:
+        """What the manifest records, and what must match for the index to be updated in place."""
+        return {
+            "model_id": self.embedder.model_id,
+            "dimension": self.embedder.dimension,
+            "chunking": self.chunk_settings(),
+            "index_kind": self.config.index.kind,
+            "lexical": {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b},
+            "sentence_vectors": self.config.index.sentence_vectors,
+            "sourced_version": __version__,
+        }
+
+    def _compatible(self, snap: Snapshot) -> bool:
+        m, s = snap.manifest, self.settings()
+        return (
+            snap.current_format
+            and m.get("model_id") == s["model_id"]
+            and m.get("dimension") == s["dimension"]
+            and m.get("chunking") == s["chunking"]
+            and m.get("index_kind") == s["index_kind"]
+            and m.get("sentence_vectors") == s["sentence_vectors"]
+            and all(m.get("lexical", {}).get(k) == v for k, v in s["lexical"].items())  # type: ignore[union-attr]
+        )
+
+    # ------------------------------------------------------------------ entry points
+
+    def run(
+        self, paths: Sequence[Path | str] = (), progress: IndexProgress | None = None, rebuild: bool = False
+    ) -> IndexReport:
+        """`sourced index [PATH...]`: sync every registered source, adding any PATH given.
+
+        With nothing registered and no PATH: the configured ``sources.paths``, else the
+        bundled sample articles, are registered first.
+        """
+        return self._sync(add=paths, remove=(), only_added=False, progress=progress, rebuild=rebuild)
+
+    def add(self, paths: Sequence[Path | str], progress: IndexProgress | None = None) -> IndexReport:
+        """`sourced add PATH...`: register and index these sources (the others are not re-read)."""
+        return self._sync(add=paths, remove=(), only_added=True, progress=progress, rebuild=False, strict_add=True)
+
+    def remove(self, keys: Sequence[str], progress: IndexProgress | None = None) -> IndexReport:
+        """`sourced remove SOURCE...`: drop these sources and their articles."""
+        return self._sync(add=(), remove=keys, only_added=True, progress=progress, rebuild=False)
+
+    def read(self, roots: Sequence[Path], progress: IndexProgress | None = None) -> Collection:
+        """Read the articles under ``roots`` with this config's cleaning and metadata rules."""
+        progress = progress or NoProgress()
+        sources_file = (
+            resolve_path(self.config, self.config.sources.sources_file) if self.config.sources.sources_file else None
+        )
+        reader = CollectionReader(Cleaner(self.config.clean), self.config.sources, sources_file)
+        # An engine with a cluster (Ray) parses and cleans the files there.
+        mapper = getattr(self.embedder, "read_files", None)
+        return reader.read(roots, progress=lambda done, total, _path: progress.reading(done, total), mapper=mapper)
+
+    def index_documents(
+        self, documents: Sequence[Document], progress: IndexProgress | None = None, label: str = "documents"
+    ) -> IndexReport:
+        """Index documents made in code (benchmarks, tests) as the one source ``label``."""
+        started = time.perf_counter()
+        progress = progress or NoProgress()
+        with self.store.writer_lock():
+            previous = self._previous()
+            rebuild = previous is not None and not self._compatible(previous)
+            index = previous.document_index() if previous is not None and not rebuild else {}
+            registry = [Source(label, "documents", now())]
+            plan = _Plan()
+            self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), index)
+            # The same documents under the same label change nothing: no new generation.
+            same_source = previous is not None and [s["key"] for s in previous.sources] == [label]
+            return self._write(
+                previous,
+                plan,
+                registry,
+                {},
+                progress,
+                started,
+                "index documents",
+                force=rebuild,
+                registry_changed=not same_source,
+            )
+
+    # ------------------------------------------------------------------ the sync
+
+    def _previous(self) -> Snapshot | None:
+        if not self.store.exists():
+            return None
+        try:
+            return self.store.open()
+        except IndexMismatchError:
+            return None
+
+    def _registry(self) -> list[Source]:
+        """The registered sources, also from an index written by an older version."""
+        if not self.store.exists():
+            return []
+        try:
+            snap = self.store.open(check_version=False)
+        except SourcedError:
+            return []
+        if snap.current_format:
+            return [Source.from_json(s) for s in snap.sources]
+        # Format 4 and older recorded the folders of the last run as plain paths.
+        return [Source(source_key(p), kind_of(Path(p)), now()) for p in snap.manifest.get("sources") or []]
+
+    def _sync(
+        self,
+        add: Sequence[Path | str],
+        remove: Sequence[str],
+        only_added: bool,
+        progress: IndexProgress | None,
+        rebuild: bool,
+        strict_add: bool = False,
+    ) -> IndexReport:
+        started = time.perf_counter()
+        progress = progress or NoProgress()
+        with self.store.writer_lock(), self._web_session():
+            previous = self._previous()
+            registry = self._registry()
+            if previous is not None and not self._compatible(previous):
+                # Another model or other settings: every source is read again, whatever the command.
+                rebuild, only_added = True, False
+            keys = [s.key for s in registry]
+            plan = _Plan()
+            # Sources named on the command line.
+            named: list[tuple[str, Path]] = []
+            for path in add:
+                key = source_key(path)
+                if key in [k for k, _ in named]:
+                    plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
+                    continue
+                if strict_add and key in keys:
+                    plan.reports.append(
+                        SourceReport(key, "folder", "duplicate", reason="already a source; `sourced index` syncs it")
+                    )
+                    continue
+                named.append((key, Path(key)))
+            for key in remove:
+                if source_key(key) not in keys and key not in keys:
+                    known = ", ".join(keys) or "none"
+                    raise SourceError(f"{key} is not a registered source (registered: {known}).")
+            removing = {source_key(k) if source_key(k) in keys else k for k in remove}
+            if not registry and not named and not removing:
+                defaults = [resolve_path(self.config, p) for p in self.config.sources.paths] or [bundled_articles()]
+                named = [(source_key(p), Path(source_key(p))) for p in defaults]
+            elif not only_added:
+                for p in self.config.sources.paths:
+                    key = source_key(resolve_path(self.config, p))
+                    if key not in keys and key not in [k for k, _ in named]:
+                        named.append((key, Path(key)))
+            state = read_state(self.store.path)
+            index = previous.document_index() if previous is not None and not rebuild else {}
+            # 1. Removals.
+            for key in removing:
+                gone = [doc_id for doc_id, (_, origin, _) in index.items() if origin == key]
+                plan.deletions |= set(gone)
+                plan.removed += len(gone)
+                kind = next(s.kind for s in registry if s.key == key)
+                plan.reports.append(SourceReport(key, kind, "removed", removed=len(gone)))
+                registry = [s for s in registry if s.key != key]
+                state.pop(key, None)
+            # 2. New sources that cannot be read are refused: nothing changes for them.
+            for key, path in list(named):
+                if is_web(key):
+                    continue  # known only once fetched
+                reason = unreadable_reason(path)
+                if reason is None:
+                    continue
+                named.remove((key, path))
+                plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
+                if key in keys:  # a registered source named again: it keeps its articles
+                    state = with_sync(state, key, reason)
+            registry += [
+                Source(key, "page" if is_web(key) else kind_of(path), now()) for key, path in named if key not in keys
+            ]
+            # 3. Read and compare the sources to sync.
+            targets = [s for s in registry if s.key in {k for k, _ in named}] if only_added else list(registry)
+            for source in targets:
+                if source.kind == "documents":
+                    continue
+                if is_web(source.key):
+                    registry, state = self._sync_web(
+                        source, plan, previous, index, registry, keys, state, rebuild, progress
+                    )
+                    continue
+                path = Path(source.key)
+                reason = unreadable_reason(path)
+                if reason is not None:
+                    if not any(r.key == source.key for r in plan.reports):
+                        held = sum(1 for _, origin, _ in index.values() if origin == source.key)
+                        plan.reports.append(SourceReport(source.key, source.kind, "unreadable", held, reason=reason))
+                    state = with_sync(state, source.key, reason)
+                    if rebuild and previous is not None:
+                        self._keep_stored(plan, previous, source.key)
+                    continue
+                collection = self.read([path], progress)
+                plan.files_read += collection.files_read
+                plan.merged += collection.merged
+                plan.problems += collection.problems
+                if source.key not in keys and source.kind == "file" and not collection.documents:
+                    # A new file with no article in it (an image, a binary) is not registered.
+                    registry = [s for s in registry if s.key != source.key]
+                    reason = collection.problems[0].reason if collection.problems else "no article in it"
+                    plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
+                    continue
+                status = "added" if source.key not in keys else "synced"
+                self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
+                state = with_sync(state, source.key, None)
+            if self._fetcher is not None:
+                # Safe before the commit: a 304 is only asked for what the index holds.
+                self._fetcher.cache.save(self.store.path)
+            if rebuild and previous is not None:
+                # Sources not re-read this time (documents made in code) keep their articles.
+                for source in registry:
+                    if source.kind == "documents":
+                        self._keep_stored(plan, previous, source.key)
+            return self._write(
+                previous,
+                plan,
+                registry,
+                state,
+                progress,
+                started,
+                self._action(add, remove, rebuild),
+                force=rebuild,
+                registry_changed=[s.key for s in registry] != keys,
+            )
+
+    @contextlib.contextmanager
+    def _web_session(self) -> Iterator[None]:
+        """Web sources share one fetcher per sync; it is closed however the sync ends."""
+        try:
+            yield
+        finally:
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
+
+    def _web_fetcher(self):
+        from retrieval.ingest.web.fetch import Fetcher, FetchSettings, HttpCache
+
+        if self._fetcher is None:
+            web = self.config.web
+            settings = FetchSettings(
+                timeout=web.timeout_seconds,
+                max_bytes=int(web.max_megabytes * 1_000_000),
+                max_redirects=web.max_redirects,
+                host_delay=web.host_delay_seconds,
+                concurrency=web.concurrency,
+                public_only=self.public_web_only,
+            )
+            self._fetcher = Fetcher(settings, HttpCache.load(self.store.path))
+        return self._fetcher
+
+    def _sync_web(
+        self,
+        source: Source,
+        plan: _Plan,
+        previous: Snapshot | None,
+        index: dict[str, tuple[str, str, int]],
+        registry: list[Source],
+        keys: list[str],
+        state: dict[str, SourceState],
+        rebuild: bool,
+        progress: IndexProgress,
+    ) -> tuple[list[Source], dict[str, SourceState]]:
+        """Fetch a page, feed or sitemap and compare its articles with what the index holds.
+        Articles a feed no longer lists stay: a desk keeps yesterday's news."""
+        from retrieval.ingest.web.fetch import FetchError
+        from retrieval.ingest.web.source import read_web_source
+
+        held = {doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key}
+        try:
+            read = read_web_source(
+                source.key,
+                self._web_fetcher(),
+                Cleaner(self.config.clean),
+                held,
+                self.config.web.feed_items,
+                progress.reading,
+            )
+        except FetchError as exc:
+            if source.key not in keys:  # a new address that cannot be read is not registered
+                plan.reports.append(SourceReport(source.key, "page", "unreadable", reason=exc.reason))
+                return [s for s in registry if s.key != source.key], state
+            plan.reports.append(SourceReport(source.key, source.kind, "unreadable", len(held), reason=exc.reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            return registry, with_sync(state, source.key, exc.reason)
+        if read.kind != source.kind:
+            registry = [Source(s.key, read.kind, s.added) if s.key == source.key else s for s in registry]
+        plan.files_read += read.fetched
+        plan.problems += read.problems
+        unchanged = held if read.all_unchanged else read.unchanged & held
+        status = "added" if source.key not in keys else "synced"
+        collection = Collection(tuple(read.documents), tuple(read.problems), read.fetched, 0)
+        self._apply(
+            plan, None if rebuild else previous, source.key, read.kind, collection, index, status, False, unchanged
+        )
+        return registry, with_sync(state, source.key, None)
+
+    @staticmethod
+    def _action(add: Sequence[Path | str], remove: Sequence[str], rebuild: bool) -> str:
+        if remove:
+            return "remove " + " ".join(remove)
+        if rebuild:
+            return "rebuild"
+        return ("add " + " ".join(str(p) for p in add)) if add else "sync"
+
+    def _keep_stored(self, plan: _Plan, previous: Snapshot, key: str) -> None:
+        """On a rebuild, the articles of a source that cannot be read come from the index."""
+        ids = [doc_id for doc_id, (_, origin, _) in previous.document_index().items() if origin == key]
+        plan.documents += previous.documents(ids)
+        plan.origins += [key] * len(ids)
+
+    def _apply(
+        self,
+        plan: _Plan,
+        previous: Snapshot | None,
+        key: str,
+        kind: str,
+        collection: Collection,
+        index: dict[str, tuple[str, str, int]],
+        status: str = "synced",
+        prune: bool = True,
+        unchanged_ids: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """Compare what ``key`` holds now with what the index holds from it. ``prune``:
+        articles no longer in the source are removed. ``unchanged_ids``: held articles the
+        source says are unchanged without sending them (HTTP 304)."""
+        held = {doc_id: h for doc_id, (h, origin, _) in index.items() if origin == key}
+        claimed = {d.id for d in plan.documents}
+        added = updated = unchanged = 0
+        seen: set[str] = set()
+        for doc in collection.documents:
+            owner = index.get(doc.id, (None, key, 0))[1]
+            if owner != key or doc.id in claimed:
+                plan.merged += 1
+                other = owner if owner != key else "another source"
+                plan.problems.append(Problem(doc.source, f"same article as one from {other}; indexed once", False))
+                continue
+            seen.add(doc.id)
+            if doc.id not in held:
+                added += 1
+            elif held[doc.id] != doc.content_hash:
+                updated += 1
+                plan.deletions.add(doc.id)
+            else:
+                unchanged += 1
+                continue
+            plan.documents.append(doc)
+            plan.origins.append(key)
+        kept = (set(unchanged_ids) & set(held)) - seen
+        unchanged += len(kept)
+        seen |= kept
+        gone = set(held) - seen if prune else set()
+        if not prune:
+            seen |= set(held)
+        plan.deletions |= gone
+        plan.added += added
+        plan.updated += updated
+        plan.unchanged += unchanged
+        plan.removed += len(gone)
+        plan.reports.append(SourceReport(key, kind, status, len(seen), added, updated, len(gone), unchanged))
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(
+        self,
+        previous: Snapshot | None,
+        plan: _Plan,
+        registry: list[Source],
+        state: dict[str, SourceState],
+        progress: IndexProgress,
+        started: float,
+        action: str,
+        force: bool,
+        registry_changed: bool = True,
+    ) -> IndexReport:
+
+        changed = bool(plan.documents or plan.deletions or force or registry_changed or previous is None)
+        if not changed and previous is not None:
+            if state:
+                write_state(self.store.path, state)
+            return self._report(previous, plan, written=False, started=started)
+        data, embedded, sentences_embedded = self._segment(previous, plan, progress, reuse=not force)
+        settings = {**self.settings(), "action": action}
+        change = Change(
+            new=data,
+            deletions=plan.deletions,
+            sources=[s.to_json() for s in registry],
+            action=action,
+            replace_all=force,
+        )
+        held = previous.document_index() if previous is not None else {}
+        new_ids = tuple(d.id for d in plan.documents if d.id not in held)
+        snap = self.store.commit(previous, change, settings)
+        write_state(self.store.path, state)
+        report = self._report(snap, plan, True, started, embedded, sentences_embedded)
+        return dataclasses.replace(report, new_ids=new_ids)
+
+    def _segment(
+        self, previous: Snapshot | None, plan: _Plan, progress: IndexProgress, reuse: bool
+    ) -> tuple[SegmentData | None, int, int]:
+        """Chunk and embed the plan's documents, re-using stored vectors of unchanged text
+        (``reuse``: the previous generation was made by the same model)."""
+
+        if not plan.documents:
+            return None, 0, 0
+        reusable = (
+            reuse
+            and previous is not None
+            and previous.model_id == self.embedder.model_id
+            and previous.dimension == self.embedder.dimension
+        )
+        stored = previous.stored_records([d.id for d in plan.documents]) if previous is not None and reusable else {}
+        old_chunks: dict[str, tuple[int, int]] = {}  # embed hash -> (segment, local row)
+        old_sentences: dict[str, tuple[int, int]] = {}
+        for seg, chunk_records, sentence_records in stored.values():
+            for row, rec in chunk_records:
+                old_chunks.setdefault(rec.embed_hash, (seg, row))
+            for row, rec in sentence_records:
+                old_sentences.setdefault(rec.hash, (seg, row))
+        # Chunking is a pure function of the documents and settings: an engine that has a
+        # cluster (Ray) runs it there; otherwise it runs here.
+        chunk_settings = ChunkSettings(
+            self.config.chunking.max_tokens,
+            self.config.chunking.overlap_sentences,
+            self.config.chunking.embed_title,
+            self.config.index.sentence_vectors,
+        )
+        mapper = getattr(self.embedder, "chunk_documents", None)
+        if mapper is not None:
+            chunked = mapper(plan.documents, chunk_settings)
+        else:
+            chunked = [chunk_one(doc, chunk_settings, self.embedder.count_tokens) for doc in plan.documents]
+        records: list[ChunkRecord] = []
+        texts: list[str] = []
+        chunk_sources: list[tuple[int, int] | int] = []
+        to_embed: list[str] = []
+        # Every sentence gets a vector too: at question time they pick the passage shown and
+        # the answer sentence without running the model again (that costs ~0.2 s a question
+        # on two cores). Vectors are reused by text hash like the chunks'.
+        sentences: list[SentenceRecord] = []
+        sentence_sources: list[tuple[int, int] | int] = []
+        sentence_embed: list[str] = []
+        for doc_chunks, doc_texts, doc_sentences, sentence_texts in chunked:
+            texts += doc_texts
+            records += doc_chunks
+            sentences += doc_sentences
+            for record, text in zip(doc_chunks, doc_texts, strict=True):
+                chunk_sources.append(_reuse_or_embed(record.embed_hash, text, old_chunks, to_embed))
+            for record, text in zip(doc_sentences, sentence_texts, strict=True):
+                sentence_sources.append(_reuse_or_embed(record.hash, text, old_sentences, sentence_embed))
+        progress.embedding(len(to_embed) + len(sentence_embed))
+        # One call, so passages and sentences are batched together by length.
+        fresh = self.embedder.embed(
+            to_embed + sentence_embed, self.config.embedding.batch_size, progress=progress.embedded
+        )
+        dim = self.embedder.dimension
+        vectors = _assemble(previous, chunk_sources, fresh[: len(to_embed)], dim, sentences=False)
+        sentence_vectors = _assemble(previous, sentence_sources, fresh[len(to_embed) :], dim, sentences=True)
+        data = SegmentData(plan.documents, plan.origins, records, vectors, texts, sentences, sentence_vectors)
+        return data, len(to_embed), len(sentence_embed)
+
+    def _report(
+        self,
+        snap: Snapshot,
+        plan: _Plan,
+        written: bool,
+        started: float,
+        embedded: int = 0,
+        sentences_embedded: int = 0,
+    ) -> IndexReport:
+        held: dict[str, int] = {}
+        for _, origin, _ in snap.document_index().values():
+            held[origin] = held.get(origin, 0) + 1
+        reports = tuple(
+            r if r.status in ("removed",) else SourceReport(**{**r.__dict__, "articles": held.get(r.key, 0)})
+            for r in plan.reports
+        )
+        return IndexReport(
+            index_dir=self.store.path,
+            documents=int(snap.manifest.get("documents", 0)),
+            chunks=snap.chunk_count,
+            added=plan.added,
+            updated=plan.updated,
+            removed=plan.removed,
+            unchanged=plan.unchanged,
+            chunks_embedded=embedded,
+            files_read=plan.files_read,
+            merged=plan.merged,
+            problems=tuple(plan.problems),
+            written=written,
+            seconds=time.perf_counter() - started,
+            sentences_embedded=sentences_embedded,
+            sources=reports,
+            segments=snap.segment_count,
+            where=self.store.where,
+        )
+
+    # ------------------------------------------------------------------ maintenance
+
+    def compact(self) -> tuple[int, int]:
+        """Merge every segment into one; returns (segments before, after)."""
+        with self.store.writer_lock():
+            previous = self._previous()
+            if previous is None:
+                raise SourcedError(f"No index at {self.store.where} yet. Run `sourced index` to build one.")
+            before = previous.segment_count
+            snap = self.store.compact(previous, {**self.settings(), **_kept(previous)})
+            return before, snap.segment_count
+
+    def rollback(self) -> tuple[str, str]:
+        with self.store.writer_lock():
+            return self.store.rollback()
+
+
+def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_embed: list[str]):
+    """The stored vector's reference for a text already embedded, else its place in ``to_embed``."""
+    if key in stored:
+        return stored[key]
+    to_embed.append(text)
+    return len(to_embed) - 1
+
+
+def _assemble(previous, sources: Sequence[tuple[int, int] | int], fresh, dim: int, sentences: bool):
+    """One vector per item: re-used from the previous generation (a (segment, row)
+    reference, read in one batch) or freshly embedded (an index into ``fresh``)."""
+    import numpy as np
+
+    out = np.empty((len(sources), dim), dtype=np.float32)
+    reused = [i for i, src in enumerate(sources) if isinstance(src, tuple)]
+    if reused:
+        out[reused] = previous.stored_vectors([sources[i] for i in reused], sentences=sentences)
+    for i, src in enumerate(sources):
+        if not isinstance(src, tuple):
+            out[i] = fresh[src]
+    return out
+
+
+def _kept(snap: Snapshot) -> dict[str, object]:
+    """Settings of the live generation a compaction must keep as they are."""
+    keys = ("model_id", "dimension", "chunking", "index_kind", "lexical", "sentence_vectors")
+    return {k: snap.manifest[k] for k in keys if k in snap.manifest}

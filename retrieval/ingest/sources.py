@@ -1,0 +1,108 @@
+"""The collection: the registered sources an index is made of, and their sync state.
+
+A source is a folder, a file, or a web address: a page, a feed or a sitemap. The
+registry lives in each generation's manifest, so ``sourced rollback`` restores it with
+the documents; what the last sync of each source found (when, problems) is advisory and
+kept beside the generations in ``sources-state.json``, so a sync that changes nothing
+writes no generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+STATE = "sources-state.json"
+KINDS = ("folder", "file", "page", "feed", "sitemap", "documents")  # "documents": made in code
+WEB_KINDS = ("page", "feed", "sitemap")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def is_web(key: str | os.PathLike[str]) -> bool:
+    """Whether a source is a web address (a page, feed or sitemap) rather than a path."""
+    from retrieval.ingest.web import is_url
+
+    return is_url(str(key))
+
+
+def source_key(path: str | os.PathLike[str]) -> str:
+    """The name a source is registered under: a file's or folder's absolute path, a web
+    address in its normalised form."""
+    if is_web(path):
+        from retrieval.ingest.readers.fields import normalize_url
+
+        return normalize_url(str(path))
+    return str(Path(path).expanduser().absolute())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One registered source, as kept in the manifest."""
+
+    key: str  # absolute path (or a label for documents made in code)
+    kind: str
+    added: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Source:
+        return cls(str(data["key"]), str(data.get("kind", "folder")), str(data.get("added", "")))
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the last sync of a source found (advisory: not part of a generation)."""
+
+    last_sync: str | None = None
+    problem: str | None = None
+
+
+def read_state(index_dir: Path) -> dict[str, SourceState]:
+    try:
+        data = json.loads((index_dir / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: SourceState(v.get("last_sync"), v.get("problem")) for k, v in data.items() if isinstance(v, dict)}
+
+
+def write_state(index_dir: Path, state: dict[str, SourceState]) -> None:
+    """Replace the state file atomically (a torn write would only lose advisory facts)."""
+    tmp = index_dir / f".{STATE}.tmp"
+    tmp.write_text(json.dumps({k: asdict(v) for k, v in state.items()}, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, index_dir / STATE)
+
+
+def kind_of(path: Path) -> str:
+    return "file" if path.is_file() else "folder"
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why a registered file or folder cannot be read at all right now, or None."""
+    if path.is_symlink() and not path.exists():
+        return "broken symbolic link"
+    if not path.exists():
+        return "no such file or folder"
+    try:
+        if path.is_dir():
+            os.listdir(path)
+        else:
+            with open(path, "rb"):
+                pass
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    return None
+
+
+def with_sync(state: dict[str, SourceState], key: str, problem: str | None) -> dict[str, SourceState]:
+    return {**state, key: replace(state.get(key, SourceState()), last_sync=now(), problem=problem)}

@@ -1,0 +1,152 @@
+"""Read one registered URL source (a page, a feed or a sitemap) into articles.
+
+A feed's or sitemap's items are fetched as pages, several at a time (the fetcher keeps
+to one request per host at a time, spaced by the host delay). Every item that fails is
+named with its reason; the rest are read. A page or feed that answers 304 Not Modified
+is unchanged: its articles are the ones the index already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from retrieval.ingest.clean import Cleaner
+from retrieval.ingest.readers import Problem, UnreadableError, normalize_url
+from retrieval.ingest.readers.fields import Fields, doc_id
+from retrieval.ingest.readers.formats import html_document
+from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
+from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
+from retrieval.types import Document
+
+MAX_NESTED_SITEMAPS = 10
+
+
+@dataclass
+class WebRead:
+    """What reading one URL source found."""
+
+    kind: str  # "page", "feed" or "sitemap"
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    unchanged: set[str] = field(default_factory=set)  # ids of held articles answered 304
+    all_unchanged: bool = False  # the feed or sitemap itself answered 304
+    fetched: int = 0
+
+
+def url_key(url: str) -> str:
+    """The name a URL source is registered under."""
+    return normalize_url(url)
+
+
+def read_web_source(
+    url: str,
+    fetcher: Fetcher,
+    cleaner: Cleaner,
+    held: Collection[str],
+    items: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> WebRead:
+    """Read the source at ``url``. ``held``: ids of the articles the index holds from it
+    (a conditional GET is only sent for what the index still has). Raises
+    :class:`FetchError` when the source itself cannot be read."""
+    held = set(held)
+    response = fetcher.get(url, conditional=_may_skip(fetcher, url, held))
+    if response.not_modified:
+        kind = fetcher.cache.entries.get(url, {}).get("kind", "page")
+        read = WebRead(kind, fetched=1)
+        if kind == "page":
+            read.unchanged = {_held_doc(fetcher, url)} & held
+        else:
+            read.all_unchanged = True
+        return read
+    kind = kind_of(response)
+    read = WebRead(kind, fetched=1)
+    if kind == "page":
+        read.documents.append(_page(response, url, cleaner, fetcher, read.problems))
+        return read
+    if kind == "feed":
+        links = feed_links(response, items)
+    else:
+        links, nested = sitemap_links(response, items)
+        for sitemap in nested[:MAX_NESTED_SITEMAPS]:
+            if len(links) >= items:
+                break
+            try:
+                more, _ = sitemap_links(fetcher.get(sitemap), items - len(links))
+            except FetchError as exc:
+                read.problems.append(Problem(sitemap, exc.reason))
+                continue
+            links += more
+    if url in fetcher.cache.entries:
+        fetcher.cache.entries[url]["kind"] = kind
+    links = list({normalize_url(link.url): link for link in links}.values())
+    _read_items(links, fetcher, cleaner, held, read, progress)
+    return read
+
+
+def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
+    """A conditional GET is safe only when a 304 would leave the index holding the content."""
+    entry = fetcher.cache.entries.get(url)
+    if not entry:
+        return False
+    if entry.get("kind", "page") == "page":
+        return entry.get("doc") in held
+    return bool(held)
+
+
+def _held_doc(fetcher: Fetcher, url: str) -> str:
+    return fetcher.cache.entries.get(url, {}).get("doc", "")
+
+
+def _page(response: Response, url: str, cleaner: Cleaner, fetcher: Fetcher, problems: list[Problem]) -> Document:
+    """The article in a response already known to be a page; field warnings go to ``problems``."""
+    fields = Fields(url, cleaner, problems)
+    try:
+        doc = html_document(cleaner, decoded(response), url, fields, page_url=response.url)
+    except UnreadableError as exc:
+        raise FetchError(str(exc)) from None
+    entry = fetcher.cache.entries.get(url)
+    if entry is not None:
+        entry["doc"] = doc.id
+        entry["kind"] = "page"
+    return doc
+
+
+def _read_items(
+    links: list[Link],
+    fetcher: Fetcher,
+    cleaner: Cleaner,
+    held: set[str],
+    read: WebRead,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    def one(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
+        problems: list[Problem] = []
+        try:
+            response = fetcher.get(link.url, conditional=_may_skip(fetcher, link.url, held))
+            if response.not_modified:
+                return link, None, None, True, problems
+            kind = kind_of(response)
+            if kind != "page":
+                raise FetchError(f"a {kind}, not an article page")
+            return link, _page(response, link.url, cleaner, fetcher, problems), None, False, problems
+        except FetchError as exc:
+            return link, None, exc.reason, False, problems
+
+    done = 0
+    workers = max(1, min(fetcher.settings.concurrency, len(links)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sourced-fetch") as pool:
+        for link, doc, reason, unchanged, warnings in pool.map(one, links):
+            done += 1
+            read.fetched += 1
+            read.problems += warnings  # collected here, in one thread
+            if progress:
+                progress(done, len(links))
+            if unchanged:
+                read.unchanged.add(_held_doc(fetcher, link.url) or doc_id(link.url, link.url))
+            elif doc is not None:
+                read.documents.append(doc)
+            else:
+                read.problems.append(Problem(link.url, reason or "could not be read"))

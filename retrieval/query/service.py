@@ -1,0 +1,384 @@
+"""The one query service every adapter (CLI, Discord bot, benchmarks) goes through.
+
+:class:`QueryService` is synchronous and safe to call from many threads at once; the bot
+calls it through ``asyncio.to_thread``. It notices when the index on disk has been
+replaced (by ``sourced index`` or ``/reindex``) and switches to the new generation
+between questions, so a long-running process never needs a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from retrieval.config import SearchSettings
+from retrieval.embedding import Embedder
+from retrieval.errors import IndexMismatchError, QuestionError
+from retrieval.query.highlight import sentence_coverage
+from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select
+from retrieval.store import Snapshot, Store
+from retrieval.types import Answer, Document, Hit
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_RESULTS = 100
+# Candidates fetched per result wanted: deep pages need spare passages, as several come
+# from one article and only one per article is shown.
+POOL_FACTOR = 4
+# A follow-up as searched (its words and the ones it borrows) is cut to this length.
+MAX_FOLLOWUP_CHARS = 1000
+# For the first this many results of a page, an article's best passages compete at
+# sentence level for the one shown; deeper results show their best passage (a deep list
+# is for scripts and stays cheap).
+COMPETE_RESULTS = 10
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A registered source as `sourced sources` and /sources show it."""
+
+    key: str
+    kind: str
+    added: str
+    articles: int
+    last_sync: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What is indexed: for `sourced sources` and the bot's /sources."""
+
+    documents: int
+    chunks: int
+    outlets: dict[str, int]
+    newest: datetime | None
+    model_id: str
+    generation: str
+    created: str | None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question as searched, or :class:`QuestionError` saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = " ".join(_CONTROL.sub(" ", question).split())
+    if not text:
+        raise QuestionError(
+            "The question is empty. Ask something, e.g. “who urged Amazon to stop selling Rekognition?”"
+        )
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"The question is {len(text)} characters long; the limit is {max_chars}. Please shorten it."
+        )
+    return text
+
+
+class QueryService:
+    """Answers questions from the index in one folder."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder_factory: Callable[[], Embedder],
+        settings: SearchSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or SearchSettings()
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def snapshot(self) -> Snapshot:
+        """The live index generation, reopened if a writer replaced it since last time."""
+        name = self.store.current_name()
+        snap = self._snapshot
+        if snap is None or snap.generation != name:
+            with self._lock:
+                snap = self._snapshot
+                if snap is None or snap.generation != self.store.current_name():
+                    snap = self.store.open()
+                    self._check_model(snap)
+                    self._snapshot = snap
+        return snap
+
+    def _check_model(self, snap: Snapshot) -> None:
+        embedder = self._embedder or self._embedder_factory()
+        self._embedder = embedder
+        if snap.model_id != embedder.model_id or snap.dimension != embedder.dimension:
+            raise IndexMismatchError(
+                f"The index at {self.store.where} was built with the model {snap.model_id} "
+                f"({snap.dimension} dimensions) but the configured model is {embedder.model_id}. "
+                "Run `sourced index` to rebuild it with the configured model."
+            )
+
+    def candidates(
+        self,
+        snap: Snapshot,
+        question: str,
+        tokens: list[str],
+        n: int,
+        mode: str | None,
+        filters: Filters | None,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, list[Candidate]]:
+        """The question's plain and ranking vectors (``embedding.adapter.query_vectors``,
+        unless given) and its ``n`` best passages before grouping by article."""
+        from retrieval.embedding.adapter import query_vectors
+
+        mode = mode or self.settings.mode
+        plain, vector = vectors if vectors is not None else query_vectors(self.embedder, question)
+        allowed = filters.rows(snap) if filters else None
+        params = FusionParams.from_settings(self.settings)
+        return plain, vector, retrieve(snap, vector, question, mode, n, params, allowed, tokens)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        offset: int = 0,
+        mode: str | None = None,
+        previous: str | None = None,
+        previous_weight: float = 0.5,
+    ) -> Answer:
+        """The best passages for ``question``; ``offset`` skips that many (for "more results").
+
+        ``previous``: the question this one follows up (retrieval.query.followup); the answer's
+        ``question`` is then the text as searched, and the question vector leans on it by
+        ``previous_weight`` (0: the follow-up's own words only)."""
+        started = time.perf_counter()
+        text = clean_question(question, self.settings.max_question_chars)
+        k = k or self.settings.k
+        if not 1 <= k <= MAX_RESULTS or not 0 <= offset <= MAX_RESULTS:
+            raise QuestionError(f"The number of results must be between 1 and {MAX_RESULTS}.")
+        vectors = None
+        if previous:
+            text, vectors = self._followup(text, clean_question(previous, 10 * MAX_FOLLOWUP_CHARS), previous_weight)
+        try:
+            return self._ask(text, k, filters, offset, mode, started, vectors)
+        except (OSError, sqlite3.Error):
+            # A writer replaced the index and removed the generation this thread was
+            # still opening: forget it and answer from the live one.
+            with self._lock:
+                self._snapshot = None
+            return self._ask(text, k, filters, offset, mode, started, vectors)
+
+    def _followup(self, followup: str, previous: str, weight: float):
+        """(text as searched, (plain, ranking) vectors) of a follow-up question."""
+        import numpy as np
+
+        from retrieval.embedding.adapter import query_vectors
+        from retrieval.query.followup import understood
+
+        searched = understood(previous, followup)[:MAX_FOLLOWUP_CHARS]
+        own = query_vectors(self.embedder, followup)
+        full = query_vectors(self.embedder, searched)
+        mixed = []
+        for a, b in zip(own, full, strict=True):
+            v = (1.0 - weight) * a + weight * b
+            mixed.append((v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32))
+        return searched, (mixed[0], mixed[1])
+
+    def _ask(
+        self,
+        text: str,
+        k: int,
+        filters: Filters | None,
+        offset: int,
+        mode: str | None,
+        started: float,
+        vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Answer:
+        import numpy as np
+
+        wanted = offset + k
+        pool = max(self.settings.candidates, wanted * self.settings.per_document * POOL_FACTOR)
+        snap = self.snapshot()
+        tokens = snap.lexical.query_tokens(text)
+        plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters, vectors)
+        refs = snap.chunk_refs([c.row for c in candidates])
+        # Exact ties go by article and position, not by row number: rows are numbered
+        # differently once segments merge, and the answer must not change when they do.
+        candidates = sorted((c for c in candidates if c.row in refs), key=lambda c: (-c.score, refs[c.row][:2]))
+        vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
+        stories = None
+        if self.settings.same_story <= 1.0:
+            stories = snap.signatures({refs[c.row][0] for c in candidates})
+        chosen = select(
+            candidates,
+            lambda row: refs[row][0],
+            vectors,
+            wanted,
+            self.settings.per_document,
+            self.settings.duplicate_threshold,
+            self.settings.mmr_lambda,
+            stories,
+            self.settings.same_story,
+        )
+        hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset)
+        # Confidence describes what is shown: the closest shown passage or sentence, by
+        # cosine. A close passage that did not make the page must not vouch for it.
+        confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
+        answered = bool(hits) and confidence >= self.settings.min_score
+        took = (time.perf_counter() - started) * 1000
+        return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
+
+    def _hits(self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int) -> list[Hit]:
+        """Hits for the page; each shows the passage holding its article's best sentence.
+
+        Articles are ranked by passage scores, but the passage shown (and the sentence in
+        bold) is decided at sentence level: among the article's best passages, the one
+        whose best sentence is closest to the question. Sentence vectors are stored in
+        the index, so this costs no model run; term overlap breaks near-ties.
+        """
+        import numpy as np
+
+        page = chosen[offset:]
+        if not page:
+            return []
+        idf = snap.lexical.idf(q_tokens)
+        by_doc: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            by_doc.setdefault(refs[c.row][0], []).append(c)
+        plans: list[list[Candidate]] = []
+        for n, entry in enumerate(page):
+            alternatives = [entry.candidate]
+            if n < COMPETE_RESULTS and self.settings.per_document == 1 and self.settings.sentence_passages > 1:
+                others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
+                alternatives += others[: self.settings.sentence_passages - 1]
+            plans.append(alternatives)
+        flat = [alt for plan in plans for alt in plan]
+        # Documents are read for what the page shows only (and its folded duplicates).
+        found = snap.chunks([a.row for a in flat] + [r for entry in page for r in entry.duplicate_rows])
+        spans = snap.sentences_in(
+            [(a.row, found[a.row][0].doc_id, found[a.row][0].start, found[a.row][0].end) for a in flat]
+        )
+        sentence_rows = [row for group in spans for row, _, _, _ in group]
+        with_vectors = bool(sentence_rows) and self.settings.sentence_passages > 0
+        if with_vectors:
+            sentence_vectors = snap.sentence_vectors(sentence_rows)
+            dense = sentence_vectors @ qvec  # picks the sentence shown
+            shown_sim = dense if plain is qvec else sentence_vectors @ plain  # what is reported
+        else:
+            dense = shown_sim = np.zeros(len(sentence_rows), dtype=np.float32)
+        # Word overlap breaks near-ties in the first results; deeper ones go by the vectors
+        # alone (without sentence vectors, overlap is all there is, for every result).
+        top_alternatives = sum(len(plan) for plan in plans[:COMPETE_RESULTS])
+        covered = sum(len(g) for g in spans[:top_alternatives]) if with_vectors else len(sentence_rows)
+        tokens_top = [t.split() for t in itertools.islice((t for g in spans for *_, t in g), covered)]
+        coverage = np.zeros(len(sentence_rows), dtype=np.float32)
+        coverage[:covered] = sentence_coverage(tokens_top, q_tokens, idf)
+        scores = dense + 0.1 * coverage
+        hits = []
+        shown: list[int] = []
+        cursor = 0
+        flat_iter = iter(zip(flat, spans, strict=True))
+        for rank, (entry, plan) in enumerate(zip(page, plans, strict=True), start=offset + 1):
+            best = None  # (score, candidate, span in chunk coordinates, closest sentence)
+            for _ in plan:
+                alt, group = next(flat_iter)
+                chunk = found[alt.row][0]
+                if not group:  # no stored sentences (should not happen): the whole passage
+                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)), 0.0)
+                else:
+                    local = scores[cursor : cursor + len(group)]
+                    i = int(np.argmax(local))
+                    _, a, b, _ = group[i]
+                    closest = float(shown_sim[cursor : cursor + len(group)].max())
+                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start), closest)
+                cursor += len(group)
+                if best is None or candidate_best[0] > best[0] + 1e-6:
+                    best = candidate_best
+            _, alt, span, closest = best
+            shown.append(alt.row)
+            chunk, doc = found[alt.row]
+            duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    document=doc,
+                    score=entry.candidate.score,
+                    rank=rank,
+                    similarity=alt.dense,
+                    highlight_start=span[0],
+                    highlight_end=span[1],
+                    more_in_document=entry.more_in_document,
+                    duplicates=duplicates,
+                    sentence_similarity=closest,
+                )
+            )
+        if plain is not qvec and hits:
+            # Similarities shown are the model's own cosine (see query_vectors).
+            passage_sim = snap.vectors(shown) @ plain
+            hits = [dataclasses.replace(h, similarity=float(x)) for h, x in zip(hits, passage_sim, strict=True)]
+        return hits
+
+    def documents(self) -> list[Document]:
+        return self.snapshot().documents()
+
+    def collection(self) -> tuple[list[SourceInfo], list[tuple[Document, str]]]:
+        """The registered sources (with article counts and what their last sync found) and
+        every article with the source it came from."""
+        from retrieval.ingest.sources import read_state
+
+        snap = self.snapshot()
+        origins = {doc_id: origin for doc_id, (_, origin, _) in snap.document_index().items()}
+        counts: dict[str, int] = {}
+        for origin in origins.values():
+            counts[origin] = counts.get(origin, 0) + 1
+        state = read_state(self.store.path)
+        sources = []
+        for entry in snap.sources:
+            key = entry["key"]
+            seen = state.get(key)
+            sources.append(
+                SourceInfo(
+                    key,
+                    entry.get("kind", "folder"),
+                    entry.get("added", ""),
+                    counts.get(key, 0),
+                    seen.last_sync if seen else None,
+                    seen.problem if seen else None,
+                )
+            )
+        return sources, [(doc, origins.get(doc.id, "")) for doc in snap.documents()]
+
+    def outlets(self) -> list[str]:
+        return list(self.stats().outlets)
+
+    def stats(self) -> IndexStats:
+        snap = self.snapshot()
+        docs = snap.documents()
+        outlets: dict[str, int] = {}
+        for doc in docs:
+            outlets[doc.outlet or "(unknown outlet)"] = outlets.get(doc.outlet or "(unknown outlet)", 0) + 1
+        dated = [d.published for d in docs if d.published]
+        return IndexStats(
+            documents=len(docs),
+            chunks=snap.chunk_count,
+            outlets=dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
+            newest=max(dated) if dated else None,
+            model_id=snap.model_id,
+            generation=snap.generation,
+            created=snap.manifest.get("created"),
+        )
