@@ -169,7 +169,7 @@ class EmbeddingSettings:
         "news",
         "Linear map applied to question vectors (passages are untouched): 'news' (bundled, learnt "
         "from 2020 news-quiz questions for the untuned all-MiniLM-L6-v2; docs/quality.md), 'none', or "
-        "the path of a .npz from scripts/train_query_adapter.py. A bundled adapter is skipped for a "
+        "the path of a .npz from benchmarks/train_query_adapter.py. A bundled adapter is skipped for a "
         "model it was not trained for (the default tuned model needs none).",
     )
     batch_size: int = _setting(32, "Passages encoded per batch.")
@@ -311,7 +311,7 @@ class BotSettings:
         0.75,
         "How much a follow-up's question vector leans on the text it is searched as (its words plus "
         "the ones it borrows from the question before it): 0 its own words only, 1 that text only. "
-        "Measured on data/followups.yaml by scripts/measure_followups.py (docs/quality.md).",
+        "Measured on data/followups.yaml by benchmarks/measure_followups.py (docs/quality.md).",
     )
     alerts_per_hour: int = _setting(10, "Most alerts (/follow) posted in one channel per hour; the rest are dropped.")
     allow_private_urls: bool = _setting(

@@ -52,7 +52,7 @@ def expand_vectors(base: Any, n: int, rng: Any, neighbours: int = 10, spread: fl
     real vectors, moved by ``spread`` times the difference of two more of those
     neighbours: it stays on the surface the real embeddings occupy instead of filling
     all 384 dimensions as random noise does. Checked by
-    ``scripts/validate_scale_data.py``: 5,000 (and 1,000) SciFact passage vectors grown
+    ``benchmarks/validate_scale_data.py``: 5,000 (and 1,000) SciFact passage vectors grown
     to 22,320 behave like the real 22,320 under IVF and HNSW (docs/scale.md).
     """
     import faiss

@@ -7,7 +7,7 @@ existing index keeps working and nothing is re-embedded. It is tied to the model
 vectors it was trained on and is skipped for any other (the hash test embedder, a
 local model folder).
 
-The bundled ``news`` adapter is produced by ``scripts/train_query_adapter.py`` (figures
+The bundled ``news`` adapter is produced by ``benchmarks/train_query_adapter.py`` (figures
 in docs/quality.md).
 """
 
@@ -56,7 +56,7 @@ def load_adapter(setting: str) -> QueryAdapter | None:
     except (OSError, KeyError, ValueError) as exc:
         raise ModelLoadError(
             f"Cannot read the query adapter {setting!r} ({exc}); use 'news', 'none' or the path of a "
-            ".npz file written by scripts/train_query_adapter.py."
+            ".npz file written by benchmarks/train_query_adapter.py."
         ) from None
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ModelLoadError(f"The query adapter {setting!r} is not a square matrix (shape {matrix.shape}).")

@@ -7,7 +7,7 @@ folder is assembled once in the cache (packaged files + replaced tensors), writt
 atomically under a lock; after that every backend loads it like any local folder, and
 the ONNX export caches its own files from it as for the packaged model.
 
-Tuned weights are produced by ``scripts/train_news_model.py`` (offline, on this machine;
+Tuned weights are produced by ``benchmarks/train_news_model.py`` (offline, on this machine;
 figures in docs/quality.md).
 """
 

@@ -1,7 +1,7 @@
 """How many follow-up questions of data/followups.yaml are answered in the top 3: asked
 alone, and through the follow-up path at several weights (bot.followup_weight).
 
-    .venv/bin/python scripts/measure_followups.py [--json]
+    .venv/bin/python -m benchmarks.measure_followups [--json]
 
 Builds the bundled articles' index with the configured model (the default: onnx-int8 with
 the news adapter) in a temporary folder; prints one row per weight and what was missed.

@@ -9,14 +9,14 @@ accuracy with every on-topic set weighted equally. The held-out *test* questions
 data/questions.yaml are not used for the choice; the test answered rate is reported.
 Usage:
 
-    .venv/bin/python scripts/calibrate_abstention.py ../shared/benchmarks/scifact \\
+    .venv/bin/python -m benchmarks.calibrate_abstention ../shared/benchmarks/scifact \\
         ../shared/benchmarks/realtimeqa-dev [--exclude realtimeqa-dev]
 
 ``--exclude NAME``: that set's train questions are reported but do not vote. Use it for
 a set the model was fine-tuned on (the default model learnt RealTime QA dev train): its
 similarities are higher than those of questions the model has not seen, and would pull
 the threshold up. ``--oof NAME=FILE`` instead lets that set vote with out-of-fold
-confidences (``scripts/train_news_model.py --oof FILE``: each question asked of a model
+confidences (``benchmarks/train_news_model.py --oof FILE``: each question asked of a model
 trained without it). The rates at the configured ``search.min_score`` are printed too.
 """
 
@@ -67,7 +67,7 @@ def main() -> None:
         at = args.index("--oof")
         name, sep, file = args[at + 1].partition("=") if at + 1 < len(args) else ("", "", "")
         if not sep:
-            sys.exit("--oof needs NAME=FILE (a JSON file from scripts/train_news_model.py --oof)")
+            sys.exit("--oof needs NAME=FILE (a JSON file from benchmarks/train_news_model.py --oof)")
         try:
             oof[name] = json.loads(Path(file).read_text())
         except (OSError, ValueError) as exc:

@@ -3,7 +3,7 @@ folder of segments (the baseline) and PostgreSQL at URL. The hash embedder build
 indexes in seconds and costs nothing per question, so the figures are the stores' own
 (search, BM25, fetching passages, sentences and documents), not the model's.
 
-    .venv/bin/python scripts/store_latency.py postgresql://sourced@127.0.0.1:55432/sourced \
+    .venv/bin/python -m benchmarks.store_latency postgresql://sourced@127.0.0.1:55432/sourced \
         [--corpus CORPUS.jsonl] [--rounds 20] [--json]
 
 Without --corpus: the bundled articles. A BEIR corpus.jsonl (title, text per line) makes
@@ -16,16 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from latency import QUESTIONS as BUNDLED_QUESTIONS  # scripts/latency.py, beside this one
-
+from benchmarks.latency import QUESTIONS as BUNDLED_QUESTIONS
 from retrieval.config import build_config
 from retrieval.embedding import HashEmbedder
 from retrieval.ingest.indexer import Indexer

@@ -8,7 +8,7 @@ feed listing them, then measures in one run:
      web.concurrency requests in flight), as `sourced add FEED` does before embedding;
   3. a second sync of the same feed, answered 304 Not Modified.
 
-    .venv/bin/python scripts/web_throughput.py [N] [CONCURRENCY]
+    .venv/bin/python -m benchmarks.web_throughput [N] [CONCURRENCY]
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from retrieval.ingest.clean import Cleaner
+from retrieval.ingest.readers.fields import Fields
+from retrieval.ingest.readers.formats import html_document
+from retrieval.ingest.web.fetch import Fetcher, FetchSettings
+from retrieval.ingest.web.source import read_web_source
+from tests.webserver import ARTICLES, NewsSite, Route, article_page, rss
 
-from retrieval.ingest.clean import Cleaner  # noqa: E402
-from retrieval.ingest.readers.fields import Fields  # noqa: E402
-from retrieval.ingest.readers.formats import html_document  # noqa: E402
-from retrieval.ingest.web.fetch import Fetcher, FetchSettings  # noqa: E402
-from retrieval.ingest.web.source import read_web_source  # noqa: E402
-from tests.webserver import ARTICLES, NewsSite, Route, article_page, rss  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 Uses the product's own index of the corpus (cached by `sourced bench beir`) and prints
 one row per setting. Query embeddings are computed once. Usage:
 
-    .venv/bin/python scripts/tune_ranking.py ../shared/benchmarks/scifact [--split train]
+    .venv/bin/python -m benchmarks.tune_ranking ../shared/benchmarks/scifact [--split train]
 """
 
 from __future__ import annotations

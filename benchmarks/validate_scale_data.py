@@ -11,7 +11,7 @@ against the real thing at the size where the real thing exists:
 2. tuning queries: recall by nprobe on the real passages for the real questions, the
    tuning queries, and the first tuning queries (stored rows plus small noise).
 
-Usage: .venv/bin/python scripts/validate_scale_data.py ../shared/benchmarks/scifact
+Usage: .venv/bin/python -m benchmarks.validate_scale_data ../shared/benchmarks/scifact
 (embeds the corpus once, cached like `sourced bench beir`; then about a minute).
 """
 

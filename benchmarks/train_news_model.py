@@ -1,6 +1,6 @@
 """Fine-tune the top layers of the packaged all-MiniLM-L6-v2 on news questions.
 
-    .venv/bin/python scripts/train_news_model.py ../shared/benchmarks/realtimeqa-dev [--cv]
+    .venv/bin/python -m benchmarks.train_news_model ../shared/benchmarks/realtimeqa-dev [--cv]
 
 Trains on the *train* split of a BEIR-layout set of questions, each paired with the
 passage that answers it (RealTime QA dev: the 2020 questions), with the other passages
@@ -24,16 +24,14 @@ import argparse
 import copy
 import json
 import random
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from retrieval.embedding.base import PACKAGED_MODEL_ID, force_offline, packaged_model_path
+from retrieval.embedding.tuned import MODELS_DIR, TUNED
 
-from retrieval.embedding.base import PACKAGED_MODEL_ID, force_offline, packaged_model_path  # noqa: E402
-from retrieval.embedding.tuned import MODELS_DIR, TUNED  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_OUT = MODELS_DIR / TUNED["all-MiniLM-L6-v2-news"][0]
 
@@ -177,7 +175,7 @@ def main() -> None:
         type=Path,
         metavar="JSON",
         help="write each question's out-of-fold answer confidence (the product's, from a model "
-        "trained without its fold) to JSON, for scripts/calibrate_abstention.py --oof; writes no model",
+        "trained without its fold) to JSON, for benchmarks/calibrate_abstention.py --oof; writes no model",
     )
     parser.add_argument(
         "--oof-fusion",

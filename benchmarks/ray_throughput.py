@@ -1,6 +1,6 @@
 """Embedding throughput of the Ray engine against a plain local run, on the same texts.
 
-    .venv/bin/python scripts/ray_throughput.py [--texts 3000] [--workers 1 2] [--address HOST:PORT]
+    .venv/bin/python -m benchmarks.ray_throughput [--texts 3000] [--workers 1 2] [--address HOST:PORT]
 
 Texts are passages of the bundled articles, repeated and varied to the number asked.
 Prints texts/s for the local embedder and for each Ray actor count (a local Ray unless

@@ -1,7 +1,7 @@
 """Warm question latency of one index folder built with the hash embedder (no model load),
 so two stores can be compared like for like:
 
-    .venv/bin/python scripts/latency.py INDEX_DIR [ROUNDS]
+    .venv/bin/python -m benchmarks.latency INDEX_DIR [ROUNDS]
 
 To compare with an earlier version, index the same folder with each and run this script
 from each version's checkout (PYTHONPATH=that checkout): it reads either store.

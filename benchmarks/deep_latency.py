@@ -1,7 +1,7 @@
 """Warm question latency at -k 5 and -k 100 with the default model, this code against a
 baseline revision, on the same indexes in the same run:
 
-    .venv/bin/python scripts/deep_latency.py ../shared/benchmarks/realtimeqa-dev \
+    .venv/bin/python -m benchmarks.deep_latency ../shared/benchmarks/realtimeqa-dev \
         ../shared/benchmarks/scifact [--baseline db4c8f3] [--questions 100] [--json]
 
 Each BEIR corpus is indexed once (default settings: onnx-int8, sentence vectors) into the
@@ -56,7 +56,6 @@ print(json.dumps(out))
 
 
 def build(corpus: Path) -> Path:
-    sys.path.insert(0, str(ROOT))
     from retrieval.config import build_config
     from retrieval.embedding import configured_embedder
     from retrieval.ingest.indexer import Indexer

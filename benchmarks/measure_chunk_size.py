@@ -5,7 +5,7 @@ Each abstract (title + " " + text) is chunked with the product's chunker at each
 every chunk embedded with the packaged all-MiniLM-L6-v2, and a document scores the max
 of its chunks. Prints nDCG@10 and Recall@10 per size. Usage:
 
-    .venv/bin/python scripts/measure_chunk_size.py ../shared/benchmarks/scifact [N_DISTRACTORS]
+    .venv/bin/python -m benchmarks.measure_chunk_size ../shared/benchmarks/scifact [N_DISTRACTORS]
 """
 
 from __future__ import annotations

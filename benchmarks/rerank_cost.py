@@ -1,6 +1,6 @@
 """What a cross-encoder re-ranker would cost per question on this machine.
 
-    .venv/bin/python scripts/rerank_cost.py [--pairs 10 20] [--chars 300 600]
+    .venv/bin/python -m benchmarks.rerank_cost [--pairs 10 20] [--chars 300 600]
 
 A cross-encoder reads the question and each candidate passage together, so every question
 pays one forward pass over (question + passage) for each passage re-ranked. A MiniLM-sized
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from retrieval.config import load_config
+from retrieval.embedding import make_embedder
 
-from retrieval.config import load_config  # noqa: E402
-from retrieval.embedding import make_embedder  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 QUESTION = "who urged Amazon to stop selling Rekognition?"
 

@@ -7,7 +7,7 @@ changed. Different articles: long pseudo-articles made of 8 consecutive RealTime
 passages, and the bundled articles. Prints the agreement distributions, the estimate's
 error against exact Jaccard, and the share folded at each threshold.
 
-    .venv/bin/python scripts/measure_same_story.py ../shared/benchmarks/realtimeqa-dev
+    .venv/bin/python -m benchmarks.measure_same_story ../shared/benchmarks/realtimeqa-dev
 """
 
 from __future__ import annotations

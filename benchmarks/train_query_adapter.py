@@ -9,7 +9,7 @@ model had it. Prints a 5-fold cross-validated hybrid MRR@10 on the train split b
 the figure without an adapter, so the settings are chosen without the test split.
 Runs in about a minute on 2 cores once the corpus is embedded (cached by bench beir).
 
-    .venv/bin/python scripts/train_query_adapter.py ../shared/benchmarks/realtimeqa-dev \\
+    .venv/bin/python -m benchmarks.train_query_adapter ../shared/benchmarks/realtimeqa-dev \\
         [--out retrieval/embedding/adapters/news-minilm.npz] [--reg 0.01] [--epochs 30]
 """
 
@@ -109,7 +109,7 @@ def main() -> None:
         "epochs": args.epochs,
         "temperature": TEMPERATURE,
         "cv_hybrid_mrr@10": cv,
-        "script": "scripts/train_query_adapter.py",
+        "script": "benchmarks/train_query_adapter.py",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

@@ -1,0 +1,1 @@
+"""Measurement and training scripts (run as ``python -m benchmarks.NAME``); see README.md."""
