@@ -245,6 +245,8 @@ class Indexer:
         rebuild: bool,
         strict_add: bool = False,
     ) -> IndexReport:
+        """Plan what a sync changes (which sources, what leaves), read what it names, write
+        one generation; then, and only then, keep the HTTP validators it was read with."""
         started = time.perf_counter()
         progress = progress or NoProgress()
         with self.store.writer_lock(), self._web_session():
@@ -255,99 +257,28 @@ class Indexer:
                 rebuild, only_added = True, False
             keys = [s.key for s in registry]
             plan = _Plan()
-            # Sources named on the command line.
-            named: list[tuple[str, Path]] = []
-            for path in add:
-                key = source_key(path)
-                if key in [k for k, _ in named]:
-                    plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
-                    continue
-                if strict_add and key in keys:
-                    plan.reports.append(
-                        SourceReport(key, "folder", "duplicate", reason="already a source; `sourced index` syncs it")
-                    )
-                    continue
-                named.append((key, Path(key)))
-            for key in remove:
-                if source_key(key) not in keys and key not in keys:
-                    known = ", ".join(keys) or "none"
-                    raise SourceError(f"{key} is not a registered source (registered: {known}).")
-            removing = {source_key(k) if source_key(k) in keys else k for k in remove}
-            if not registry and not named and not removing:
-                defaults = [resolve_path(self.config, p) for p in self.config.sources.paths] or [bundled_articles()]
-                named = [(source_key(p), Path(source_key(p))) for p in defaults]
-            elif not only_added:
-                for p in self.config.sources.paths:
-                    key = source_key(resolve_path(self.config, p))
-                    if key not in keys and key not in [k for k, _ in named]:
-                        named.append((key, Path(key)))
+            named = self._named(add, keys, strict_add, plan)
+            removing = self._removing(remove, keys)
+            named += self._defaults(registry, named, removing, only_added, keys)
             state = read_state(self.store.path)
             index = previous.document_index() if previous is not None and not rebuild else {}
-            # 1. Removals.
-            for key in removing:
-                gone = [doc_id for doc_id, (_, origin, _) in index.items() if origin == key]
-                plan.deletions |= set(gone)
-                plan.removed += len(gone)
-                kind = next(s.kind for s in registry if s.key == key)
-                plan.reports.append(SourceReport(key, kind, "removed", removed=len(gone)))
-                registry = [s for s in registry if s.key != key]
-                state.pop(key, None)
-            # 2. New sources that cannot be read are refused: nothing changes for them.
-            for key, path in list(named):
-                if is_web(key):
-                    continue  # known only once fetched
-                reason = unreadable_reason(path)
-                if reason is None:
-                    continue
-                named.remove((key, path))
-                plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
-                if key in keys:  # a registered source named again: it keeps its articles
-                    state = with_sync(state, key, reason)
+            registry, state = self._plan_removals(plan, removing, index, registry, state)
+            state = self._refuse_unreadable(plan, named, keys, state)
             registry += [
                 Source(key, "page" if is_web(key) else kind_of(path), now()) for key, path in named if key not in keys
             ]
-            # 3. Read and compare the sources to sync.
             targets = [s for s in registry if s.key in {k for k, _ in named}] if only_added else list(registry)
             for source in targets:
                 if source.kind == "documents":
                     continue
-                if is_web(source.key):
-                    registry, state = self._sync_web(
-                        source, plan, previous, index, registry, keys, state, rebuild, progress
-                    )
-                    continue
-                path = Path(source.key)
-                reason = unreadable_reason(path)
-                if reason is not None:
-                    if not any(r.key == source.key for r in plan.reports):
-                        held = sum(1 for _, origin, _ in index.values() if origin == source.key)
-                        plan.reports.append(SourceReport(source.key, source.kind, "unreadable", held, reason=reason))
-                    state = with_sync(state, source.key, reason)
-                    if rebuild and previous is not None:
-                        self._keep_stored(plan, previous, source.key)
-                    continue
-                collection = self.read([path], progress)
-                plan.files_read += collection.files_read
-                plan.merged += collection.merged
-                plan.problems += collection.problems
-                if source.key not in keys and source.kind == "file" and not collection.documents:
-                    # A new file with no article in it (an image, a binary) is not registered.
-                    registry = [s for s in registry if s.key != source.key]
-                    reason = collection.problems[0].reason if collection.problems else "no article in it"
-                    plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
-                    continue
-                status = "added" if source.key not in keys else "synced"
-                self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
-                state = with_sync(state, source.key, None)
-            if self._fetcher is not None:
-                # Safe before the commit: a 304 is only asked for what the index holds.
-                self._fetcher.cache.save(self.store.path)
+                sync_one = self._sync_web if is_web(source.key) else self._sync_folder
+                registry, state = sync_one(source, plan, previous, index, registry, keys, state, rebuild, progress)
             if rebuild and previous is not None:
                 # Sources not re-read this time (documents made in code) keep their articles.
                 for source in registry:
                     if source.kind == "documents":
                         self._keep_stored(plan, previous, source.key)
-            return self._write(
+            report = self._write(
                 previous,
                 plan,
                 registry,
@@ -358,6 +289,132 @@ class Indexer:
                 force=rebuild,
                 registry_changed=[s.key for s in registry] != keys,
             )
+            if self._fetcher is not None:
+                # After the commit: validators describe what the live generation holds. Saved
+                # before it, a kill or a full disk in between would leave a cache promising
+                # articles the index never got (a feed's items then answer 304 for good).
+                self._fetcher.cache.save(self.store.path)
+            return report
+
+    @staticmethod
+    def _named(add: Sequence[Path | str], keys: list[str], strict_add: bool, plan: _Plan) -> list[tuple[str, Path]]:
+        """The sources named on the command line, each once; with ``strict_add`` (`sourced
+        add`) one already registered is reported as a duplicate, not synced."""
+        named: list[tuple[str, Path]] = []
+        for path in add:
+            key = source_key(path)
+            if key in [k for k, _ in named]:
+                plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
+                continue
+            if strict_add and key in keys:
+                plan.reports.append(
+                    SourceReport(key, "folder", "duplicate", reason="already a source; `sourced index` syncs it")
+                )
+                continue
+            named.append((key, Path(key)))
+        return named
+
+    @staticmethod
+    def _removing(remove: Sequence[str], keys: list[str]) -> set[str]:
+        """The registered keys ``remove`` names; an unknown one stops the command before anything changes."""
+        for key in remove:
+            if source_key(key) not in keys and key not in keys:
+                known = ", ".join(keys) or "none"
+                raise SourceError(f"{key} is not a registered source (registered: {known}).")
+        return {source_key(k) if source_key(k) in keys else k for k in remove}
+
+    def _defaults(
+        self,
+        registry: list[Source],
+        named: list[tuple[str, Path]],
+        removing: set[str],
+        only_added: bool,
+        keys: list[str],
+    ) -> list[tuple[str, Path]]:
+        """What a sync adds unasked: with nothing registered, ``sources.paths`` (else the
+        bundled articles); otherwise any ``sources.paths`` entry not registered yet."""
+        if not registry and not named and not removing:
+            defaults = [resolve_path(self.config, p) for p in self.config.sources.paths] or [bundled_articles()]
+            return [(source_key(p), Path(source_key(p))) for p in defaults]
+        extra: list[tuple[str, Path]] = []
+        if not only_added:
+            for p in self.config.sources.paths:
+                key = source_key(resolve_path(self.config, p))
+                if key not in keys and key not in [k for k, _ in named] + [k for k, _ in extra]:
+                    extra.append((key, Path(key)))
+        return extra
+
+    @staticmethod
+    def _plan_removals(
+        plan: _Plan,
+        removing: set[str],
+        index: dict[str, tuple[str, str, int]],
+        registry: list[Source],
+        state: dict[str, SourceState],
+    ) -> tuple[list[Source], dict[str, SourceState]]:
+        """Mark the articles of each removed source deleted and drop it from the registry."""
+        for key in removing:
+            gone = [doc_id for doc_id, (_, origin, _) in index.items() if origin == key]
+            plan.deletions |= set(gone)
+            plan.removed += len(gone)
+            kind = next(s.kind for s in registry if s.key == key)
+            plan.reports.append(SourceReport(key, kind, "removed", removed=len(gone)))
+            registry = [s for s in registry if s.key != key]
+            state.pop(key, None)
+        return registry, state
+
+    @staticmethod
+    def _refuse_unreadable(
+        plan: _Plan, named: list[tuple[str, Path]], keys: list[str], state: dict[str, SourceState]
+    ) -> dict[str, SourceState]:
+        """New sources that cannot be read are refused (taken out of ``named``): nothing
+        changes for them. A registered one named again keeps its articles."""
+        for key, path in list(named):
+            if is_web(key):
+                continue  # known only once fetched
+            reason = unreadable_reason(path)
+            if reason is None:
+                continue
+            named.remove((key, path))
+            plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
+            if key in keys:
+                state = with_sync(state, key, reason)
+        return state
+
+    def _sync_folder(
+        self,
+        source: Source,
+        plan: _Plan,
+        previous: Snapshot | None,
+        index: dict[str, tuple[str, str, int]],
+        registry: list[Source],
+        keys: list[str],
+        state: dict[str, SourceState],
+        rebuild: bool,
+        progress: IndexProgress,
+    ) -> tuple[list[Source], dict[str, SourceState]]:
+        """Read a file or folder and compare its articles with what the index holds."""
+        path = Path(source.key)
+        reason = unreadable_reason(path)
+        if reason is not None:
+            if not any(r.key == source.key for r in plan.reports):
+                held = sum(1 for _, origin, _ in index.values() if origin == source.key)
+                plan.reports.append(SourceReport(source.key, source.kind, "unreadable", held, reason=reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            return registry, with_sync(state, source.key, reason)
+        collection = self.read([path], progress)
+        plan.files_read += collection.files_read
+        plan.merged += collection.merged
+        plan.problems += collection.problems
+        if source.key not in keys and source.kind == "file" and not collection.documents:
+            # A new file with no article in it (an image, a binary) is not registered.
+            reason = collection.problems[0].reason if collection.problems else "no article in it"
+            plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
+            return [s for s in registry if s.key != source.key], state
+        status = "added" if source.key not in keys else "synced"
+        self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
+        return registry, with_sync(state, source.key, None)
 
     @contextlib.contextmanager
     def _web_session(self) -> Iterator[None]:

@@ -79,10 +79,13 @@ def read_web_source(
                 read.problems.append(Problem(sitemap, exc.reason))
                 continue
             links += more
-    if url in fetcher.cache.entries:
-        fetcher.cache.entries[url]["kind"] = kind
     links = list({normalize_url(link.url): link for link in links}.values())
-    _read_items(links, fetcher, cleaner, held, read, progress)
+    items = _read_items(links, fetcher, cleaner, held, read, progress)
+    if url in fetcher.cache.entries:
+        # What the feed listed, by the article each item became: a later 304 is trusted only
+        # while the index holds every one of them (an item that failed, or an article a
+        # rollback or a lost write took away, makes the next sync read the feed again).
+        fetcher.cache.entries[url].update(kind=kind, items=items)
     return read
 
 
@@ -93,7 +96,8 @@ def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
         return False
     if entry.get("kind", "page") == "page":
         return entry.get("doc") in held
-    return bool(held)
+    items = entry.get("items")
+    return bool(held) and isinstance(items, list) and set(items) <= held
 
 
 def _held_doc(fetcher: Fetcher, url: str) -> str:
@@ -121,7 +125,9 @@ def _read_items(
     held: set[str],
     read: WebRead,
     progress: Callable[[int, int], None] | None,
-) -> None:
+) -> list[str]:
+    """Fetch the items; returns the id each became (a failed item: an id no article has)."""
+
     def one(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
         problems: list[Problem] = []
         try:
@@ -136,6 +142,7 @@ def _read_items(
             return link, None, exc.reason, False, problems
 
     done = 0
+    items: list[str] = []
     workers = max(1, min(fetcher.settings.concurrency, len(links)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sourced-fetch") as pool:
         for link, doc, reason, unchanged, warnings in pool.map(one, links):
@@ -145,8 +152,12 @@ def _read_items(
             if progress:
                 progress(done, len(links))
             if unchanged:
-                read.unchanged.add(_held_doc(fetcher, link.url) or doc_id(link.url, link.url))
+                items.append(_held_doc(fetcher, link.url) or doc_id(link.url, link.url))
+                read.unchanged.add(items[-1])
             elif doc is not None:
+                items.append(doc.id)
                 read.documents.append(doc)
             else:
+                items.append(f"unread:{link.url}")
                 read.problems.append(Problem(link.url, reason or "could not be read"))
+    return items
