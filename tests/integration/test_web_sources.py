@@ -12,7 +12,7 @@ from retrieval.config import replace
 from retrieval.ingest.indexer import Indexer
 from retrieval.store import FolderStore
 from tests.helpers import CountingEmbedder, service_for
-from tests.webserver import SLOW_SECONDS, NewsSite
+from tests.webserver import ARTICLES, SLOW_SECONDS, NewsSite, Route, rss
 
 
 @pytest.fixture
@@ -195,3 +195,69 @@ def test_a_page_without_a_site_name_is_named_by_its_site(site, web_config, tmp_p
     indexer(web_config, tmp_path).add([f"{site.url}/plain"])
     (doc,) = FolderStore(tmp_path / "idx").open().documents()
     assert doc.outlet == site.url.removeprefix("http://") and doc.url == f"{site.url}/plain"  # host:port
+
+
+def _titles(tmp_path) -> set[str]:
+    snap = FolderStore(tmp_path / "idx").open()
+    try:
+        return {d.title for d in snap.documents()}
+    finally:
+        snap.close()
+
+
+def test_a_feed_item_that_failed_once_is_fetched_at_the_next_sync(site, web_config, tmp_path):
+    # issue 25 #1: the feed has an ETag; its item 2 answers 503 when the feed is added.
+    slug = "library-extends-hours"
+    good = site.routes[f"/news/{slug}"]
+    site.routes[f"/news/{slug}"] = Route(status=503, body=b"<html><body>busy</body></html>")
+    idx = indexer(web_config, tmp_path)
+    first = idx.add([f"{site.url}/feed.xml"])
+    assert any(p.source.endswith(slug) for p in first.problems)
+    missing = len(_titles(tmp_path))
+    site.routes[f"/news/{slug}"] = good  # back; the feed itself is unchanged (same ETag)
+    idx.run()
+    assert len(_titles(tmp_path)) == missing + 1
+    assert site.hits[f"/news/{slug}"] == 2  # asked again, not skipped behind the feed's 304
+    idx.run()  # now that the index holds every item, the feed's 304 is trusted again
+    assert site.hits["/news/council-bans-face-recognition"] == 2  # checked by the full read, not a third time
+
+
+def _new_item_in_the_feed(site) -> None:
+    site.page("new-ferry-route", "New ferry route to the islands", ["A new ferry route opens in June."])
+    site.routes["/feed.xml"] = Route(
+        content_type="application/rss+xml",
+        body=rss(["new-ferry-route", *ARTICLES], site.url).encode(),
+        etag='"feed-2"',
+    )
+
+
+def test_what_a_rollback_undid_comes_back_while_the_feed_is_unchanged(site, web_config, tmp_path):
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/feed.xml"])
+    _new_item_in_the_feed(site)
+    idx.run()
+    before = _titles(tmp_path)
+    assert "New ferry route to the islands" in before
+    idx.rollback()  # undoes the sync that brought the new item; the feed stays registered
+    assert "New ferry route to the islands" not in _titles(tmp_path)
+    idx.run()  # the feed would answer 304 to the validators of the undone sync
+    assert _titles(tmp_path) == before
+
+
+def test_a_write_that_fails_keeps_no_validators_for_what_it_did_not_write(site, web_config, tmp_path, monkeypatch):
+    from retrieval.errors import IndexWriteError
+
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/feed.xml"])
+    _new_item_in_the_feed(site)
+    real_commit = idx.store.commit
+
+    def full_disk(*args, **kwargs):
+        raise IndexWriteError("Could not write the index (No space left on device); the previous index is unchanged.")
+
+    monkeypatch.setattr(idx.store, "commit", full_disk)
+    with pytest.raises(IndexWriteError):
+        idx.run()
+    monkeypatch.setattr(idx.store, "commit", real_commit)
+    idx.run()  # the new item is fetched: the failed write left no validators that skip it
+    assert "New ferry route to the islands" in _titles(tmp_path)
