@@ -80,7 +80,7 @@ def report_lines(report, source: str) -> list[str]:
     skipped = [p for p in report.problems if p.skipped]
     if skipped:
         lines.append(f"Skipped {len(skipped)}:")
-        lines += [f"• {escape(p.path)}: {escape(p.reason)}" for p in skipped]
+        lines += [f"• {escape(p.source)}: {escape(p.reason)}" for p in skipped]
     return lines
 
 

@@ -361,3 +361,27 @@ def test_reindex_fires_alerts_too(desk_world):
     again = interaction(client, BIRDERS, manage=True)
     asyncio.run(invoke(info.reindex, info, again))  # nothing new: no second alert
     assert len(channel.sent) == 1
+
+
+def test_add_of_a_feed_with_one_missing_item_names_it_indexes_the_rest_and_alerts(desk_world, site):
+    # Issue 25 #9: one skipped item made /add answer "Sorry, something went wrong" (the
+    # reply named Problem.path, which does not exist) and no alert was posted.
+    make, _, _ = desk_world
+    ctx = make()
+    ctx.desks["birds"].indexer = _indexer_for(ctx, desk_world, "birds", public_only=False)
+    channel = FakeTextChannel(BIRDERS * 100)
+    client = client_of(ctx, [channel])
+    cog = DeskCog(client, ctx)
+    asyncio.run(cog.cog_load())
+    ctx.desks["birds"].follows.follow(BIRDERS, channel.id, 1, "bridge reopened to traffic after repairs")
+    site.routes["/one-missing.xml"] = Route(
+        content_type="application/rss+xml", body=rss([*ARTICLES, "gone-story"], site.url).encode()
+    )
+    added = interaction(client, BIRDERS, manage=True)
+    asyncio.run(invoke(cog.add, cog, added, url=f"{site.url}/one-missing.xml"))
+    message = added.sent()[-1][1]["content"]
+    assert message.startswith("Added 3 articles") and "something went wrong" not in message
+    assert f"Skipped 1:\n• {site.url}/news/gone-story: HTTP 404" in message
+    titles = {d.title for d in ctx.desks["birds"].service.snapshot().documents()}
+    assert {t for t, _ in ARTICLES.values()} <= titles
+    assert [a["embed"].title for a in channel.sent] == ["Harbour bridge reopens after two years of repairs"]
