@@ -226,6 +226,7 @@ class NewsSite:
         self.routes["/junk"] = Route(body=bytes(range(256)) * 64)
         self.routes["/private/memo"] = Route(body=article_page("memo", "Private memo", ["Secret."]).encode())
         self.routes["/moved"] = Route(status=301, headers={"Location": "/news/harbour-bridge-reopens"})
+        self.publish_hostile_ingest()
 
     def __enter__(self) -> NewsSite:
         self._thread.start()
@@ -234,3 +235,16 @@ class NewsSite:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    # ------------------------------------------------------------------ issue 25: feeds and citations
+    # Kept in one block at the end so routes added elsewhere do not collide with these.
+
+    def publish_hostile_ingest(self) -> None:
+        """Feeds that are valid but empty or sent with a lying content type (#3)."""
+        slugs = list(ARTICLES)
+        self.routes["/empty-rss.xml"] = Route(content_type="application/rss+xml", body=rss([], self.url).encode())
+        self.routes["/empty-atom.xml"] = Route(content_type="application/atom+xml", body=atom([], self.url).encode())
+        self.routes["/feed-as-text"] = Route(content_type="text/plain", body=rss(slugs[:2], self.url).encode())
+        self.routes["/feed-as-html"] = Route(
+            content_type="text/html; charset=utf-8", body=rss(slugs[:2], self.url).encode()
+        )

@@ -69,6 +69,8 @@ def report_lines(report, source: str) -> list[str]:
             lines.append(f"{name}: {escape(s.reason or 'already a source')}.")
         elif s.status == "removed":
             lines.append(f"Removed {name} and its {s.removed} articles.")
+        elif s.listed == 0 and not s.articles:
+            lines.append(f"{name} ({s.kind}): no items yet; they are fetched at the next refresh.")
         else:
             lines.append(f"{name} ({s.kind}): {s.articles} articles, {s.added} new, {s.updated} changed.")
     if report.written and (report.added or report.updated):

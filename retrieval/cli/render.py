@@ -38,6 +38,10 @@ def print_report(report) -> None:
             err.print(f"[yellow]warning[/]: {name}: {escape(source.reason or 'already a source')}")
         elif source.status == "removed":
             err.print(f"removed {name} and its {source.removed} articles")
+        elif source.listed == 0 and not source.articles:
+            # A valid feed with nothing in it yet (a new or quiet feed) is registered.
+            verb = "added" if source.status == "added" else "synced"
+            err.print(f"{verb} {name}: a {source.kind} with no items yet; they are fetched at the next sync")
         else:
             verb = "added" if source.status == "added" else "synced"
             err.print(

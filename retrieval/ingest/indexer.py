@@ -60,6 +60,7 @@ class SourceReport:
     removed: int = 0
     unchanged: int = 0
     reason: str | None = None  # why it could not be read
+    listed: int | None = None  # items its feed or sitemap listed this time (0: an empty feed)
 
 
 @dataclass(frozen=True)
@@ -487,6 +488,8 @@ class Indexer:
         self._apply(
             plan, None if rebuild else previous, source.key, read.kind, collection, index, status, False, unchanged
         )
+        if read.listed is not None:
+            plan.reports[-1] = dataclasses.replace(plan.reports[-1], listed=read.listed)
         return registry, with_sync(state, source.key, None)
 
     @staticmethod

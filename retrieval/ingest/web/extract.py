@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
+from xml.sax import SAXException
 
 from retrieval.ingest.web.fetch import FetchError, Response
 
@@ -15,6 +16,9 @@ _SNIFF = 2048
 _FEED_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
 _SITEMAP_ROOT = re.compile(rb"<(urlset|sitemapindex)[\s>]", re.IGNORECASE)
 _HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype html|html|head|body|meta|title|div|p|article)\b", re.I | re.S)
+# What may come before an XML document's root element: the declaration, stylesheet
+# processing instructions, comments and a doctype.
+_XML_PROLOG = re.compile(rb"\s*(<\?[^>]*\?>\s*|<!--.*?-->\s*|<!doctype[^>]*>\s*)*", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,25 @@ def kind_of(response: Response) -> str:
         raise FetchError("empty response")
     if media in FEED_TYPES or (media in XML_TYPES | {"", "text/plain"} and _FEED_ROOT.search(head)):
         return "feed"
-    if media in XML_TYPES | {""} and _SITEMAP_ROOT.search(head):
+    if media in XML_TYPES | {"", "text/plain"} and _SITEMAP_ROOT.search(head):
         return "sitemap"
     if media in HTML_TYPES or (media in ("", "text/plain") and _HTML_START.match(head)):
         if _looks_binary(response.body):
             raise FetchError(f"binary content sent as {media or 'an untyped response'}")
-        if _FEED_ROOT.match(head):
-            return "feed"  # a feed served as text/html, which happens
-        return "page"
+        # A feed or sitemap served as text/html happens: the content type lies, so the
+        # root element (after an XML declaration, which the old check did not skip) decides.
+        return _xml_root(head) or "page"
     raise FetchError(f"not an article page, feed or sitemap ({media or 'no content type'})")
+
+
+def _xml_root(head: bytes) -> str | None:
+    """'feed' or 'sitemap' when the document's root element is one, else None."""
+    rest = head[_XML_PROLOG.match(head).end() :]  # type: ignore[union-attr] - the pattern matches empty
+    if _FEED_ROOT.match(rest):
+        return "feed"
+    if _SITEMAP_ROOT.match(rest):
+        return "sitemap"
+    return None
 
 
 def decoded(response: Response) -> str:
@@ -74,8 +88,15 @@ def feed_links(response: Response, limit: int) -> list[Link]:
     """The items of an RSS or Atom feed, newest first as the feed lists them."""
     import feedparser
 
-    parsed = feedparser.parse(response.body, response_headers={"content-location": response.url})
-    if parsed.bozo and not parsed.entries:
+    parsed = feedparser.parse(response.body, response_headers=_feed_headers(response))
+    if not parsed.get("version"):
+        # feedparser found no RSS, Atom or RDF root: whatever it is, it is not a feed.
+        reason = type(parsed.bozo_exception).__name__ if parsed.bozo else "no RSS or Atom root element"
+        raise FetchError(f"not a readable feed ({reason})")
+    if parsed.bozo and not parsed.entries and isinstance(parsed.bozo_exception, SAXException):
+        # Broken XML with nothing salvaged (a truncated download): refused rather than
+        # registered as empty. Other bozo flags (an encoding override, a lenient parse)
+        # do not make a feed unreadable, and a valid feed with no items is a feed.
         raise FetchError(f"not a readable feed ({type(parsed.bozo_exception).__name__})")
     links = []
     for entry in parsed.entries:
@@ -88,6 +109,16 @@ def feed_links(response: Response, limit: int) -> list[Link]:
         if len(links) >= limit:
             break
     return links
+
+
+def _feed_headers(response: Response) -> dict[str, str]:
+    """The headers feedparser is given. Without a content type it flags every feed as
+    NonXMLContentType; a feed sent as text/plain or text/html (known to be a feed by its
+    root element, see :func:`kind_of`) is described as XML, which is what it is."""
+    media = response.content_type if response.content_type in FEED_TYPES | {"application/xml"} else "application/xml"
+    if response.charset:
+        media += f"; charset={response.charset}"
+    return {"content-location": response.url, "content-type": media}
 
 
 def sitemap_links(response: Response, limit: int) -> tuple[list[Link], list[str]]:

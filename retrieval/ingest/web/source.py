@@ -33,6 +33,7 @@ class WebRead:
     unchanged: set[str] = field(default_factory=set)  # ids of held articles answered 304
     all_unchanged: bool = False  # the feed or sitemap itself answered 304
     fetched: int = 0
+    listed: int | None = None  # items a feed or sitemap listed (None: a page, or a 304)
 
 
 def url_key(url: str) -> str:
@@ -80,6 +81,7 @@ def read_web_source(
                 continue
             links += more
     links = list({normalize_url(link.url): link for link in links}.values())
+    read.listed = len(links)
     items = _read_items(links, fetcher, cleaner, held, read, progress)
     if url in fetcher.cache.entries:
         # What the feed listed, by the article each item became: a later 304 is trusted only
