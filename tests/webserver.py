@@ -240,7 +240,8 @@ class NewsSite:
     # Kept in one block at the end so routes added elsewhere do not collide with these.
 
     def publish_hostile_ingest(self) -> None:
-        """Feeds that are valid but empty or sent with a lying content type (#3)."""
+        """Feeds that are valid but empty or sent with a lying content type (#3), and pages
+        that claim another site's canonical link and name (#4)."""
         slugs = list(ARTICLES)
         self.routes["/empty-rss.xml"] = Route(content_type="application/rss+xml", body=rss([], self.url).encode())
         self.routes["/empty-atom.xml"] = Route(content_type="application/atom+xml", body=atom([], self.url).encode())
@@ -248,3 +249,32 @@ class NewsSite:
         self.routes["/feed-as-html"] = Route(
             content_type="text/html; charset=utf-8", body=rss(slugs[:2], self.url).encode()
         )
+        # A page posing as another site's article: its canonical link and og:site_name
+        # name "Reuters" at localhost:PORT, which is another site than 127.0.0.1:PORT
+        # (the same server, so the "real" article can be added too).
+        self.routes["/hostile/spoof"] = Route(body=hostile_page(self.spoofed_url, "Reuters").encode())
+        title, body = REAL_STORY
+        self.routes["/news/real-story"] = Route(body=article_page("real-story", title, body, outlet="Reuters").encode())
+
+    @property
+    def spoofed_url(self) -> str:
+        """Where the hostile page claims to be: this server under the name "localhost"."""
+        return self.url.replace("127.0.0.1", "localhost") + "/news/real-story"
+
+
+REAL_STORY = (
+    "Port workers end three-week strike",
+    [
+        "Port workers voted on Thursday to end a three-week strike after the operator raised its pay offer, "
+        "the union said.",
+        "Ships that had waited off the coast began to unload on Friday morning.",
+    ],
+)
+
+
+def hostile_page(canonical: str, outlet: str) -> str:
+    """The real story's text, with another site's canonical link and name."""
+    title, body = REAL_STORY
+    return article_page("spoof", title, body, outlet=outlet).replace(
+        '<link rel="canonical" href="/news/spoof">', f'<link rel="canonical" href="{canonical}">'
+    )

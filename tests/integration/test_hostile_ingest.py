@@ -27,6 +27,7 @@ def cli(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("SOURCED_CONFIG", str(config))
     monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("COLUMNS", "1000")  # one message, one line: asserted whole
 
     def run(*args: str):
         result = CliRunner().invoke(main, list(args))
@@ -75,3 +76,42 @@ def test_what_is_not_a_feed_is_still_refused(site, cli):
     refused = cli("add", f"{site.url}/broken-feed.xml")
     assert refused.exit_code == 2 and "not a readable feed" in refused.output
     assert sources(cli) == {}
+
+
+# ---------------------------------------------------------------------- #4 spoofed citations
+
+
+def ask_json(cli, question: str) -> dict:
+    result = cli("ask", "--json", question)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_page_cannot_cite_itself_as_another_site_nor_swallow_the_real_article(site, cli):
+    hostile = f"{site.url}/hostile/spoof"
+    port = site.url.rsplit(":", 1)[1]
+    added = cli("add", hostile)
+    assert added.exit_code == 0, added.output
+    assert f"names {site.spoofed_url} as its address, on another site" in added.output  # kept as a note
+    (hit, *_) = ask_json(cli, "port workers end strike")["hits"]
+    assert hit["url"] == hostile  # where the text really came from
+    assert hit["outlet"] == f"Reuters (127.0.0.1:{port})"  # the claim, beside the real site
+    shown = cli("ask", "port workers end strike", "-k", "1").stdout
+    assert hostile in shown and site.spoofed_url not in shown
+
+    # The real article, on the site the hostile page named: its own article, not merged.
+    real = cli("add", site.spoofed_url)
+    assert real.exit_code == 0, real.output
+    assert "same article" not in real.output and "indexed once" not in real.output
+    urls = sorted(a["url"] for a in articles(cli))
+    assert urls == sorted([hostile, site.spoofed_url])
+
+
+def test_a_canonical_link_on_the_same_site_is_still_the_citation(site, cli):
+    from tests.webserver import REAL_STORY, hostile_page
+
+    site.routes["/amp/story"] = Route(body=hostile_page(f"{site.url}/news/the-story", "127.0.0.1").encode())
+    added = cli("add", f"{site.url}/amp/story")
+    assert added.exit_code == 0 and "another site" not in added.output, added.output
+    (article,) = articles(cli)
+    assert article["url"] == f"{site.url}/news/the-story" and article["title"] == REAL_STORY[0]

@@ -36,7 +36,8 @@ def test_an_article_page_becomes_one_clean_article_with_its_own_link(site, web_c
     assert report.added == 1 and not report.problems
     (doc,) = FolderStore(tmp_path / "idx").open().documents()
     assert doc.title == "Council bans facial recognition in city departments"
-    assert doc.outlet == "The Daily Bugle"
+    # A site name that is not plausibly 127.0.0.1's is shown beside the real site (issue 25 #4).
+    assert doc.outlet == f"The Daily Bugle ({site.url.removeprefix('http://')})"
     assert doc.published is not None and doc.published.date().isoformat() == "2024-05-01"
     assert doc.url == f"{site.url}/news/council-bans-face-recognition"  # the canonical link
     assert "first such ban in the state" in doc.text

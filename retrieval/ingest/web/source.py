@@ -8,6 +8,7 @@ is unchanged: its articles are the ones the index already holds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from retrieval.ingest.readers.formats import html_document
 from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
 from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
 from retrieval.types import Document
+from retrieval.ingest.web.sites import outlet_for, same_site
 
 MAX_NESTED_SITEMAPS = 10
 
@@ -113,11 +115,33 @@ def _page(response: Response, url: str, cleaner: Cleaner, fetcher: Fetcher, prob
         doc = html_document(cleaner, decoded(response), url, fields, page_url=response.url)
     except UnreadableError as exc:
         raise FetchError(str(exc)) from None
+    doc = _where_it_came_from(doc, response, fields)
     entry = fetcher.cache.entries.get(url)
     if entry is not None:
         entry["doc"] = doc.id
         entry["kind"] = "page"
     return doc
+
+
+def _where_it_came_from(doc: Document, response: Response, fields: Fields) -> Document:
+    """The page's claims about itself, kept only where they are believable (issue 25 #4).
+
+    A canonical link on another site than the one the page came from (after redirects)
+    is not the article's link, nor its identity: any host could otherwise cite its text
+    as Reuters's and have the real article merged into it later. It is kept as a note
+    (a warning on the source); the article is cited at, and identified by, the address
+    it was fetched from. The claimed site name is shown with the real site beside it
+    unless it is plausibly that site's (:func:`retrieval.web.sites.outlet_for`)."""
+    fetched = response.url
+    url, identity = doc.url, doc.id
+    if url and not same_site(url, fetched):
+        fields.warn(f"names {url} as its address, on another site; cited at the address it came from")
+        url = fetched
+        identity = fields.doc_id(url, doc.source)
+    outlet = outlet_for(doc.outlet, fetched)
+    if (url, identity, outlet) == (doc.url, doc.id, doc.outlet):
+        return doc
+    return dataclasses.replace(doc, url=url, id=identity, outlet=outlet)
 
 
 def _read_items(
