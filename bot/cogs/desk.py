@@ -67,6 +67,8 @@ def report_lines(report, source: str) -> list[str]:
             lines.append(f"⚠️ {name}: {escape(s.reason or 'could not be read')}{kept}.")
         elif s.status == "duplicate":
             lines.append(f"{name}: {escape(s.reason or 'already a source')}.")
+        elif s.status == "removed" and s.kept:
+            lines.append(f"Removed {name} and {s.removed} of its articles; {s.kept} stay, held by another source.")
         elif s.status == "removed":
             lines.append(f"Removed {name} and its {s.removed} articles.")
         elif s.listed == 0 and not s.articles:

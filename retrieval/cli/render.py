@@ -36,6 +36,10 @@ def print_report(report) -> None:
             err.print(f"[red]error[/]: {name}: {escape(source.reason or 'cannot be read')}{kept}")
         elif source.status == "duplicate":
             err.print(f"[yellow]warning[/]: {name}: {escape(source.reason or 'already a source')}")
+        elif source.status == "removed" and source.kept:
+            err.print(
+                f"removed {name} and {source.removed} of its articles; {source.kept} stay, held by another source"
+            )
         elif source.status == "removed":
             err.print(f"removed {name} and its {source.removed} articles")
         elif source.listed == 0 and not source.articles:

@@ -60,6 +60,7 @@ class SourceReport:
     removed: int = 0
     unchanged: int = 0
     reason: str | None = None  # why it could not be read
+    kept: int = 0  # removed: its articles that stay because another source holds them
     listed: int | None = None  # items its feed or sitemap listed this time (0: an empty feed)
 
 
@@ -112,6 +113,9 @@ class _Plan:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    # Per source read: (ids of articles it holds that are indexed under another source,
+    # whether that is all of them: a source re-read whole, not a feed that keeps the past).
+    also: dict[str, tuple[set[str], bool]] = field(default_factory=dict)
 
 
 class Indexer:
@@ -263,7 +267,10 @@ class Indexer:
             named += self._defaults(registry, named, removing, only_added, keys)
             state = read_state(self.store.path)
             index = previous.document_index() if previous is not None and not rebuild else {}
-            registry, state = self._plan_removals(plan, removing, index, registry, state)
+            # Removals: an article that a remaining source also holds stays, under it.
+            registry = self._remove(plan, removing, registry, index, previous)
+            for key in removing:
+                state.pop(key, None)
             state = self._refuse_unreadable(plan, named, keys, state)
             registry += [
                 Source(key, "page" if is_web(key) else kind_of(path), now()) for key, path in named if key not in keys
@@ -279,6 +286,7 @@ class Indexer:
                 for source in registry:
                     if source.kind == "documents":
                         self._keep_stored(plan, previous, source.key)
+            registry, also_changed = _with_also(registry, plan)
             report = self._write(
                 previous,
                 plan,
@@ -288,7 +296,7 @@ class Indexer:
                 started,
                 self._action(add, remove, rebuild),
                 force=rebuild,
-                registry_changed=[s.key for s in registry] != keys,
+                registry_changed=[s.key for s in registry] != keys or also_changed,
             )
             if self._fetcher is not None:
                 # After the commit: validators describe what the live generation holds. Saved
@@ -346,25 +354,6 @@ class Indexer:
         return extra
 
     @staticmethod
-    def _plan_removals(
-        plan: _Plan,
-        removing: set[str],
-        index: dict[str, tuple[str, str, int]],
-        registry: list[Source],
-        state: dict[str, SourceState],
-    ) -> tuple[list[Source], dict[str, SourceState]]:
-        """Mark the articles of each removed source deleted and drop it from the registry."""
-        for key in removing:
-            gone = [doc_id for doc_id, (_, origin, _) in index.items() if origin == key]
-            plan.deletions |= set(gone)
-            plan.removed += len(gone)
-            kind = next(s.kind for s in registry if s.key == key)
-            plan.reports.append(SourceReport(key, kind, "removed", removed=len(gone)))
-            registry = [s for s in registry if s.key != key]
-            state.pop(key, None)
-        return registry, state
-
-    @staticmethod
     def _refuse_unreadable(
         plan: _Plan, named: list[tuple[str, Path]], keys: list[str], state: dict[str, SourceState]
     ) -> dict[str, SourceState]:
@@ -416,6 +405,44 @@ class Indexer:
         status = "added" if source.key not in keys else "synced"
         self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
         return registry, with_sync(state, source.key, None)
+
+    def _remove(
+        self,
+        plan: _Plan,
+        removing: set[str],
+        registry: list[Source],
+        index: dict[str, tuple[str, str, int]],
+        previous: Snapshot | None,
+    ) -> list[Source]:
+        """Drop the ``removing`` sources; the registry after it. Their articles go, except
+        those a remaining source also holds (``Source.also``): each is written again under
+        that source (its stored vectors re-used), so `remove` changes only what it names."""
+        remaining = [s for s in registry if s.key not in removing]
+        heirs: dict[str, str] = {}
+        for source in remaining:
+            for doc_id in source.also:
+                heirs.setdefault(doc_id, source.key)
+        handed: set[str] = set()
+        for source in [s for s in registry if s.key in removing]:
+            owned = [doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key]
+            kept = [doc_id for doc_id in owned if doc_id in heirs]
+            plan.deletions |= set(owned)  # the kept ones are re-added below under their new source
+            if kept and previous is not None:
+                docs = previous.documents(kept)
+                plan.documents += docs
+                plan.origins += [heirs[d.id] for d in docs]
+                for doc_id in kept:
+                    content, _, n = index[doc_id]
+                    index[doc_id] = (content, heirs[doc_id], n)
+                handed |= set(kept)
+            plan.removed += len(owned) - len(kept)
+            plan.reports.append(
+                SourceReport(source.key, source.kind, "removed", removed=len(owned) - len(kept), kept=len(kept))
+            )
+        return [
+            dataclasses.replace(s, also=tuple(x for x in s.also if x not in handed)) if set(s.also) & handed else s
+            for s in remaining
+        ]
 
     @contextlib.contextmanager
     def _web_session(self) -> Iterator[None]:
@@ -479,7 +506,7 @@ class Indexer:
                 self._keep_stored(plan, previous, source.key)
             return registry, with_sync(state, source.key, exc.reason)
         if read.kind != source.kind:
-            registry = [Source(s.key, read.kind, s.added) if s.key == source.key else s for s in registry]
+            registry = [dataclasses.replace(s, kind=read.kind) if s.key == source.key else s for s in registry]
         plan.files_read += read.fetched
         plan.problems += read.problems
         unchanged = held if read.all_unchanged else read.unchanged & held
@@ -529,6 +556,7 @@ class Indexer:
             owner = index.get(doc.id, (None, key, 0))[1]
             if owner != key or doc.id in claimed:
                 plan.merged += 1
+                plan.also.setdefault(key, (set(), prune))[0].add(doc.id)
                 other = owner if owner != key else "another source"
                 plan.problems.append(Problem(doc.source, f"same article as one from {other}; indexed once", False))
                 continue
@@ -554,6 +582,7 @@ class Indexer:
         plan.updated += updated
         plan.unchanged += unchanged
         plan.removed += len(gone)
+        plan.also.setdefault(key, (set(), prune))  # read: a source re-read whole now shares nothing else
         plan.reports.append(SourceReport(key, kind, status, len(seen), added, updated, len(gone), unchanged))
 
     # ------------------------------------------------------------------ writing
@@ -707,6 +736,20 @@ class Indexer:
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
+
+
+def _with_also(registry: list[Source], plan: _Plan) -> tuple[list[Source], bool]:
+    """The registry with each source's shared articles as this sync found them, and
+    whether that changed anything (then a generation is written to keep it)."""
+    out, changed = [], False
+    for source in registry:
+        if source.key in plan.also:
+            ids, whole = plan.also[source.key]
+            also = tuple(sorted(ids if whole else set(source.also) | ids))
+            if also != source.also:
+                source, changed = dataclasses.replace(source, also=also), True
+        out.append(source)
+    return out, changed
 
 
 def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_embed: list[str]):

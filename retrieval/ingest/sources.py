@@ -44,18 +44,36 @@ def source_key(path: str | os.PathLike[str]) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """One registered source, as kept in the manifest."""
+    """One registered source, as kept in the manifest.
+
+    An article two sources hold (a story a feed and a sitemap both list, a file inside a
+    registered folder registered on its own too) is indexed once, under the source that
+    brought it first. ``also`` names the articles this source holds that way, so that
+    removing the other source hands them over instead of deleting them: each command
+    changes only what it names. Kept in the manifest, so a rollback restores it."""
 
     key: str  # absolute path (or a label for documents made in code)
     kind: str
     added: str
+    also: tuple[str, ...] = ()  # ids of articles it holds that are indexed under another source
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.also:
+            del data["also"]  # manifests without shared articles stay as they were
+        else:
+            data["also"] = list(self.also)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
-        return cls(str(data["key"]), str(data.get("kind", "folder")), str(data.get("added", "")))
+        also = data.get("also")
+        return cls(
+            str(data["key"]),
+            str(data.get("kind", "folder")),
+            str(data.get("added", "")),
+            tuple(str(x) for x in also) if isinstance(also, list) else (),
+        )
 
 
 @dataclass(frozen=True)

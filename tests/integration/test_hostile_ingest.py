@@ -115,3 +115,43 @@ def test_a_canonical_link_on_the_same_site_is_still_the_citation(site, cli):
     assert added.exit_code == 0 and "another site" not in added.output, added.output
     (article,) = articles(cli)
     assert article["url"] == f"{site.url}/news/the-story" and article["title"] == REAL_STORY[0]
+
+
+# ---------------------------------------------------------------------- #2 remove keeps what another source holds
+
+
+def test_removing_a_feed_keeps_the_stories_a_registered_sitemap_also_lists(site, cli):
+    feed, sitemap = f"{site.url}/feed.xml", f"{site.url}/sitemap.xml"
+    assert cli("add", feed).exit_code == 0
+    both = cli("add", sitemap)  # lists the feed's three stories: indexed once, under the feed
+    assert both.exit_code == 0 and "indexed once" in both.output, both.output
+    removed = cli("remove", feed)
+    assert removed.exit_code == 0, removed.output
+    assert f"removed {feed} and 0 of its articles; 3 stay, held by another source" in removed.output
+    stories = {a["title"] for a in articles(cli)}
+    assert stories == {title for title, _ in ARTICLES.values()}
+    assert sources(cli)[sitemap]["articles"] == 3  # the sitemap now holds them
+    (hit, *_) = ask_json(cli, "council vote facial recognition ban")["hits"]
+    assert hit["title"] == ARTICLES["council-bans-face-recognition"][0]
+    # Once no source holds them, they go.
+    assert cli("remove", sitemap).exit_code == 0
+    assert articles(cli) == []
+
+
+def test_removing_a_folder_keeps_a_file_in_it_that_is_registered_on_its_own(tmp_path, cli):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for slug, (title, body) in ARTICLES.items():
+        text = "\n\n".join(body)
+        (folder / f"{slug}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.org/news/{slug}\n---\n{text}\n", encoding="utf-8"
+        )
+    kept = folder / "harbour-bridge-reopens.md"
+    assert cli("add", str(folder)).exit_code == 0
+    assert cli("add", str(kept)).exit_code == 0
+    removed = cli("remove", str(folder))
+    assert removed.exit_code == 0, removed.output
+    assert [a["title"] for a in articles(cli)] == [ARTICLES["harbour-bridge-reopens"][0]]
+    assert sources(cli)[str(kept)]["articles"] == 1
+    synced = cli("index")  # the file's next sync finds its article in place: nothing changes
+    assert synced.exit_code == 0 and "Index is up to date" in synced.output, synced.output
