@@ -277,8 +277,34 @@ def render_reliability_doc() -> str:
         "changes nothing (`tests/unit/test_collection.py`); kill -9 at every point of an add, a",
         "merge, a rebuild and a compaction leaves the index whole (`tests/integration/test_crash_points.py`).",
         "",
+        *WEB_AND_COLLECTION_CASES,
     ]
     return "\n".join(lines)
+
+
+# Issue 25: hostile feeds, pages and removals. Each line: the case, then the promise;
+# asserted in the test named (through the CLI or the real bot cog).
+WEB_AND_COLLECTION_CASES = [
+    "## Web sources and the collection",
+    "",
+    "| case | promise (asserted in) |",
+    "|---|---|",
+    "| A valid RSS or Atom feed with no items yet | registered (exit 0, “no items yet”); its items are fetched at the "
+    "next sync (`test_hostile_ingest.py::test_an_empty_feed_is_registered_and_its_items_come_at_the_next_sync`) |",
+    "| A feed sent as `text/plain` or `text/html` | read as a feed by its root element "
+    "(`test_a_feed_sent_as_text_or_html_is_read_by_its_content`); broken XML with no items is still refused |",
+    "| A page on one site whose canonical link and `og:site_name` claim another (Reuters) | cited at the address "
+    "it came from, the claim kept as a warning; shown as “Reuters (its real site)”; the real article added later "
+    "is its own article, not merged (`test_a_page_cannot_cite_itself_as_another_site_nor_swallow_the_real_article`) |",
+    "| `sourced remove` of a feed whose story a registered sitemap also lists, or of a folder holding a file "
+    "registered on its own | the article stays, now under the remaining source; it goes when no source holds it "
+    "(`test_removing_a_feed_keeps_the_stories_a_registered_sitemap_also_lists`, "
+    "`test_removing_a_folder_keeps_a_file_in_it_that_is_registered_on_its_own`) |",
+    "| `/add` in Discord of a feed with one item that answers 404 | the reply names the skipped item, the other "
+    "items are indexed and `/follow` alerts are posted for them "
+    "(`test_desk.py::test_add_of_a_feed_with_one_missing_item_names_it_indexes_the_rest_and_alerts`) |",
+    "",
+]
 
 
 def test_reliability_doc_is_current():
