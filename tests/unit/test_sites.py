@@ -1,10 +1,10 @@
-"""The site rules behind honest web citations (retrieval/web/sites.py, issue 25 #4)."""
+"""The site rules behind honest web citations (retrieval/ingest/web/sites.py, issue 25 #4)."""
 
 from __future__ import annotations
 
 import pytest
 
-from retrieval.web.sites import outlet_for, plausible_outlet, same_site, site
+from retrieval.ingest.web.sites import outlet_for, plausible_outlet, same_site, site
 
 
 def test_a_site_is_the_registrable_domain():

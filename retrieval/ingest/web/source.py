@@ -19,8 +19,8 @@ from retrieval.ingest.readers.fields import Fields, doc_id
 from retrieval.ingest.readers.formats import html_document
 from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
 from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
-from retrieval.types import Document
 from retrieval.ingest.web.sites import outlet_for, same_site
+from retrieval.types import Document
 
 MAX_NESTED_SITEMAPS = 10
 
@@ -131,7 +131,7 @@ def _where_it_came_from(doc: Document, response: Response, fields: Fields) -> Do
     as Reuters's and have the real article merged into it later. It is kept as a note
     (a warning on the source); the article is cited at, and identified by, the address
     it was fetched from. The claimed site name is shown with the real site beside it
-    unless it is plausibly that site's (:func:`retrieval.web.sites.outlet_for`)."""
+    unless it is plausibly that site's (:func:`retrieval.ingest.web.sites.outlet_for`)."""
     fetched = response.url
     url, identity = doc.url, doc.id
     if url and not same_site(url, fetched):
