@@ -1,18 +1,25 @@
 """A news site on 127.0.0.1 for tests: article pages with real page furniture, RSS and
-Atom feeds, a sitemap, robots.txt, and every failure a fetcher must survive. It counts
-requests and honours If-None-Match / If-Modified-Since, so conditional GET and robots can
-be checked. Nothing here touches the internet."""
+Atom feeds, a sitemap, robots.txt, and every failure a fetcher must survive, hostile
+ones included (trickled headers and bodies, gzip bombs, robots.txt behind redirects). It
+counts requests and honours If-None-Match / If-Modified-Since, so conditional GET and
+robots can be checked. Nothing here touches the internet."""
 
 from __future__ import annotations
 
+import functools
+import socket
 import threading
 import time
+import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW_SECONDS = 3.0
+TRICKLE_LINES = 40  # a trickling route sends this many header lines or body pieces...
+TRICKLE_SECONDS = 0.1  # ...one every this long: 4 s in all, far past the tests' deadline
 
 
 def article_page(
@@ -95,6 +102,23 @@ def atom(items: list[str], base: str) -> str:
 <updated>2024-05-01T09:30:00Z</updated>{entries}</feed>"""
 
 
+def _gzip(pieces: object) -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    out = [z.compress(piece) for piece in pieces]  # type: ignore[attr-defined]
+    return b"".join([*out, z.flush()])
+
+
+@functools.cache
+def gzip_bomb(megabytes: int, layers: int = 1) -> bytes:
+    """``megabytes`` MiB of zeros, gzipped ``layers`` times (64 MiB: 65 KB once; 128 MiB
+    twice: 373 bytes). Built on first use, a MiB at a time, and kept for the process."""
+    block = bytes(1 << 20)
+    body = _gzip(block for _ in range(megabytes))
+    for _ in range(layers - 1):
+        body = _gzip([body])
+    return body
+
+
 @dataclass
 class Route:
     status: int = 200
@@ -105,16 +129,21 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     stream_bytes: int = 0  # send this many bytes of filler, in chunks, with no Content-Length
+    trickle_headers: bool = False  # send TRICKLE_LINES filler header lines, TRICKLE_SECONDS apart
+    trickle_body: bool = False  # send the body in TRICKLE_LINES pieces, TRICKLE_SECONDS apart
+    make_body: Callable[[], bytes] | None = None  # a body built when first asked for (bombs)
 
 
 class NewsSite:
     """``with NewsSite() as site:`` serves ``site.routes`` at ``site.url``."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
         self.user_agents: set[str] = set()
+        self.trickled: Counter[str] = Counter()  # header lines or body pieces a trickling route sent
+        self.hung_up: set[str] = set()  # paths whose client went away before the response ended
         self.in_flight = 0
         self.most_in_flight = 0  # the most requests the site was serving at once
         self._count = threading.Lock()
@@ -164,6 +193,9 @@ class NewsSite:
                     self.end_request()
                     self.end_headers()
                     return
+                if route.trickle_headers:
+                    self._trickle_headers(path, route)
+                    return
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 for key, value in route.headers.items():
@@ -184,17 +216,44 @@ class NewsSite:
                     except (BrokenPipeError, ConnectionResetError):
                         pass
                     return
-                self.send_header("Content-Length", str(len(route.body)))
+                body = route.make_body() if route.make_body else route.body
+                self.send_header("Content-Length", str(len(body)))
                 self.end_request()
                 self.end_headers()
                 try:
+                    if route.trickle_body:
+                        step = -(-len(body) // TRICKLE_LINES)
+                        self._trickle(path, [body[i : i + step] for i in range(0, len(body), step)])
+                    else:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    site.hung_up.add(path)
+
+            def _trickle(self, path: str, pieces: list[bytes]) -> None:
+                for piece in pieces:
+                    self.wfile.write(piece)
+                    site.trickled[path] += 1
+                    time.sleep(TRICKLE_SECONDS)
+
+            def _trickle_headers(self, path: str, route: Route) -> None:
+                # The status line at once, then one header line at a time: every read the
+                # client makes gets a byte soon, so only an overall deadline can stop it.
+                self.send_response(route.status)
+                self.flush_headers()
+                try:
+                    self._trickle(path, [f"X-Filler-{n}: {n}\r\n".encode() for n in range(TRICKLE_LINES)])
+                    self.send_header("Content-Type", route.content_type)
+                    self.send_header("Content-Length", str(len(route.body)))
+                    self.end_request()
+                    self.end_headers()
                     self.wfile.write(route.body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    site.hung_up.add(path)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.publish_defaults()
 
@@ -227,6 +286,25 @@ class NewsSite:
         self.routes["/private/memo"] = Route(body=article_page("memo", "Private memo", ["Secret."]).encode())
         self.routes["/moved"] = Route(status=301, headers={"Location": "/news/harbour-bridge-reopens"})
         self.publish_hostile_ingest()
+        # Hostile servers (issue 25): a deadline must stop the tricklers, the size cap the bombs.
+        page = article_page("trickle", "Trickled story", ["Sent a line at a time."]).encode()
+        self.routes["/trickle-headers"] = Route(body=page, trickle_headers=True)
+        self.routes["/trickle-body"] = Route(body=page * 4, trickle_body=True)
+        for path, megabytes, layers in (("/gzip-bomb", 64, 1), ("/gzip-bomb-double", 128, 2)):
+            self.routes[path] = Route(
+                headers={"Content-Encoding": ", ".join(["gzip"] * layers)},
+                make_body=functools.partial(gzip_bomb, megabytes, layers),
+            )
+
+    def robots_behind_redirects(self, hops: int, body: bytes | None = None) -> None:
+        """/robots.txt answers with ``hops`` redirects in a row before the real file (its
+        present body unless ``body`` is given), as a site that moved its robots.txt does."""
+        real = self.routes["/robots.txt"] if body is None else Route(content_type="text/plain", body=body)
+        path = "/robots.txt"
+        for n in range(1, hops + 1):
+            self.routes[path] = Route(status=302, headers={"Location": f"/robots-hop-{n}.txt"})
+            path = f"/robots-hop-{n}.txt"
+        self.routes[path] = real
 
     def __enter__(self) -> NewsSite:
         self._thread.start()
@@ -278,3 +356,24 @@ def hostile_page(canonical: str, outlet: str) -> str:
     return article_page("spoof", title, body, outlet=outlet).replace(
         '<link rel="canonical" href="/news/spoof">', f'<link rel="canonical" href="{canonical}">'
     )
+
+def fake_dns(monkeypatch: object, answers: dict[str, Callable[[], list[str]]]) -> Counter[str]:
+    """Resolve the names in ``answers`` to the addresses their function returns, asked
+    afresh at each lookup (so a test can rebind a name); other names as usual. Returns
+    the number of lookups per name."""
+    real = socket.getaddrinfo
+    lookups: Counter[str] = Counter()
+
+    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        lookups[host] += 1
+        infos = []
+        for address in answers[host]():
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sockaddr = (address, port or 0, 0, 0) if family == socket.AF_INET6 else (address, port or 0)
+            infos.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+        return infos
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)  # type: ignore[attr-defined]
+    return lookups
