@@ -105,6 +105,12 @@ FAILURES = {
     "/report.pdf": "not an article page, feed or sitemap (application/pdf)",
     "/junk": "binary content sent as text/html",
     "/private/memo": "disallowed by robots.txt",
+    # Hostile servers (issue 25): cut off by the request's deadline, or by the size cap
+    # counted as the body is decompressed.
+    "/trickle-headers": "timed out (not finished within 1 s)",
+    "/trickle-body": "timed out (not finished within 1 s)",
+    "/gzip-bomb": "larger than the 1 MB limit once decompressed",
+    "/gzip-bomb-double": "larger than the 1 MB limit once decompressed",
 }
 
 
@@ -146,6 +152,22 @@ def test_cli_add_url_exit_codes(site, web_config, tmp_path, monkeypatch):
     removed = run(main, ["remove", f"{site.url}/atom.xml"])
     assert removed.exit_code == 0, removed.output
     assert len(json.loads(run(main, ["sources", "--json"]).stdout)["articles"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("/gzip-bomb-double", "larger than the 10 MB limit once decompressed"), ("/trickle-headers", "timed out")],
+)
+def test_cli_add_of_a_hostile_server_is_one_line_and_exit_2(site, tmp_path, monkeypatch, path, reason):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "embedding:\n  model: hash\nweb:\n  timeout_seconds: 1\n  host_delay_seconds: 0\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "cli-idx"))
+    result = CliRunner().invoke(main, ["add", site.url + path])
+    assert result.exit_code == 2, result.output
+    assert reason in " ".join(result.output.split()) and "Traceback" not in result.output  # unwrapped
 
 
 def test_a_registered_feed_that_goes_down_keeps_its_articles(site, web_config, tmp_path):
