@@ -94,8 +94,12 @@ class SourcesSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    timeout_seconds: float = _setting(20.0, "Connect and read timeout of one request to a page, feed or sitemap.")
-    max_megabytes: float = _setting(10.0, "Largest response read; a bigger one is stopped while it streams in.")
+    timeout_seconds: float = _setting(
+        20.0, "Longest one request may take, headers and body (robots.txt and each redirect hop are requests)."
+    )
+    max_megabytes: float = _setting(
+        10.0, "Largest response read, once decompressed; a bigger one is stopped while it streams in."
+    )
     max_redirects: int = _setting(5, "Redirects followed for one URL (each hop is checked against robots.txt).")
     host_delay_seconds: float = _setting(1.0, "Pause between two requests to the same host.")
     concurrency: int = _setting(4, "Requests in flight at once (to different hosts).")
