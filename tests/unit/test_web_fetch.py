@@ -111,6 +111,7 @@ def _deflate_raw(data: bytes) -> bytes:
         ("deflate", _deflate_raw),  # "deflate" without its zlib header, as some servers send it
         ("gzip, gzip", lambda b: zlib.compress(zlib.compress(b, wbits=31), wbits=31)),
         ("identity", lambda b: b),
+        ("utf-8", lambda b: b),  # not a compression at all, as some servers send: ignored
     ],
 )
 def test_compressed_pages_still_read_whole(site, coding, encode):
@@ -182,6 +183,7 @@ def loopback_is_public(monkeypatch):
         "[64:ff9b:1::a00:1]",  # local-use NAT64 of 10.0.0.1
         "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
         "[2002:c0a8:101::1]",  # 6to4 of 192.168.1.1
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo, client 192.0.2.45
         "[::ffff:7f00:1]",
         "127.1",
         "2130706433",  # 127.0.0.1 as one number

@@ -42,6 +42,9 @@ CACHE_FILE = "http-cache.json"
 ROBOTS_REDIRECTS = 5  # RFC 9309 2.3.1.2: follow at least five consecutive redirects
 MAX_ENCODINGS = 2  # "gzip, gzip" is seen in the wild; more is only ever an attack
 DECODE_PIECE = 64 * 1024  # most bytes one decompress call may produce
+# Content codings: the ones decoded here (Accept-Encoding: gzip, deflate), then the
+# compressions a server may send anyway and that cannot be read.
+_CODINGS = ("gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress")
 
 
 def _origin(url: str) -> str:
@@ -296,7 +299,13 @@ class Fetcher:
         declared = r.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError(f"larger than the {limit_mb} limit ({int(declared) / 1e6:.1f} MB)")
-        codings = [c for c in r.headers.get_list("content-encoding", split_commas=True) if c.lower() != "identity"]
+        # Other values ("identity", or the bogus "utf-8" some servers send) are not
+        # compression: ignored, as httpx does, so those pages still read.
+        codings = [
+            c.strip().lower()
+            for c in r.headers.get_list("content-encoding", split_commas=True)
+            if c.strip().lower() in _CODINGS
+        ]
         if len(codings) > MAX_ENCODINGS:
             raise FetchError(f"compressed {len(codings)} times over (Content-Encoding: {', '.join(codings)[:60]})")
         pieces: Iterable[bytes] = _capped(r.iter_raw(), cap, f"larger than the {limit_mb} limit (stopped reading)")
@@ -345,12 +354,11 @@ def _capped(pieces: Iterable[bytes], cap: int, why: str) -> Iterator[bytes]:
 def _inflate(pieces: Iterable[bytes], coding: str) -> Iterator[bytes]:
     """Decode one content coding, never more than DECODE_PIECE bytes per zlib call (its
     ``max_length``), so memory stays bounded whatever the compression ratio."""
-    coding = coding.strip().lower()
     if coding in ("gzip", "x-gzip"):
         z = zlib.decompressobj(zlib.MAX_WBITS | 16)
     elif coding == "deflate":
         z = zlib.decompressobj()
-    else:  # only gzip and deflate are asked for (Accept-Encoding)
+    else:  # br, zstd, compress: not asked for (Accept-Encoding)
         raise FetchError(f"compressed in a way sourced does not read (Content-Encoding: {coding[:40]})")
     first = coding == "deflate"
     for data in pieces:
