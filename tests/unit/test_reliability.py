@@ -249,7 +249,7 @@ def render_reliability_doc() -> str:
         "# Reliability: hostile input",
         "",
         "Generated from `tests/unit/test_reliability.py` (`CASES`); the test suite fails if this file",
-        "and the cases disagree. Regenerate with `.venv/bin/python -m tests.test_reliability`.",
+        "and the cases disagree. Regenerate with `.venv/bin/python -m tests.unit.test_reliability`.",
         "",
         "Every case runs `sourced index` on a folder with one good article plus the case's",
         "files, and asserts: exit code 0 (3 with `--strict` when a file is skipped), no",
@@ -278,6 +278,16 @@ def render_reliability_doc() -> str:
         "merge, a rebuild and a compaction leaves the index whole (`tests/integration/test_crash_points.py`).",
         "",
         *WEB_AND_COLLECTION_CASES,
+        "## Hostile web servers",
+        "",
+        "Served by `tests/webserver.py` on 127.0.0.1 and asserted in `tests/unit/test_web_fetch.py`",
+        "(and through `sourced add` in `tests/integration/test_web_sources.py`); figures in",
+        "`benchmarks/hostile_fetch.py`. Each failure is one line for the user, and costs that URL only.",
+        "",
+        "| case | promise |",
+        "|---|---|",
+        *(f"| {case} | {promise} |" for case, promise in WEB_CASES),
+        "",
     ]
     return "\n".join(lines)
 
@@ -304,6 +314,33 @@ WEB_AND_COLLECTION_CASES = [
     "items are indexed and `/follow` alerts are posted for them "
     "(`test_desk.py::test_add_of_a_feed_with_one_missing_item_names_it_indexes_the_rest_and_alerts`) |",
     "",
+]
+
+
+WEB_CASES = [
+    (
+        "Headers or body trickled a line at a time (robots.txt and redirect hops too)",
+        "every request ends within `web.timeout_seconds`: “timed out (not finished within N s)”",
+    ),
+    (
+        "Gzip bomb, `Content-Encoding: gzip` or `gzip, gzip` (robots.txt too)",
+        "decompressed bytes count against `web.max_megabytes` as they are produced; memory stays"
+        " near the cap: “larger than the N MB limit once decompressed”",
+    ),
+    ("Three or more stacked encodings, or one not asked for (br)", "refused before decoding, named"),
+    (
+        "A name that resolves to a private address, or rebinds between check and connect",
+        "with private addresses refused (the bot): the connection goes only to the address checked",
+    ),
+    (
+        "Private IPv4 inside IPv6 (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64, 6to4, Teredo) or as one number",
+        "refused like the IPv4 address itself",
+    ),
+    (
+        "robots.txt behind redirects",
+        "up to five followed (RFC 9309), each hop checked; more is “unavailable” (allow all);"
+        " a non-web or private hop allows nothing",
+    ),
 ]
 
 
