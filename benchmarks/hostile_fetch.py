@@ -12,7 +12,7 @@ For each: peak RSS of the child (getrusage), the peak of Python allocations duri
 fetch (tracemalloc), the time taken against the deadline, and the outcome. Not part of
 the test suite (tests assert the same bounds by counted bytes, never by the clock).
 
-    .venv/bin/python benchmarks/hostile_fetch.py [TIMEOUT_SECONDS] [MAX_MEGABYTES]
+    .venv/bin/python -m benchmarks.hostile_fetch [TIMEOUT_SECONDS] [MAX_MEGABYTES]
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.webserver import NewsSite, Route, gzip_bomb
 
-from tests.webserver import NewsSite, Route, gzip_bomb  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CASES = [
     ("normal page (baseline)", "/news/harbour-bridge-reopens"),
@@ -42,7 +41,7 @@ CASES = [
 
 def child(url: str, timeout: float, max_mb: float) -> None:
     """One fetch in this process; prints one JSON line."""
-    from retrieval.web.fetch import Fetcher, FetchError, FetchSettings
+    from retrieval.ingest.web.fetch import Fetcher, FetchError, FetchSettings
 
     settings = FetchSettings(timeout=timeout, max_bytes=int(max_mb * 1e6), host_delay=0.0)
     with Fetcher(settings) as fetcher:

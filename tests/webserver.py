@@ -357,6 +357,7 @@ def hostile_page(canonical: str, outlet: str) -> str:
         '<link rel="canonical" href="/news/spoof">', f'<link rel="canonical" href="{canonical}">'
     )
 
+
 def fake_dns(monkeypatch: object, answers: dict[str, Callable[[], list[str]]]) -> Counter[str]:
     """Resolve the names in ``answers`` to the addresses their function returns, asked
     afresh at each lookup (so a test can rebind a name); other names as usual. Returns

@@ -13,8 +13,8 @@ import zlib
 
 import pytest
 
-from retrieval.web import fetch
-from retrieval.web.fetch import Fetcher, FetchError, FetchSettings
+from retrieval.ingest.web import fetch
+from retrieval.ingest.web.fetch import Fetcher, FetchError, FetchSettings
 from tests.webserver import TRICKLE_LINES, NewsSite, Route, fake_dns, gzip_bomb
 
 TIMEOUT = 0.5
