@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Built in the library, so the web desk gives the same JSON; kept importable from here.
+from retrieval.jsonout import answer_json as answer_json
+from retrieval.jsonout import hit_json as hit_json
 from retrieval.types import reported_by
 
 
@@ -65,50 +68,6 @@ def print_report(report) -> None:
         f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
         + (f" ({report.segments} segment{'s' if report.segments != 1 else ''})." if report.segments else ".")
     )
-
-
-def hit_json(hit) -> dict[str, Any]:
-    from retrieval.query.highlight import text_fragment_url
-
-    doc = hit.document
-    return {
-        "rank": hit.rank,
-        "score": round(hit.score, 4),
-        "similarity": round(hit.similarity, 4),
-        "sentence_similarity": round(hit.sentence_similarity, 4),
-        "text": hit.text,
-        "highlight": hit.highlight,
-        "highlight_start": hit.highlight_start,
-        "highlight_end": hit.highlight_end,
-        "title": doc.title,
-        "outlet": doc.outlet,
-        "published": doc.published.isoformat() if doc.published else None,
-        "url": doc.url,
-        "url_highlight": text_fragment_url(doc.url, hit.highlight) if doc.url and hit.highlight else None,
-        "source": doc.source,
-        "doc_id": doc.id,
-        "more_in_document": hit.more_in_document,
-        "duplicates": [
-            {
-                "title": d.title,
-                "url": d.url,
-                "outlet": d.outlet,
-                "published": d.published.isoformat() if d.published else None,
-                "source": d.source,
-            }
-            for d in hit.duplicates
-        ],
-    }
-
-
-def answer_json(answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answered": answer.answered,
-        "confidence": round(answer.confidence, 4),
-        "hits": [hit_json(h) for h in answer.hits],
-        "took_ms": round(answer.took_ms, 2),
-    }
 
 
 def print_answer(answer) -> None:

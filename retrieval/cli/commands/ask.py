@@ -13,8 +13,9 @@ from retrieval.cli.context import (
     open_service,
 )
 from retrieval.cli.options import filter_options, index_dir_option, make_filters
-from retrieval.cli.render import answer_json, console, escape, print_answer
-from retrieval.query.ranking import MODES
+from retrieval.cli.render import console, escape, print_answer
+from retrieval.jsonout import answer_json
+from retrieval.ranking import MODES
 
 
 @click.command()

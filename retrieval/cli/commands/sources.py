@@ -13,6 +13,7 @@ from retrieval.cli.context import (
 )
 from retrieval.cli.options import index_dir_option
 from retrieval.cli.render import console, escape
+from retrieval.jsonout import collection_json
 
 
 @click.command()
@@ -24,36 +25,7 @@ def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
     service = open_service(obj.config, index_dir, build_if_missing=False)
     registered, articles = service.collection()
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "sources": [
-                        {
-                            "path": s.key,
-                            "kind": s.kind,
-                            "articles": s.articles,
-                            "added": s.added,
-                            "last_sync": s.last_sync,
-                            "problem": s.problem,
-                        }
-                        for s in registered
-                    ],
-                    "articles": [
-                        {
-                            "title": doc.title,
-                            "url": doc.url,
-                            "outlet": doc.outlet,
-                            "published": doc.published.isoformat() if doc.published else None,
-                            "source": origin,
-                            "file": doc.source,
-                            "doc_id": doc.id,
-                        }
-                        for doc, origin in articles
-                    ],
-                },
-                ensure_ascii=False,
-            )
-        )
+        click.echo(json.dumps(collection_json(registered, articles), ensure_ascii=False))
         return
     stats = service.stats()
     out = console(stderr=False)

@@ -1,0 +1,82 @@
+"""The JSON objects of answers and of the collection, as every adapter gives them.
+
+`sourced ask --json` and `sourced sources --json` print them, and the web desk's
+``/api/ask`` and ``/api/sources`` answer with them, so a script gets the same object
+whichever way it asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _date(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def hit_json(hit) -> dict[str, Any]:
+    from retrieval.highlight import text_fragment_url
+
+    doc = hit.document
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 4),
+        "similarity": round(hit.similarity, 4),
+        "sentence_similarity": round(hit.sentence_similarity, 4),
+        "text": hit.text,
+        "highlight": hit.highlight,
+        "highlight_start": hit.highlight_start,
+        "highlight_end": hit.highlight_end,
+        "title": doc.title,
+        "outlet": doc.outlet,
+        "published": _date(doc.published),
+        "url": doc.url,
+        "url_highlight": text_fragment_url(doc.url, hit.highlight) if doc.url and hit.highlight else None,
+        "source": doc.source,
+        "doc_id": doc.id,
+        "more_in_document": hit.more_in_document,
+        "duplicates": [
+            {"title": d.title, "url": d.url, "outlet": d.outlet, "published": _date(d.published), "source": d.source}
+            for d in hit.duplicates
+        ],
+    }
+
+
+def answer_json(answer) -> dict[str, Any]:
+    """An :class:`~retrieval.types.Answer` as `sourced ask --json` prints it."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "confidence": round(answer.confidence, 4),
+        "hits": [hit_json(h) for h in answer.hits],
+        "took_ms": round(answer.took_ms, 2),
+    }
+
+
+def collection_json(sources, articles) -> dict[str, Any]:
+    """What ``QueryService.collection()`` returns, as `sourced sources --json` prints it."""
+    return {
+        "sources": [
+            {
+                "path": s.key,
+                "kind": s.kind,
+                "articles": s.articles,
+                "added": s.added,
+                "last_sync": s.last_sync,
+                "problem": s.problem,
+            }
+            for s in sources
+        ],
+        "articles": [
+            {
+                "title": doc.title,
+                "url": doc.url,
+                "outlet": doc.outlet,
+                "published": _date(doc.published),
+                "source": origin,
+                "file": doc.source,
+                "doc_id": doc.id,
+            }
+            for doc, origin in articles
+        ],
+    }
