@@ -326,6 +326,27 @@ class BotSettings:
 
 
 @dataclass(frozen=True)
+class WebDeskSettings:
+    questions_per_minute: float = _setting(
+        30.0,
+        "`sourced web`: questions one client may ask per minute (the page and /api/ask together); "
+        "past that it gets 429 and the desk keeps answering others. 0: no limit.",
+    )
+    burst: int = _setting(10, "`sourced web`: questions one client may ask at once before the per-minute rate applies.")
+    trust_forwarded_for: bool = _setting(
+        False,
+        "`sourced web`: take the client's address from the last X-Forwarded-For entry (set by your "
+        "reverse proxy) for rate limiting. Off: the connection's address; turn on only behind a proxy "
+        "that sets the header, or clients can pick their own address.",
+    )
+    root_path: str = _setting(
+        "",
+        "`sourced web`: the path prefix a reverse proxy serves the desk under (e.g. /desk), which "
+        "the proxy strips; the desk's links include it. Empty: served at /.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -335,6 +356,7 @@ class Config:
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     bot: BotSettings = field(default_factory=BotSettings)
+    web_desk: WebDeskSettings = field(default_factory=WebDeskSettings)
     # Folder relative paths in the config file are resolved against.
     base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
     # Where the settings came from: the file read (None: defaults only) and the keys it set.
@@ -517,6 +539,15 @@ def _validate(config: Config) -> None:
     if web.concurrency < 1 or web.feed_items < 1 or web.refresh_minutes < 0:
         raise ConfigError(
             "Settings 'web.concurrency' and 'web.feed_items' must be at least 1, 'web.refresh_minutes' not negative."
+        )
+    desk = config.web_desk
+    if desk.questions_per_minute < 0 or desk.burst < 1:
+        raise ConfigError(
+            "Setting 'web_desk.questions_per_minute' cannot be negative and 'web_desk.burst' must be at least 1."
+        )
+    if desk.root_path and (not desk.root_path.startswith("/") or desk.root_path.endswith("/")):
+        raise ConfigError(
+            "Setting 'web_desk.root_path' must start with / and not end with one (e.g. /desk), or be empty."
         )
     for key in ("drop_lines", "credit_lines", "byline_lines", "bio_sentences", "cut_from"):
         patterns = getattr(config.clean, key)
