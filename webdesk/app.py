@@ -237,7 +237,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return request.app.state.schemas.OpenAPIResponse(request)
+    return JSONResponse(request.app.state.schemas.get_schema(routes=request.app.routes))
 
 
 # --- the page --------------------------------------------------------------------------
