@@ -15,7 +15,7 @@ def _date(value) -> str | None:
 
 
 def hit_json(hit) -> dict[str, Any]:
-    from retrieval.highlight import text_fragment_url
+    from retrieval.query.highlight import text_fragment_url
 
     doc = hit.document
     return {

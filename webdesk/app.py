@@ -84,7 +84,7 @@ class Query:
     form: dict[str, str]  # the values as given, for the page's form and permalinks
 
     def filters(self):
-        from retrieval.ranking import Filters
+        from retrieval.query.ranking import Filters
 
         return Filters(since=self.since, until=self.until, outlet=self.outlet, source=self.source)
 
@@ -168,7 +168,7 @@ class Desk:
         return self._facts[1]
 
     def health(self) -> dict[str, Any]:
-        from retrieval.collection import read_state
+        from retrieval.ingest.sources import read_state
 
         snap = self.service.snapshot()
         syncs = [s.last_sync for s in read_state(self.service.store.path).values() if s.last_sync]

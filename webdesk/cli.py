@@ -48,7 +48,7 @@ def web(
         fail(MISSING_EXTRA)
     config = obj.config
     if collection:
-        from retrieval.collections import check_name
+        from retrieval.desk.collections import check_name
 
         config = dataclasses.replace(config, collection=check_name(collection))
     prefix = config.web_desk.root_path if root_path is None else root_path.rstrip("/")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
-def open_collection(config, index_dir: Path | None = None):
-    """The read-only :class:`~retrieval.service.QueryService` of ``config.collection`` (or of
-    ``index_dir``); its ``collection()`` lists the sources. Every import of library wiring
-    is here, so a move of the library's builders is a change of this function only."""
-    from retrieval.cli.context import open_service
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    return open_service(config, index_dir)
+
+def open_collection(config, index_dir: Path | None = None):
+    """The read-only :class:`~retrieval.query.service.QueryService` of ``config.collection`` (or of
+    ``index_dir``); its ``collection()`` lists the sources. The default collection is built
+    on first use, as `sourced ask` does, saying so on stderr."""
+    from retrieval.wiring import open_collection as wired
+
+    return wired(config, index_dir=index_dir, say=_say).service

@@ -102,11 +102,11 @@ def test_api_sources_is_the_object_sources_json_prints(client, tmp_path, index_d
 
 
 def test_healthz_reports_the_live_generation_and_the_last_sync(client, index_dir):
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["collection"] == "default"
-    assert health["generation"] == IndexStore(index_dir).current_name()
+    assert health["generation"] == FolderStore(index_dir).current_name()
     assert health["last_sync"] and health["last_sync"][:4] >= "2024"
 
 
@@ -263,16 +263,16 @@ def test_an_unexpected_failure_is_one_json_message(index_dir):
 
 
 def test_every_route_is_read_only(client, index_dir):
-    from retrieval.store import IndexStore
+    from retrieval.store import FolderStore
 
     for route in client.app.routes:
         methods = getattr(route, "methods", None) or {"GET", "HEAD"}  # the static files: GET and HEAD only
         assert methods <= {"GET", "HEAD"}, route.path
-    before = IndexStore(index_dir).current_name()
+    before = FolderStore(index_dir).current_name()
     files = sorted(p.relative_to(index_dir) for p in index_dir.rglob("*"))
     for path in ("/", "/api/ask?q=x", "/api/sources", "/healthz", "/api/openapi.json"):
         assert client.get(path).status_code == 200
-    assert IndexStore(index_dir).current_name() == before
+    assert FolderStore(index_dir).current_name() == before
     assert sorted(p.relative_to(index_dir) for p in index_dir.rglob("*")) == files
 
 
@@ -435,7 +435,13 @@ def test_the_desk_never_imports_the_bot_and_nothing_imports_the_desk():
 
 
 def test_library_wiring_is_imported_in_one_place():
-    wiring_modules = ("retrieval.cli.context", "retrieval.store", "retrieval.embedding", "retrieval.service")
+    wiring_modules = (
+        "retrieval.wiring",
+        "retrieval.cli.context",
+        "retrieval.store",
+        "retrieval.embedding",
+        "retrieval.query.service",
+    )
     users = set()
     for file in (ROOT / "webdesk").rglob("*.py"):
         for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):

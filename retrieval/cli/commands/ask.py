@@ -15,7 +15,7 @@ from retrieval.cli.context import (
 from retrieval.cli.options import filter_options, index_dir_option, make_filters
 from retrieval.cli.render import console, escape, print_answer
 from retrieval.jsonout import answer_json
-from retrieval.ranking import MODES
+from retrieval.query.ranking import MODES
 
 
 @click.command()
