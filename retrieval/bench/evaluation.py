@@ -8,6 +8,8 @@ A question file is YAML::
         source: 003_dda86c09921c1694.txt                             # and/or url: https://...
       - q: what is a good banana bread recipe?
         off_topic: true                                             # should not be answered
+      - q: which Texas city banned police use of facial recognition?
+        unanswerable: true                          # on topic, but the articles do not say
 
 A hit matches when its passage contains one of the ``expect`` phrases (case and spacing
 ignored) and, if given, its article has that ``url`` / ``source``.
@@ -34,6 +36,12 @@ class EvalQuestion:
     url: str | None = None
     source: str | None = None
     off_topic: bool = False
+    # On the collection's topic, but nothing in it answers the question: should abstain.
+    unanswerable: bool = False
+
+    @property
+    def should_abstain(self) -> bool:
+        return self.off_topic or self.unanswerable
 
     def matches(self, hit: Hit) -> bool:
         if self.url and (hit.document.url or "").rstrip("/") != self.url.rstrip("/"):
@@ -62,7 +70,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     items = data.get("questions") if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise ConfigError(f"Question file {path} needs a list under 'questions:'.")
-    known = {"q", "expect", "url", "source", "off_topic", "note"}
+    known = {"q", "expect", "url", "source", "off_topic", "unanswerable", "note"}
     out = []
     for n, item in enumerate(items, start=1):
         if not isinstance(item, dict) or not isinstance(item.get("q"), str) or not item["q"].strip():
@@ -78,9 +86,12 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             url=item.get("url"),
             source=item.get("source"),
             off_topic=bool(item.get("off_topic", False)),
+            unanswerable=bool(item.get("unanswerable", False)),
         )
-        if not question.off_topic and not (question.expect or question.url or question.source):
-            raise ConfigError(f"Question {n} in {path} needs 'expect', 'url' or 'source' (or off_topic: true).")
+        if not question.should_abstain and not (question.expect or question.url or question.source):
+            raise ConfigError(
+                f"Question {n} in {path} needs 'expect', 'url' or 'source' (or off_topic / unanswerable: true)."
+            )
         out.append(question)
     return out
 
@@ -95,6 +106,8 @@ class EvalReport:
     mrr: float = 0.0
     answered_rate: float = 0.0
     abstention_rate: float = 0.0
+    unanswerable: int = 0
+    unanswerable_abstention: float = 0.0
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -107,6 +120,8 @@ class EvalReport:
             "mrr": round(self.mrr, 4),
             "answered_rate": round(self.answered_rate, 4),
             "off_topic_abstention": round(self.abstention_rate, 4),
+            "unanswerable_questions": self.unanswerable,
+            "unanswerable_abstention": round(self.unanswerable_abstention, 4),
         }
 
 
@@ -118,7 +133,29 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
             report.off_topic += 1
             report.abstention_rate += 0.0 if answer.answered else 1.0
             report.rows.append(
-                {"q": question.q, "off_topic": True, "answered": answer.answered, "rank": None, "confidence": best}
+                {
+                    "q": question.q,
+                    "off_topic": True,
+                    "unanswerable": False,
+                    "answered": answer.answered,
+                    "rank": None,
+                    "confidence": best,
+                }
+            )
+            continue
+        if question.unanswerable:
+            report.unanswerable += 1
+            report.unanswerable_abstention += 0.0 if answer.answered else 1.0
+            report.rows.append(
+                {
+                    "q": question.q,
+                    "off_topic": False,
+                    "unanswerable": True,
+                    "answered": answer.answered,
+                    "rank": None,
+                    "confidence": best,
+                    "top": answer.hits[0].document.title if answer.hits else None,
+                }
             )
             continue
         matches = [question.matches(h) for h in answer.hits]
@@ -133,6 +170,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
             {
                 "q": question.q,
                 "off_topic": False,
+                "unanswerable": False,
                 "answered": answer.answered,
                 "rank": rank,
                 "confidence": best,
@@ -144,6 +182,8 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
             setattr(report, name, getattr(report, name) / report.on_topic)
     if report.off_topic:
         report.abstention_rate /= report.off_topic
+    if report.unanswerable:
+        report.unanswerable_abstention /= report.unanswerable
     return report
 
 

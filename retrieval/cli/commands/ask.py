@@ -94,8 +94,8 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
     """Score answers on your own question set (hit@1/3/5, MRR, abstention).
 
     QUESTIONS_FILE is YAML: a list under `questions:` of `q:` with `expect:` phrases
-    and/or `url:`/`source:`, or `off_topic: true` for questions that should not be
-    answered. See data/questions.yaml.
+    and/or `url:`/`source:`, or `off_topic: true` / `unanswerable: true` (on topic, but
+    not answered by the collection) for questions that should not be answered. See data/questions.yaml.
     """
     from retrieval.bench.evaluation import evaluate, load_questions
 
@@ -115,7 +115,15 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
         out.print(
             f"{report.off_topic} off-topic questions: {summary['off_topic_abstention']:.2f} correctly not answered"
         )
-    misses = [r for r in report.rows if (r["off_topic"] and r["answered"]) or (not r["off_topic"] and r["rank"] != 1)]
+    if report.unanswerable:
+        out.print(
+            f"{report.unanswerable} on-topic questions the collection does not answer: "
+            f"{summary['unanswerable_abstention']:.2f} correctly not answered"
+        )
+    abstain = [r["off_topic"] or r["unanswerable"] for r in report.rows]
+    misses = [
+        r for r, a in zip(report.rows, abstain, strict=True) if (a and r["answered"]) or (not a and r["rank"] != 1)
+    ]
     if misses:
         from rich.table import Table
 
@@ -124,5 +132,6 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
             table.add_column(column)
         for r in misses:
             found = "off-topic" if r["off_topic"] else (str(r["rank"]) if r["rank"] else f"not in top {k}")
+            found = "unanswerable" if r["unanswerable"] else found
             table.add_row(escape(r["q"]), found, str(r["answered"]), f"{r['confidence']:.2f}")
         out.print(table)

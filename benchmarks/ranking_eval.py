@@ -1,0 +1,226 @@
+#!/usr/bin/env python
+"""Issue 29 in one run: every kind of question, for each ranking variant.
+
+For each variant (``search`` settings over the configured ones) it reports:
+
+- name questions (``benchmarks/devsets/names-*.jsonl``): hit@1 and hit@3 (a shown passage
+  contains the name), and the share answered, train and test;
+- unknown names (``unknown-names-*.jsonl``): the share abstained;
+- the news quiz (RealTime QA dev): MRR@10 as ``sourced bench beir`` computes it (documents
+  ranked by their best passage out of ``ranking.retrieve``) and the share answered;
+- on-topic unanswerable quiz questions (``quiz-unanswerable-*.jsonl``: the question asked
+  with its evidence filtered out, no other passage holding the answer): share abstained;
+- off-topic (``data/calibration-offtopic.txt``, asked of the dev pool and of the bundled
+  articles): share abstained;
+- the bundled eval (``data/questions.yaml``, test) and the hand-written bundled
+  unanswerable train questions (``benchmarks/devsets/bundled-unanswerable-train.yaml``);
+- the warm question time on the bundled articles (mean and p50 over the bundled eval).
+
+Indexes are built once (the dev pool in the bench cache as ``sourced bench beir`` keeps it,
+with sentence vectors; the bundled articles in a temporary folder) and question vectors
+are embedded once for all variants. Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/ranking_eval.py ../shared/benchmarks/realtimeqa-dev \\
+        [--variants default,bm25,dense] [--out benchmarks/results/ranking-eval-<date>.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.bench.beir import load_beir, prepare
+from retrieval.cli.context import bench_cache
+from retrieval.config import load_config, replace
+from retrieval.embedding import configured_embedder
+from retrieval.evaluation import evaluate, load_questions
+from retrieval.indexer import Indexer, bundled_articles
+from retrieval.metrics import mrr_at_k
+from retrieval.ranking import Filters, FusionParams, retrieve
+from retrieval.service import QueryService
+from retrieval.store import IndexStore
+
+ROOT = Path(__file__).resolve().parent.parent
+DEVSETS = ROOT / "benchmarks" / "devsets"
+
+# Named variants: overrides of the `search` settings. "default" is the configured one.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "bm25": {"mode": "bm25"},
+    "dense": {"mode": "dense"},
+    "alpha-0.5": {"question_alpha": 0.5},
+    "alpha-0.3": {"question_alpha": 0.3},
+}
+
+
+class MemoEmbedder:
+    """The embedder, with each question embedded once for every variant."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self._memo: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self._memo.get(text)
+        if vector is None:
+            vector = self._memo[text] = self.inner.embed_query(text)
+        return vector
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _rate(values) -> float | None:
+    values = list(values)
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _name_rows(service: QueryService, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ranks, answered = [], []
+    for row in rows:
+        answer = service.ask(row["q"], k=5)
+        name = row["name"].lower()
+        found = [name in " ".join(h.text.split()).lower() for h in answer.hits]
+        ranks.append(found.index(True) + 1 if any(found) else None)
+        answered.append(answer.answered)
+    return {
+        "n": len(rows),
+        "hit@1": _rate(r == 1 for r in ranks),
+        "hit@3": _rate(r is not None and r <= 3 for r in ranks),
+        "answered": _rate(answered),
+        "answered_when_name_shown": _rate(a for a, r in zip(answered, ranks, strict=True) if r is not None),
+        "missed@3": [row["q"] for row, r in zip(rows, ranks, strict=True) if r is None or r > 3][:40],
+    }
+
+
+def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bundled_store, folder) -> dict[str, Any]:
+    search = replace(config, search=overrides).search
+    service = QueryService(IndexStore(pool["run"].snapshot.path.parent), lambda: embedder, search)
+    bundled = QueryService(bundled_store, lambda: embedder, search)
+    out: dict[str, Any] = {"variant": variant, "search": overrides}
+    for split in ("train", "test"):
+        out[f"names_{split}"] = _name_rows(service, _jsonl(DEVSETS / f"names-{split}.jsonl"))
+        unknown = _jsonl(DEVSETS / f"unknown-names-{split}.jsonl")
+        out[f"unknown_names_{split}"] = {
+            "n": len(unknown),
+            "abstained": _rate(not service.ask(r["q"], k=5).answered for r in unknown),
+        }
+        dataset = pool[split]
+        params = FusionParams.from_settings(search)
+        mode = search.mode
+        mrr, answered = [], []
+        for qid, text in dataset.queries.items():
+            vector = embedder.embed_query(text)
+            candidates = retrieve(pool["run"].snapshot, vector, text, mode, 300, params)
+            ranked = pool["run"].rank_documents([c.row for c in candidates])
+            mrr.append(mrr_at_k(ranked, dataset.qrels[qid], 10))
+            answered.append(service.ask(text, k=5).answered)
+        out[f"quiz_{split}"] = {"n": len(mrr), "mrr@10": round(float(np.mean(mrr)), 4), "answered": _rate(answered)}
+        abstained = []
+        everything = set(dataset.corpus)
+        for row in _jsonl(DEVSETS / f"quiz-unanswerable-{split}.jsonl"):
+            text = pool["all_queries"][row["query_id"]]
+            keep = Filters(documents=frozenset(everything - set(row["exclude"])))
+            abstained.append(not service.ask(text, k=5, filters=keep).answered)
+        out[f"quiz_unanswerable_{split}"] = {"n": len(abstained), "abstained": _rate(abstained)}
+    off = [q.strip() for q in (ROOT / "data" / "calibration-offtopic.txt").read_text().splitlines()]
+    off = [q for q in off if q and not q.startswith("#")]
+    out["offtopic_calibration"] = {
+        "n": 2 * len(off),
+        "abstained": _rate(
+            [not service.ask(q, k=5).answered for q in off] + [not bundled.ask(q, k=5).answered for q in off]
+        ),
+    }
+    train_u = load_questions(DEVSETS / "bundled-unanswerable-train.yaml")
+    out["bundled_unanswerable_train"] = {
+        "n": len(train_u),
+        "abstained": _rate(not bundled.ask(q.q, k=5).answered for q in train_u),
+    }
+    questions = load_questions(ROOT / "data" / "questions.yaml")
+    times = []
+    answers = []
+    for q in questions:
+        started = time.perf_counter()
+        answers.append(bundled.ask(q.q, k=5))
+        times.append((time.perf_counter() - started) * 1000)
+    report = evaluate(questions, answers)
+    out["bundled_eval"] = report.summary()
+    out["bundled_eval"]["missed@3"] = [
+        r["q"] for r in report.rows if not r["off_topic"] and not r["unanswerable"] and (r["rank"] or 99) > 3
+    ]
+    out["bundled_eval"]["wrongly_answered"] = [r["q"] for r in report.rows if r["unanswerable"] and r["answered"]]
+    out["bundled_eval"]["not_answered"] = [
+        r["q"] for r in report.rows if not r["off_topic"] and not r["unanswerable"] and not r["answered"]
+    ]
+    out["bundled_ms"] = {"mean": round(statistics.mean(times), 2), "p50": round(statistics.median(times), 2)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help="the RealTime QA dev folder (BEIR layout)")
+    parser.add_argument("--variants", default="default,bm25,dense", help="comma-separated names from VARIANTS")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    config = load_config()
+    inner = configured_embedder(config.embedding)
+    embedder = MemoEmbedder(inner)
+    train, test = load_beir(args.folder, "train"), load_beir(args.folder, "test")
+    run = prepare(test, args.folder, config, inner, bench_cache(), sentences=True)
+    all_queries = {**train.queries, **test.queries}
+    pool = {"run": run, "train": train, "test": test, "all_queries": all_queries}
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bundled_store = IndexStore(Path(tmp))
+        Indexer(config, bundled_store, inner).run([bundled_articles()])
+        for name in args.variants.split(","):
+            started = time.perf_counter()
+            row = measure(name, VARIANTS[name], config, embedder, pool, bundled_store, args.folder)
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            results.append(row)
+            print(json.dumps(_brief(row)), flush=True)
+    out = args.out or ROOT / "benchmarks" / "results" / f"ranking-eval-{date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"date": date.today().isoformat(), "model": inner.model_id, "variants": results}
+    out.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def _brief(row: dict[str, Any]) -> dict[str, Any]:
+    """One line per variant: the headline figures."""
+    b = row["bundled_eval"]
+    return {
+        "variant": row["variant"],
+        **{f"names_{s}_hit@1": row[f"names_{s}"]["hit@1"] for s in ("train", "test")},
+        **{f"names_{s}_hit@3": row[f"names_{s}"]["hit@3"] for s in ("train", "test")},
+        **{f"names_{s}_answered": row[f"names_{s}"]["answered"] for s in ("train", "test")},
+        **{f"unknown_{s}_abstained": row[f"unknown_names_{s}"]["abstained"] for s in ("train", "test")},
+        **{f"quiz_{s}_mrr": row[f"quiz_{s}"]["mrr@10"] for s in ("train", "test")},
+        **{f"quiz_{s}_answered": row[f"quiz_{s}"]["answered"] for s in ("train", "test")},
+        **{f"quizU_{s}_abstained": row[f"quiz_unanswerable_{s}"]["abstained"] for s in ("train", "test")},
+        "offtopic_abstained": row["offtopic_calibration"]["abstained"],
+        "bundledU_train_abstained": row["bundled_unanswerable_train"]["abstained"],
+        "bundled_hit@1": b["hit@1"],
+        "bundled_hit@3": b["hit@3"],
+        "bundled_answered": b["answered_rate"],
+        "bundled_offtopic_abstained": b["off_topic_abstention"],
+        "bundled_unanswerable_abstained": b["unanswerable_abstention"],
+        "bundled_p50_ms": row["bundled_ms"]["p50"],
+        "seconds": row["seconds"],
+    }
+
+
+if __name__ == "__main__":
+    main()
