@@ -54,10 +54,18 @@ DEVSETS = ROOT / "benchmarks" / "devsets"
 # Named variants: overrides of the `search` settings. "default" is the configured one.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "bm25": {"mode": "bm25"},
-    "dense": {"mode": "dense"},
+    "bm25": {"mode": "bm25", "named_min_score": None},
+    "dense": {"mode": "dense", "named_min_score": None},
     "alpha-0.5": {"question_alpha": 0.5},
     "alpha-0.3": {"question_alpha": 0.3},
+    "name-0.1": {"name_alpha": 0.1, "_share_from": 0.5},
+    "name-0.3": {"name_alpha": 0.3, "_share_from": 0.5},
+    "name-0.5": {"name_alpha": 0.5, "_share_from": 0.5},
+    "name-0.1-from-0.7": {"name_alpha": 0.1, "_share_from": 0.7},
+    "name-0.3-from-0.7": {"name_alpha": 0.3, "_share_from": 0.7},
+    # The default before issue 29: one weight per form, `answered` by min_score alone.
+    "before": {"name_alpha": None, "named_min_score": None},
+    "unknown-named": {"_unknown": "named"},
 }
 
 
@@ -87,10 +95,16 @@ def _rate(values) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
-def _name_rows(service: QueryService, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _record(records: list, kind: str, answer, should_answer: bool) -> None:
+    """What `answered` is decided on, per question, to calibrate it afterwards."""
+    records.append([kind, round(answer.confidence, 4), answer.evidence, should_answer])
+
+
+def _name_rows(service: QueryService, rows: list[dict[str, Any]], records: list, kind: str) -> dict[str, Any]:
     ranks, answered = [], []
     for row in rows:
         answer = service.ask(row["q"], k=5)
+        _record(records, kind, answer, True)
         name = row["name"].lower()
         found = [name in " ".join(h.text.split()).lower() for h in answer.hits]
         ranks.append(found.index(True) + 1 if any(found) else None)
@@ -106,16 +120,28 @@ def _name_rows(service: QueryService, rows: list[dict[str, Any]]) -> dict[str, A
 
 
 def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bundled_store, folder) -> dict[str, Any]:
+    import retrieval.ranking as ranking
+
+    overrides = dict(overrides)
+    ranking.NAME_SHARE_FROM = overrides.pop("_share_from", 0.7)  # constants, varied here only
+    ranking.UNKNOWN_WORDS = overrides.pop("_unknown", "all")
     search = replace(config, search=overrides).search
     service = QueryService(IndexStore(pool["run"].snapshot.path.parent), lambda: embedder, search)
     bundled = QueryService(bundled_store, lambda: embedder, search)
     out: dict[str, Any] = {"variant": variant, "search": overrides}
+    records: list = []
+
+    def ask(svc, q, kind, should_answer, **kw):
+        answer = svc.ask(q, k=5, **kw)
+        _record(records, kind, answer, should_answer)
+        return answer
+
     for split in ("train", "test"):
-        out[f"names_{split}"] = _name_rows(service, _jsonl(DEVSETS / f"names-{split}.jsonl"))
+        out[f"names_{split}"] = _name_rows(service, _jsonl(DEVSETS / f"names-{split}.jsonl"), records, f"names_{split}")
         unknown = _jsonl(DEVSETS / f"unknown-names-{split}.jsonl")
         out[f"unknown_names_{split}"] = {
             "n": len(unknown),
-            "abstained": _rate(not service.ask(r["q"], k=5).answered for r in unknown),
+            "abstained": _rate(not ask(service, r["q"], f"unknown_{split}", False).answered for r in unknown),
         }
         dataset = pool[split]
         params = FusionParams.from_settings(search)
@@ -126,27 +152,28 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
             candidates = retrieve(pool["run"].snapshot, vector, text, mode, 300, params)
             ranked = pool["run"].rank_documents([c.row for c in candidates])
             mrr.append(mrr_at_k(ranked, dataset.qrels[qid], 10))
-            answered.append(service.ask(text, k=5).answered)
+            answered.append(ask(service, text, f"quiz_{split}", True).answered)
         out[f"quiz_{split}"] = {"n": len(mrr), "mrr@10": round(float(np.mean(mrr)), 4), "answered": _rate(answered)}
         abstained = []
         everything = set(dataset.corpus)
         for row in _jsonl(DEVSETS / f"quiz-unanswerable-{split}.jsonl"):
             text = pool["all_queries"][row["query_id"]]
             keep = Filters(documents=frozenset(everything - set(row["exclude"])))
-            abstained.append(not service.ask(text, k=5, filters=keep).answered)
+            abstained.append(not ask(service, text, f"quizU_{split}", False, filters=keep).answered)
         out[f"quiz_unanswerable_{split}"] = {"n": len(abstained), "abstained": _rate(abstained)}
     off = [q.strip() for q in (ROOT / "data" / "calibration-offtopic.txt").read_text().splitlines()]
     off = [q for q in off if q and not q.startswith("#")]
     out["offtopic_calibration"] = {
         "n": 2 * len(off),
         "abstained": _rate(
-            [not service.ask(q, k=5).answered for q in off] + [not bundled.ask(q, k=5).answered for q in off]
+            [not ask(service, q, "offtopic", False).answered for q in off]
+            + [not ask(bundled, q, "offtopic", False).answered for q in off]
         ),
     }
     train_u = load_questions(DEVSETS / "bundled-unanswerable-train.yaml")
     out["bundled_unanswerable_train"] = {
         "n": len(train_u),
-        "abstained": _rate(not bundled.ask(q.q, k=5).answered for q in train_u),
+        "abstained": _rate(not ask(bundled, q.q, "bundledU_train", False).answered for q in train_u),
     }
     questions = load_questions(ROOT / "data" / "questions.yaml")
     times = []
@@ -155,6 +182,8 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
         started = time.perf_counter()
         answers.append(bundled.ask(q.q, k=5))
         times.append((time.perf_counter() - started) * 1000)
+        kind = "bundled_offtopic" if q.off_topic else "bundled_unanswerable" if q.unanswerable else "bundled"
+        _record(records, kind, answers[-1], not q.should_abstain)
     report = evaluate(questions, answers)
     out["bundled_eval"] = report.summary()
     out["bundled_eval"]["missed@3"] = [
@@ -165,6 +194,7 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
         r["q"] for r in report.rows if not r["off_topic"] and not r["unanswerable"] and not r["answered"]
     ]
     out["bundled_ms"] = {"mean": round(statistics.mean(times), 2), "p50": round(statistics.median(times), 2)}
+    out["records"] = records  # [kind, confidence, evidence, should be answered]
     return out
 
 

@@ -258,12 +258,29 @@ class SearchSettings:
         "question does not share the answer's wording as a claim does, so the embedding side counts "
         "for more (chosen by out-of-fold CV on news questions: docs/quality.md).",
     )
+    name_alpha: float | None = _setting(
+        0.1,
+        "Weight of the embedding side for a question made only of names and numbers ('Who is "
+        "Nicole Ozer?'); a question that also has other words gets a weight between this and the "
+        "usual one, by the share of its word weight (IDF) on its names. Empty: one weight.",
+    )
     rrf_k: int = _setting(60, "The k of reciprocal-rank fusion (used when fusion is 'rrf').")
     min_score: float = _setting(
         0.465,
         "Cosine similarity the closest passage or answer sentence must reach for the question to "
         "count as answered (calibrated: docs/ranking.md); below it the closest passages are shown "
         "marked low-confidence.",
+    )
+    answer_terms: float = _setting(
+        0.0,
+        "Share (IDF-weighted) of a question's specific terms (its names and numbers, and words no "
+        "passage holds) that one of the first three passages shown must contain for the question to "
+        "count as answered; questions without such terms go by min_score alone. 0: not checked.",
+    )
+    named_min_score: float | None = _setting(
+        0.2,
+        "When one of the first three passages shown holds every specific term of the question, this "
+        "cosine is enough to count as answered (instead of min_score). Empty: min_score always.",
     )
     per_document: int = _setting(1, "Most passages from one article among the results.")
     duplicate_threshold: float = _setting(
@@ -525,10 +542,12 @@ def _validate(config: Config) -> None:
         raise ConfigError("Setting 'bot.max_question_chars' must be 1-1000 and 'bot.cooldown_seconds' not negative.")
     if config.search.k < 1 or config.search.per_document < 1 or config.embedding.batch_size < 1:
         raise ConfigError("Settings 'search.k', 'search.per_document' and 'embedding.batch_size' must be at least 1.")
-    alphas_ok = all(0.0 <= a <= 1.0 for a in (config.search.alpha, config.search.question_alpha))
+    alphas = (config.search.alpha, config.search.question_alpha, config.search.name_alpha)
+    alphas_ok = all(0.0 <= a <= 1.0 for a in alphas if a is not None)
     if not alphas_ok or not 0.0 < config.search.mmr_lambda <= 1.0:
         raise ConfigError(
-            "Settings 'search.alpha' and 'search.question_alpha' must be in [0, 1] and 'search.mmr_lambda' in (0, 1]."
+            "Settings 'search.alpha' and 'search.question_alpha' must be in [0, 1] (so must "
+            "'search.name_alpha' when set) and 'search.mmr_lambda' in (0, 1]."
         )
     web = config.web
     if web.timeout_seconds <= 0 or web.max_megabytes <= 0 or web.max_redirects < 0 or web.host_delay_seconds < 0:

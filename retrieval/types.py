@@ -127,3 +127,7 @@ class Answer:
     took_ms: float = 0.0
     # Cosine similarity of the closest passage or sentence *shown*: what `answered` is decided on.
     confidence: float = 0.0
+    # IDF-weighted share of the question's specific terms (names, numbers, words no passage
+    # holds) found in one of the first three passages shown; None when it names nothing
+    # specific. With `search.answer_terms`, also what `answered` is decided on.
+    evidence: float | None = None

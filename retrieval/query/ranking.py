@@ -6,6 +6,7 @@ oracle and measured on its own (``sourced bench beir`` runs every mode).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,69 @@ _QUESTION_START = re.compile(
 def is_question(text: str) -> bool:
     """Whether ``text`` is asked as a question (which fusion weight it gets)."""
     return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+# Words that ask rather than say what about: left out of a question's word weight, so that
+# "Who is Nicole Ozer?" is all name.
+_ASKING = (
+    "who whom whose what which when where why how is are was were do does did done can could "
+    "should will would has have had say said says tell told know about happen happened"
+)
+# The adapted weight starts to move once the names carry this share of the question's word
+# weight, and reaches ``name_alpha`` when they carry all of it (tuned on dev train: quiz
+# questions with a name in them stay below it, docs/quality.md).
+NAME_SHARE_FROM = 0.7
+# Which words no passage holds count as specific asks: only names and numbers ("named") or
+# any word ("all"); chosen on dev train (docs/quality.md).
+UNKNOWN_WORDS = "all"
+# A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
+# or a number ("2019", "98").
+_NAME_WORD = re.compile(r"(?<![\w'’-])(?:[A-Z][\w'’.-]*|\d[\d,.]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Specifics:
+    """What a question asks about specifically, as BM25 tokens (docs/quality.md, issue 29).
+
+    ``named``: tokens of its names and numbers (capitalised words after the first, digits)
+    that the collection holds, with their IDF; ``unknown``: tokens of any of its words that
+    no passage holds; ``total``: the IDF of every question token the collection holds.
+    """
+
+    named: Mapping[str, float]
+    unknown: frozenset[str]
+    total: float
+    top_idf: float  # the IDF of a word in one passage: what an unknown word weighs
+
+    @property
+    def share(self) -> float:
+        """How much of the question's word weight is its names and numbers (0..1)."""
+        return min(1.0, sum(self.named.values()) / self.total) if self.total > 0 else 0.0
+
+    def presence(self, tokens: set[str]) -> float | None:
+        """IDF-weighted share of the specific tokens in ``tokens`` (a shown passage), or
+        None when the question names nothing specific."""
+        weight = sum(self.named.values()) + self.top_idf * len(self.unknown)
+        if weight <= 0:
+            return None
+        return sum(w for t, w in self.named.items() if t in tokens) / weight
+
+
+def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], lexical) -> Specifics:
+    """The :class:`Specifics` of ``question``; ``tokens`` are its BM25 tokens and ``idf``
+    their IDF in the collection (``lexical.idf``), missing for tokens it does not hold."""
+    words = _NAME_WORD.findall(question)
+    if words and question.lstrip().startswith(words[0]) and not words[0][0].isdigit():
+        words = words[1:]  # the first word is capitalised anyway
+    named_tokens = set(lexical.query_tokens(" ".join(words))) if words else set()
+    asking = set(lexical.query_tokens(_ASKING))
+    tokens = [t for t in tokens if t not in asking or t in named_tokens]
+    named = {t: idf[t] for t in named_tokens if t in idf}
+    pool = tokens if UNKNOWN_WORDS == "all" else [t for t in tokens if t in named_tokens]
+    unknown = frozenset(t for t in pool if t not in idf)
+    rows = max(int(getattr(lexical, "live_rows", 0)), 1)
+    top_idf = math.log(1 + (rows - 0.5) / 1.5)
+    return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +158,25 @@ class FusionParams:
     # rarely shares the answer's words (it asks "who urged", the passage says "called
     # on"), a claim restates them, so the two are weighted apart (docs/quality.md).
     question_alpha: float | None = None
+    # Dense weight for a question made only of names and numbers ("Who is Nicole Ozer?");
+    # between that and the usual weight by the share of the question's word weight (IDF)
+    # its names carry. None: no such adaptation. The model blurs names it does not know,
+    # BM25 matches them exactly (docs/quality.md, issue 29).
+    name_alpha: float | None = None
 
     @classmethod
     def from_settings(cls, search: SearchSettings) -> FusionParams:
-        return cls(search.fusion, search.alpha, search.rrf_k, search.question_alpha)
+        return cls(search.fusion, search.alpha, search.rrf_k, search.question_alpha, search.name_alpha)
 
-    def alpha_for(self, question: str) -> float:
-        if self.question_alpha is not None and is_question(question):
-            return self.question_alpha
-        return self.alpha
+    def alpha_for(self, question: str, name_share: float = 0.0) -> float:
+        alpha = self.alpha
+        asked = is_question(question)
+        if self.question_alpha is not None and asked:
+            alpha = self.question_alpha
+        # Questions only: claims and keyword searches keep the weight tuned on SciFact.
+        if self.name_alpha is not None and asked and name_share > NAME_SHARE_FROM:
+            alpha -= (alpha - min(alpha, self.name_alpha)) * (name_share - NAME_SHARE_FROM) / (1 - NAME_SHARE_FROM)
+        return alpha
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -172,7 +246,11 @@ def retrieve(
     elif params.fusion == "rrf":
         fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(lexical))
     else:
-        alpha = params.alpha_for(question)
+        share = 0.0
+        if params.name_alpha is not None and is_question(question):
+            toks = query_tokens if query_tokens is not None else snap.lexical.query_tokens(question)
+            share = specifics(question, toks, snap.lexical.idf(toks), snap.lexical).share
+        alpha = params.alpha_for(question, share)
         fused = alpha * _minmax(dense) + (1.0 - alpha) * _minmax(lexical)
     order = np.argsort(-fused, kind="stable")[:n]
     return [Candidate(int(rows_arr[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]

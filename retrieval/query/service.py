@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from retrieval.config import SearchSettings
-from retrieval.embedding import Embedder
-from retrieval.errors import IndexMismatchError, QuestionError
-from retrieval.query.highlight import sentence_coverage
-from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select
-from retrieval.store import Snapshot, Store
-from retrieval.types import Answer, Document, Hit
+from .config import SearchSettings
+from .embedding import Embedder
+from .errors import IndexMismatchError, QuestionError
+from .highlight import sentence_coverage
+from .ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
+from .store import IndexStore, Snapshot
+from .types import Answer, Document, Hit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,15 +235,41 @@ class QueryService:
             stories,
             self.settings.same_story,
         )
-        hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset)
+        shown_tokens: list[set[str]] = []
+        hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
-        answered = bool(hits) and confidence >= self.settings.min_score
+        evidence = self._evidence(text, tokens, snap, shown_tokens)
+        answered = bool(hits) and self._answered(confidence, evidence)
         took = (time.perf_counter() - started) * 1000
-        return Answer(question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence)
+        return Answer(
+            question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence, evidence=evidence
+        )
 
-    def _hits(self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int) -> list[Hit]:
+    @staticmethod
+    def _evidence(text: str, tokens: list[str], snap: Snapshot, shown: list[set[str]]) -> float | None:
+        """IDF-weighted share of the question's specific terms (names, numbers, words the
+        collection lacks) in the best of the first three passages shown; None when the
+        question names nothing specific."""
+        found = specifics(text, tokens, snap.lexical.idf(tokens), snap.lexical)
+        return max((p for p in (found.presence(t) for t in shown[:3]) if p is not None), default=None)
+
+    def _answered(self, confidence: float, evidence: float | None) -> bool:
+        """Whether what is shown answers: close enough in meaning (``min_score``) and, when
+        the question names something specific, enough of it in a passage shown
+        (``answer_terms``); all of it there lowers the similarity needed to
+        ``named_min_score`` (docs/quality.md)."""
+        search = self.settings
+        if evidence is None:  # nothing specific asked
+            return confidence >= search.min_score
+        if search.named_min_score is not None and evidence >= 1.0 - 1e-6 and confidence >= search.named_min_score:
+            return True
+        return confidence >= search.min_score and evidence >= search.answer_terms
+
+    def _hits(
+        self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int, shown_tokens=None
+    ) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
@@ -299,18 +325,20 @@ class QueryService:
                 alt, group = next(flat_iter)
                 chunk = found[alt.row][0]
                 if not group:  # no stored sentences (should not happen): the whole passage
-                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)), 0.0)
+                    candidate_best = (float("-inf"), alt, (0, len(chunk.text)), 0.0, group)
                 else:
                     local = scores[cursor : cursor + len(group)]
                     i = int(np.argmax(local))
                     _, a, b, _ = group[i]
                     closest = float(shown_sim[cursor : cursor + len(group)].max())
-                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start), closest)
+                    candidate_best = (float(local[i]), alt, (a - chunk.start, b - chunk.start), closest, group)
                 cursor += len(group)
                 if best is None or candidate_best[0] > best[0] + 1e-6:
                     best = candidate_best
-            _, alt, span, closest = best
+            _, alt, span, closest, group = best
             shown.append(alt.row)
+            if shown_tokens is not None:
+                shown_tokens.append({tok for *_, t in group for tok in t.split()})
             chunk, doc = found[alt.row]
             duplicates = tuple(dict.fromkeys(found[r][1] for r in entry.duplicate_rows if found[r][1].id != doc.id))
             hits.append(

@@ -56,7 +56,9 @@ def check_answer(svc, answer, k):
             assert 0 <= hit.highlight_start < hit.highlight_end <= len(hit.text)
     expected = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
     assert answer.confidence == pytest.approx(expected)
-    assert answer.answered == (bool(hits) and answer.confidence >= svc.settings.min_score)
+    # Close enough in meaning, or (named_min_score) every specific term of the question shown.
+    assert answer.answered == (bool(hits) and svc._answered(answer.confidence, answer.evidence))
+    assert answer.evidence is None or 0.0 <= answer.evidence <= 1.0
 
 
 # What each hostile question asks once its decoration is taken off: the decoration must

@@ -5,9 +5,18 @@ from datetime import UTC
 import numpy as np
 import pytest
 
-from retrieval.query.highlight import sentence_coverage, text_fragment_url
-from retrieval.query.ranking import Candidate, Filters, FusionParams, is_question, retrieve, select
-from retrieval.store.lexical import CollectionBM25, tokenize
+from retrieval.highlight import sentence_coverage, text_fragment_url
+from retrieval.lexical import CollectionBM25, tokenize
+from retrieval.ranking import (
+    NAME_SHARE_FROM,
+    Candidate,
+    Filters,
+    FusionParams,
+    is_question,
+    retrieve,
+    select,
+    specifics,
+)
 from tests.helpers import BUNDLED, service_for
 
 
@@ -235,3 +244,61 @@ def test_service_pages_with_offset(bundled_index, hash_config):
 
 def test_bundled_exists():
     assert BUNDLED.is_dir()
+
+
+def test_specifics_of_a_name_question():
+    lexical = CollectionBM25.from_texts(["Nicole Ozer warned about face surveillance", "Amazon sells Rekognition"] * 3)
+    tokens = lexical.query_tokens("Who is Nicole Ozer?")
+    found = specifics("Who is Nicole Ozer?", tokens, lexical.idf(tokens), lexical)
+    assert set(found.named) == {"nicol", "ozer"} and not found.unknown
+    assert found.share == pytest.approx(1.0)  # "who is" asks; the name is all the question
+    shown = set(lexical.query_tokens("Nicole Ozer warned about face surveillance"))
+    assert found.presence(shown) == pytest.approx(1.0)
+    assert found.presence(set(lexical.query_tokens("Amazon sells Rekognition"))) == 0.0
+    # A quiz-like question: the name carries part of its word weight; the first word never counts.
+    other = "Which company sells Rekognition to police forces?"
+    tokens = lexical.query_tokens(other)
+    found = specifics(other, tokens, lexical.idf(tokens), lexical)
+    assert set(found.named) == {"rekognit"} and 0.0 < found.share < 1.0
+    assert "polic" in found.unknown  # no passage holds it: it weighs as a one-passage word
+    assert found.presence({"rekognit"}) < 1.0
+    # Nothing specific: no presence to check.
+    plain = "what did they warn about face surveillance"
+    tokens = lexical.query_tokens(plain)
+    assert specifics(plain, tokens, lexical.idf(tokens), lexical).presence(set()) is None
+
+
+def test_name_weight_moves_only_for_name_heavy_questions():
+    params = FusionParams("convex", alpha=0.7, question_alpha=0.85, name_alpha=0.1)
+    assert params.alpha_for("Who is Nicole Ozer?", 1.0) == pytest.approx(0.1)
+    assert params.alpha_for("Who is Nicole Ozer?", NAME_SHARE_FROM) == pytest.approx(0.85)  # below: unchanged
+    middle = NAME_SHARE_FROM + (1 - NAME_SHARE_FROM) / 2
+    assert params.alpha_for("Who is Nicole Ozer?", middle) == pytest.approx((0.85 + 0.1) / 2)
+    assert params.alpha_for("Nicole Ozer warned", 1.0) == pytest.approx(0.7)  # statements keep alpha
+    assert FusionParams("convex", 0.7, question_alpha=0.85).alpha_for("Who is Nicole Ozer?", 1.0) == 0.85
+
+
+def test_a_name_question_is_ranked_by_its_name(snap):
+    # Random vectors point anywhere; the name's passage (row 7) comes first once the
+    # question is all name, as BM25 ranks it.
+    q = query(snap)
+    params = FusionParams("convex", alpha=0.7, question_alpha=1.0, name_alpha=0.0)
+    got = retrieve(snap, q, "Who is Rekognition?", "hybrid", 8, params)
+    assert got[0].row == 7
+    dense_only = retrieve(snap, q, "Who is Rekognition?", "hybrid", 8, FusionParams("convex", 0.7, question_alpha=1.0))
+    assert [c.row for c in dense_only] == [c.row for c in sorted(dense_only, key=lambda c: -c.dense)]
+
+
+def test_answered_when_the_name_is_shown(bundled_index, hash_config):
+    from retrieval.config import replace
+
+    strict = replace(hash_config, search={"min_score": 0.99, "named_min_score": None})
+    lenient = replace(hash_config, search={"min_score": 0.99, "named_min_score": 0.0})
+    question = "Who is Nicole Ozer?"
+    before = service_for(strict, bundled_index).ask(question)
+    after = service_for(lenient, bundled_index).ask(question)
+    assert any("Nicole Ozer" in h.text for h in after.hits[:3]) and after.evidence == pytest.approx(1.0)
+    assert not before.answered and after.answered
+    # A name no article holds is never vouched for by the name rule.
+    unknown = service_for(lenient, bundled_index).ask("Who is Samuel Achebe?")
+    assert unknown.evidence is not None and unknown.evidence < 1.0 and not unknown.answered
