@@ -38,15 +38,15 @@ from typing import Any
 import numpy as np
 
 from retrieval.bench.beir import load_beir, prepare
-from retrieval.cli.context import bench_cache
+from retrieval.bench.evaluation import evaluate, load_questions
+from retrieval.bench.metrics import mrr_at_k
 from retrieval.config import load_config, replace
 from retrieval.embedding import configured_embedder
-from retrieval.evaluation import evaluate, load_questions
-from retrieval.indexer import Indexer, bundled_articles
-from retrieval.metrics import mrr_at_k
-from retrieval.ranking import Filters, FusionParams, retrieve
-from retrieval.service import QueryService
-from retrieval.store import IndexStore
+from retrieval.ingest.indexer import Indexer, bundled_articles
+from retrieval.query.ranking import Filters, FusionParams, retrieve
+from retrieval.query.service import QueryService
+from retrieval.store import FolderStore
+from retrieval.wiring import bench_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSETS = ROOT / "benchmarks" / "devsets"
@@ -120,13 +120,13 @@ def _name_rows(service: QueryService, rows: list[dict[str, Any]], records: list,
 
 
 def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bundled_store, folder) -> dict[str, Any]:
-    import retrieval.ranking as ranking
+    import retrieval.query.ranking as ranking
 
     overrides = dict(overrides)
     ranking.NAME_SHARE_FROM = overrides.pop("_share_from", 0.7)  # constants, varied here only
     ranking.UNKNOWN_WORDS = overrides.pop("_unknown", "all")
     search = replace(config, search=overrides).search
-    service = QueryService(IndexStore(pool["run"].snapshot.path.parent), lambda: embedder, search)
+    service = QueryService(FolderStore(pool["run"].snapshot.path.parent), lambda: embedder, search)
     bundled = QueryService(bundled_store, lambda: embedder, search)
     out: dict[str, Any] = {"variant": variant, "search": overrides}
     records: list = []
@@ -213,7 +213,7 @@ def main() -> None:
     pool = {"run": run, "train": train, "test": test, "all_queries": all_queries}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        bundled_store = IndexStore(Path(tmp))
+        bundled_store = FolderStore(Path(tmp))
         Indexer(config, bundled_store, inner).run([bundled_articles()])
         for name in args.variants.split(","):
             started = time.perf_counter()

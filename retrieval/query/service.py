@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .config import SearchSettings
-from .embedding import Embedder
-from .errors import IndexMismatchError, QuestionError
-from .highlight import sentence_coverage
-from .ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
-from .store import IndexStore, Snapshot
-from .types import Answer, Document, Hit
+from retrieval.config import SearchSettings
+from retrieval.embedding import Embedder
+from retrieval.errors import IndexMismatchError, QuestionError
+from retrieval.query.highlight import sentence_coverage
+from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
+from retrieval.store import Snapshot, Store
+from retrieval.types import Answer, Document, Hit
 
 if TYPE_CHECKING:
     import numpy as np

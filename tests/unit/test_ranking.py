@@ -5,9 +5,8 @@ from datetime import UTC
 import numpy as np
 import pytest
 
-from retrieval.highlight import sentence_coverage, text_fragment_url
-from retrieval.lexical import CollectionBM25, tokenize
-from retrieval.ranking import (
+from retrieval.query.highlight import sentence_coverage, text_fragment_url
+from retrieval.query.ranking import (
     NAME_SHARE_FROM,
     Candidate,
     Filters,
@@ -17,6 +16,7 @@ from retrieval.ranking import (
     select,
     specifics,
 )
+from retrieval.store.lexical import CollectionBM25, tokenize
 from tests.helpers import BUNDLED, service_for
 
 

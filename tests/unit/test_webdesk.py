@@ -154,7 +154,7 @@ def test_page_says_when_the_collection_has_no_answer(client):
 
 
 def test_page_marks_low_confidence(index_dir):
-    config = build_config({"embedding": {"model": "hash"}, "search": {"min_score": 0.99}})
+    config = build_config({"embedding": {"model": "hash"}, "search": {"min_score": 0.99, "named_min_score": 0.99}})
     with TestClient(create_app(service_for(config, index_dir), config)) as client:
         html = client.get("/", params={"q": QUESTION}).text
     assert "The collection has no good answer" in html
