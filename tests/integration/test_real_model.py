@@ -94,13 +94,14 @@ def indexed_texts(tmp_path_factory):
 
 # Floors under the figures measured on 2026-12-02 (passages / sentences, min cosine to
 # sentence-transformers: packaged onnx 1.00000 / 1.00000, onnx-int8 0.9916 / 0.9842, means
-# 0.994 / 0.993, top passage the same for 37 and 33 of the 37 bundled questions; tuned
-# onnx 1.00000 / 1.00000, onnx-int8 0.9893 / 0.9821, means 0.993 / 0.993, 37 and 35 of 37).
+# 0.994 / 0.993; tuned onnx 1.00000 / 1.00000, onnx-int8 0.9893 / 0.9821, means 0.993 /
+# 0.993). Top passage the same for 58 and 52 (packaged), 58 and 53 (tuned) of the 58
+# bundled questions (measured 2026-12-03, after the name and unanswerable questions).
 FLOORS = {
-    ("all-MiniLM-L6-v2", "onnx"): {"passages": 0.9999, "sentences": 0.9999, "mean": 0.9999, "same_top": 37},
-    ("all-MiniLM-L6-v2", "onnx-int8"): {"passages": 0.99, "sentences": 0.98, "mean": 0.99, "same_top": 30},
-    ("all-MiniLM-L6-v2-news", "onnx"): {"passages": 0.9999, "sentences": 0.9999, "mean": 0.9999, "same_top": 37},
-    ("all-MiniLM-L6-v2-news", "onnx-int8"): {"passages": 0.985, "sentences": 0.978, "mean": 0.99, "same_top": 30},
+    ("all-MiniLM-L6-v2", "onnx"): {"passages": 0.9999, "sentences": 0.9999, "mean": 0.9999, "same_top": 58},
+    ("all-MiniLM-L6-v2", "onnx-int8"): {"passages": 0.99, "sentences": 0.98, "mean": 0.99, "same_top": 48},
+    ("all-MiniLM-L6-v2-news", "onnx"): {"passages": 0.9999, "sentences": 0.9999, "mean": 0.9999, "same_top": 58},
+    ("all-MiniLM-L6-v2-news", "onnx-int8"): {"passages": 0.985, "sentences": 0.978, "mean": 0.99, "same_top": 48},
 }
 
 
@@ -125,7 +126,7 @@ def test_onnx_backends_match_sentence_transformers(tmp_path_factory, indexed_tex
         int(np.argmax(ref_passages @ reference.embed_query(q)) == np.argmax(onnx_passages @ onnx.embed_query(q)))
         for q in questions
     )
-    assert len(questions) == 37 and same_top >= floor["same_top"], same_top
+    assert len(questions) == 58 and same_top >= floor["same_top"], same_top
     assert onnx.count_tokens(["Rekognition is sold"]) == reference.count_tokens(["Rekognition is sold"])
 
 
