@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from retrieval.cli.context import CliContext, fail, run_index
-from retrieval.cli.options import index_dir_option
+from retrieval.cli.options import collection_options, index_dir_option
 from retrieval.cli.render import console
 from retrieval.wiring import state_dir
 
@@ -70,6 +70,7 @@ def open_desks(config, index_dir: Path | None) -> dict:
 
 @click.command()
 @index_dir_option
+@collection_options
 @click.pass_obj
 def serve(obj: CliContext, index_dir: Path | None) -> None:
     """Run the Discord bot (needs DISCORD_TOKEN in the environment or a .env file)."""

@@ -35,6 +35,10 @@ class CliContext:
         self.store = store
         self._config: Config | None = None
 
+    def reset(self) -> None:
+        """Forget the loaded config (an option after the command changed what it is made of)."""
+        self._config = None
+
     @property
     def config(self) -> Config:
         if self._config is None:

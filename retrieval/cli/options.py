@@ -1,4 +1,5 @@
-"""Options several commands share: the index folder and the search filters."""
+"""Options several commands share: the collection (--config, --collection, --store, also
+accepted after the command), the index folder and the search filters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,50 @@ from pathlib import Path
 
 import click
 
+from retrieval.cli.context import CliContext
 from retrieval.config import ENV_INDEX_DIR
+
+
+def _on_context(attr: str):
+    """A callback that sets ``attr`` on the CliContext when the option is given after the
+    command (`sourced ask --collection foo "x"`): it wins over the one before the command."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value):
+        if value is not None:
+            obj = ctx.find_object(CliContext)
+            if obj is not None:
+                setattr(obj, attr, value)
+                obj.reset()
+        return value
+
+    return callback
+
+
+def collection_options(f):
+    """--config, --collection and --store where people type them: after the command too.
+    The group's options (and their environment variables) stay; given here, these win."""
+    f = click.option(
+        "--store",
+        metavar="URL",
+        expose_value=False,
+        callback=_on_context("store"),
+        help="Keep the index in PostgreSQL (postgresql://...) instead of a folder (as `sourced --store`).",
+    )(f)
+    f = click.option(
+        "--collection",
+        metavar="NAME",
+        expose_value=False,
+        callback=_on_context("collection"),
+        help="Act on the named collection (as `sourced --collection`).",
+    )(f)
+    f = click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_on_context("config_path"),
+        help="YAML settings file (as `sourced --config`).",
+    )(f)
+    return f
 
 
 def index_dir_option(f):

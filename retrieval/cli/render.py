@@ -13,7 +13,10 @@ from retrieval.types import reported_by
 def console(stderr: bool = True):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out.soft_wrap = True  # piped or captured: lines are never wrapped (a wrapped URL no longer opens)
+    return out
 
 
 def escape(text: str) -> str:
@@ -38,7 +41,12 @@ def print_report(report) -> None:
             )
             err.print(f"[red]error[/]: {name}: {escape(source.reason or 'cannot be read')}{kept}")
         elif source.status == "duplicate":
-            err.print(f"[yellow]warning[/]: {name}: {escape(source.reason or 'already a source')}")
+            err.print(f"{name}: {escape(source.reason or 'already a source; nothing to do')}")
+        elif source.status == "removed" and source.samples:
+            err.print(
+                f"The {source.removed + source.kept} sample articles made way for your own ({name}); "
+                "bring them back with `sourced add --samples`."
+            )
         elif source.status == "removed" and source.kept:
             err.print(
                 f"removed {name} and {source.removed} of its articles; {source.kept} stay, held by another source"
@@ -55,6 +63,17 @@ def print_report(report) -> None:
                 f"{verb} {name}: {source.articles} articles ({source.added} new, {source.updated} changed, "
                 f"{source.removed} gone, {source.unchanged} unchanged)"
             )
+    statuses = {s.status for s in report.sources}
+    if not report.written and statuses and statuses <= {"duplicate", "unreadable"}:
+        return  # the lines above said it: nothing was read, nothing changed
+    if statuses == {"removed"}:
+        # Nothing was read: say what is left, not "Indexed ... from 0 files".
+        err.print(
+            f"The collection now holds {report.documents} document{'s' if report.documents != 1 else ''} "
+            f"({report.chunks} chunk{'s' if report.chunks != 1 else ''}) "
+            f"in {report.where or report.index_dir}."
+        )
+        return
     if not report.written:
         err.print(
             f"Index is up to date: {report.documents} documents, {report.chunks} chunks; nothing to embed "

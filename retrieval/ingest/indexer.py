@@ -62,6 +62,7 @@ class SourceReport:
     reason: str | None = None  # why it could not be read
     kept: int = 0  # removed: its articles that stay because another source holds them
     listed: int | None = None  # items its feed or sitemap listed this time (0: an empty feed)
+    samples: bool = False  # the bundled sample articles (removed: they made way for the user's own)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,10 @@ class Indexer:
             plan = _Plan()
             named = self._named(add, keys, strict_add, plan)
             removing = self._removing(remove, keys)
-            named += self._defaults(registry, named, removing, only_added, keys)
+            defaults = self._defaults(registry, named, removing, only_added, keys)
+            named += defaults
+            unasked = {k for k, _ in defaults if not self.store.exists() and k == samples_key()}
+            only_samples = len(registry) == 1 and registry[0].samples
             state = read_state(self.store.path)
             index = previous.document_index() if previous is not None and not rebuild else {}
             # Removals: an article that a remaining source also holds stays, under it.
@@ -273,7 +277,9 @@ class Indexer:
                 state.pop(key, None)
             state = self._refuse_unreadable(plan, named, keys, state)
             registry += [
-                Source(key, "page" if is_web(key) else kind_of(path), now()) for key, path in named if key not in keys
+                Source(key, "page" if is_web(key) else kind_of(path), now(), samples=key in unasked)
+                for key, path in named
+                if key not in keys
             ]
             targets = [s for s in registry if s.key in {k for k, _ in named}] if only_added else list(registry)
             for source in targets:
@@ -281,6 +287,8 @@ class Indexer:
                     continue
                 sync_one = self._sync_web if is_web(source.key) else self._sync_folder
                 registry, state = sync_one(source, plan, previous, index, registry, keys, state, rebuild, progress)
+            if only_samples:
+                registry, state = self._samples_make_way(plan, registry, keys, state, index, previous)
             if rebuild and previous is not None:
                 # Sources not re-read this time (documents made in code) keep their articles.
                 for source in registry:
@@ -317,7 +325,7 @@ class Indexer:
                 continue
             if strict_add and key in keys:
                 plan.reports.append(
-                    SourceReport(key, "folder", "duplicate", reason="already a source; `sourced index` syncs it")
+                    SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do")
                 )
                 continue
             named.append((key, Path(key)))
@@ -340,9 +348,11 @@ class Indexer:
         only_added: bool,
         keys: list[str],
     ) -> list[tuple[str, Path]]:
-        """What a sync adds unasked: with nothing registered, ``sources.paths`` (else the
-        bundled articles); otherwise any ``sources.paths`` entry not registered yet."""
-        if not registry and not named and not removing:
+        """What a sync adds unasked: in a collection never written to (no generation yet),
+        ``sources.paths`` (else the bundled articles); otherwise any ``sources.paths`` entry
+        not registered yet. That the collection has a generation records that it was set up,
+        so removing every source never brings the samples back."""
+        if not registry and not named and not removing and not self.store.exists():
             defaults = [resolve_path(self.config, p) for p in self.config.sources.paths] or [bundled_articles()]
             return [(source_key(p), Path(source_key(p))) for p in defaults]
         extra: list[tuple[str, Path]] = []
@@ -352,6 +362,30 @@ class Indexer:
                 if key not in keys and key not in [k for k, _ in named] + [k for k, _ in extra]:
                     extra.append((key, Path(key)))
         return extra
+
+    def _samples_make_way(
+        self,
+        plan: _Plan,
+        registry: list[Source],
+        keys: list[str],
+        state: dict[str, SourceState],
+        index: dict[str, tuple[str, str, int]],
+        previous: Snapshot | None,
+    ) -> tuple[list[Source], dict[str, SourceState]]:
+        """The user's first source of their own, in a collection holding only the sample
+        articles its first build registered unasked, replaces them (`sourced add --samples`
+        brings them back). Decided after the new source was read: a typo or an unreachable
+        feed leaves the samples where they are."""
+        samples = keys[0]
+        if not any(r.status == "added" and r.key != samples for r in plan.reports):
+            return registry, state
+        registry, _ = _with_also(registry, plan)  # what the new source shares with them is handed over
+        registry = self._remove(plan, {samples}, registry, index, previous)
+        for key, (ids, whole) in list(plan.also.items()):  # articles handed over are now its own
+            plan.also[key] = ({i for i in ids if index.get(i, ("", "", 0))[1] != key}, whole)
+        plan.reports[-1] = dataclasses.replace(plan.reports[-1], samples=True)
+        state = {k: v for k, v in state.items() if k != samples}
+        return registry, state
 
     @staticmethod
     def _refuse_unreadable(
@@ -736,6 +770,14 @@ class Indexer:
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
+
+
+def samples_key() -> str | None:
+    """The key the bundled sample articles are registered under (None when not installed)."""
+    try:
+        return source_key(bundled_articles())
+    except SourcedError:
+        return None
 
 
 def _with_also(registry: list[Source], plan: _Plan) -> tuple[list[Source], bool]:

@@ -56,6 +56,7 @@ class Source:
     kind: str
     added: str
     also: tuple[str, ...] = ()  # ids of articles it holds that are indexed under another source
+    samples: bool = False  # the bundled samples, registered unasked by a new collection's first build
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +64,8 @@ class Source:
             del data["also"]  # manifests without shared articles stay as they were
         else:
             data["also"] = list(self.also)
+        if not self.samples:
+            del data["samples"]
         return data
 
     @classmethod
@@ -73,6 +76,7 @@ class Source:
             str(data.get("kind", "folder")),
             str(data.get("added", "")),
             tuple(str(x) for x in also) if isinstance(also, list) else (),
+            bool(data.get("samples", False)),
         )
 
 

@@ -195,7 +195,9 @@ def test_feedback_summarises_the_votes(cli_env, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCED_CONFIG", str(cli_env / "config.yaml"))
     (cli_env / "config.yaml").write_text(f"embedding:\n  model: hash\nbot:\n  state_dir: {state}\n")
     missing = CliRunner().invoke(main, ["feedback"])
-    assert missing.exit_code == 1 and missing.stderr.startswith("error: No feedback recorded yet")
+    # Nothing recorded yet is an answer, not an error: exit 0 and one plain line.
+    assert missing.exit_code == 0 and missing.stdout.startswith("No feedback yet")
+    assert json.loads(CliRunner().invoke(main, ["feedback", "--json"]).stdout)["questions"] == 0
     state.mkdir()
     store = FeedbackLog(state / "feedback.sqlite")
     good = store.save_question("who urged Amazon?", 5, {}, True, "Coalition letter")

@@ -12,7 +12,7 @@ from retrieval.cli.context import (
     CliContext,
     open_service,
 )
-from retrieval.cli.options import filter_options, index_dir_option, make_filters
+from retrieval.cli.options import collection_options, filter_options, index_dir_option, make_filters
 from retrieval.cli.render import console, escape, print_answer
 from retrieval.jsonout import answer_json
 from retrieval.query.ranking import MODES
@@ -22,6 +22,7 @@ from retrieval.query.ranking import MODES
 @click.argument("question")
 @click.option("-k", "k", type=click.IntRange(1, 100), help="Number of passages (default: search.k).")
 @index_dir_option
+@collection_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (QUESTION '-' reads stdin lines).")
 @click.option("--mode", type=click.Choice(MODES), help="Ranking mode (default: search.mode).")
 @filter_options
@@ -87,6 +88,7 @@ def ask(
 @click.command("eval")
 @click.argument("questions_file", type=click.Path(dir_okay=False, path_type=Path))
 @index_dir_option
+@collection_options
 @click.option("-k", "k", type=click.IntRange(5, 100), default=5, show_default=True, help="Passages per question.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every question as JSON.")
 @click.pass_obj

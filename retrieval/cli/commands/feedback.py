@@ -6,20 +6,27 @@ import json
 
 import click
 
-from retrieval.cli.context import CliContext, fail
+from retrieval.cli.context import CliContext
+from retrieval.cli.options import collection_options
 from retrieval.wiring import state_dir
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@collection_options
 @click.pass_obj
 def feedback(obj: CliContext, as_json: bool) -> None:
     """Summarise the 👍/👎 feedback users gave the bot's answers."""
-    from retrieval.desk.feedback import FeedbackLog
+    from retrieval.desk.feedback import FeedbackLog, FeedbackSummary
 
     path = state_dir(obj.config) / "feedback.sqlite"
     if not path.is_file():
-        fail(f"No feedback recorded yet ({path} does not exist). Run the bot with `sourced serve`.")
+        # Nothing recorded yet is an answer, not an error.
+        if as_json:
+            click.echo(json.dumps(FeedbackSummary(0, 0, 0, 0, []).__dict__))
+        else:
+            click.echo("No feedback yet: the bot records 👍/👎 on its answers once it runs (`sourced serve`).")
+        return
     summary = FeedbackLog(path).summary()
     if as_json:
         click.echo(json.dumps(summary.__dict__, ensure_ascii=False))

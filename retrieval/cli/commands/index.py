@@ -6,6 +6,7 @@ that was named could be read; 3 with --strict, when a file or source was skipped
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 import click
 
 from retrieval.cli.context import EXIT_ERROR, EXIT_NOTHING_READ, EXIT_SKIPPED, CliContext, fail
-from retrieval.cli.options import index_dir_option
+from retrieval.cli.options import collection_options, index_dir_option
 from retrieval.cli.progress import progress_bars
 from retrieval.cli.render import print_report
 from retrieval.wiring import make_indexer, resolve_index_dir
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")  # what a typed web address starts with
 STRICT_HELP = "Exit with code 3 if any file or source was skipped."
 
 
@@ -29,11 +31,11 @@ def _finish(report, named: Sequence[object], strict: bool) -> None:
     keys = {source_key(p) for p in named}
     tried = [s for s in report.sources if s.status not in ("removed", "duplicate") and (not keys or s.key in keys)]
     if tried and all(s.status == "unreadable" for s in tried):
-        what = "nothing that was named" if keys else "no source"
-        click.echo(f"error: {what} could be read; nothing else changed.", err=True)
+        if len(tried) > 1 or not keys:  # one source named: its own error line already says it all
+            what = "nothing that was named" if keys else "no source"
+            click.echo(f"error: {what} could be read; nothing else changed.", err=True)
         sys.exit(EXIT_NOTHING_READ)
-    if named and report.sources and all(s.status == "duplicate" for s in report.sources):
-        sys.exit(EXIT_ERROR)
+    # Every source named is registered already: nothing to do, which is not an error.
     if strict and (report.skipped or report.unreadable):
         click.echo(
             f"error: {len(report.skipped)} file(s) and {len(report.unreadable)} source(s) skipped (--strict).",
@@ -46,12 +48,20 @@ def _sources(values: Sequence[str]) -> list[Path | str]:
     """Paths as paths; web addresses kept as text (a Path would fold their '//')."""
     from retrieval.ingest.sources import is_web
 
+    for v in values:
+        scheme = _SCHEME.match(v)
+        if scheme and not is_web(v) and not Path(v).exists():
+            fail(
+                f"{v}: {scheme.group(1)}:// is not a web address sourced reads (use http:// or https://), "
+                "and there is no such file or folder."
+            )
     return [v if is_web(v) else Path(v) for v in values]
 
 
 @click.command()
 @click.argument("sources", nargs=-1)
 @index_dir_option
+@collection_options
 @click.option("--rebuild", is_flag=True, help="Re-read and re-embed everything instead of updating.")
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
 @click.option(
@@ -92,14 +102,25 @@ def index(
 
 
 @click.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1)
 @index_dir_option
+@collection_options
 @click.option("--strict", is_flag=True, help=STRICT_HELP)
+@click.option("--samples", is_flag=True, help="Add the bundled sample articles (again).")
 @click.pass_obj
-def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, strict: bool) -> None:
+def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, strict: bool, samples: bool) -> None:
     """Register sources and index them (the others are not re-read): files, folders, or the
     web address of an article page, an RSS/Atom feed (each item is fetched as a page) or a
-    sitemap."""
+    sitemap.
+
+    The first source of your own added to a collection holding only the sample articles
+    replaces them; `--samples` brings them back."""
+    if samples:
+        from retrieval.paths import bundled_articles
+
+        sources = (*sources, str(bundled_articles()))
+    if not sources:
+        raise click.UsageError("Name a SOURCE to add (a file, folder or web address), or --samples.")
     folder, _ = resolve_index_dir(obj.config, index_dir)
     indexer = make_indexer(obj.config, folder)
     with progress_bars() as bars:
@@ -111,6 +132,7 @@ def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, stric
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
 @index_dir_option
+@collection_options
 @click.pass_obj
 def remove(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None) -> None:
     """Drop sources and their articles from the collection (`sourced rollback` undoes it)."""
@@ -121,6 +143,7 @@ def remove(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None) ->
 
 @click.command()
 @index_dir_option
+@collection_options
 @click.pass_obj
 def compact(obj: CliContext, index_dir: Path | None) -> None:
     """Merge every segment into one and drop deleted passages for good."""
@@ -135,6 +158,7 @@ def compact(obj: CliContext, index_dir: Path | None) -> None:
 
 @click.command()
 @index_dir_option
+@collection_options
 @click.pass_obj
 def rollback(obj: CliContext, index_dir: Path | None) -> None:
     """Return to the previous generation, undoing the last add, remove or sync."""
@@ -146,6 +170,7 @@ def rollback(obj: CliContext, index_dir: Path | None) -> None:
 
 @click.command()
 @index_dir_option
+@collection_options
 @click.pass_obj
 def doctor(obj: CliContext, index_dir: Path | None) -> None:
     """Check that the index is whole: vectors, passages, documents and manifest agree."""

@@ -7,6 +7,7 @@ import json
 import click
 
 from retrieval.cli.context import CliContext
+from retrieval.cli.options import collection_options
 from retrieval.config import render_default_yaml, settings_in_force
 
 
@@ -18,6 +19,7 @@ def _shown(value: object) -> str:
 @click.command("config")
 @click.option("--yaml", "as_yaml", is_flag=True, help="Print the defaults as a YAML file to start from.")
 @click.option("--json", "as_json", is_flag=True, help="Every setting with its value, default and origin, as JSON.")
+@collection_options
 @click.pass_obj
 def config_cmd(obj: CliContext, as_yaml: bool, as_json: bool) -> None:
     """Show every setting: the value in force, where it came from, its default and what it does."""

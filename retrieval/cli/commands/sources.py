@@ -11,13 +11,14 @@ from retrieval.cli.context import (
     CliContext,
     open_service,
 )
-from retrieval.cli.options import index_dir_option
+from retrieval.cli.options import collection_options, index_dir_option
 from retrieval.cli.render import console, escape
 from retrieval.jsonout import collection_json
 
 
 @click.command()
 @index_dir_option
+@collection_options
 @click.option("--json", "as_json", is_flag=True, help='{"sources": [...], "articles": [...]} as one JSON object.')
 @click.pass_obj
 def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:

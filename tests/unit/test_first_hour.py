@@ -1,0 +1,143 @@
+"""The first hour of a new user (issue 27), through the CLI: the samples make way for the
+user's own news, options after the command, plain labels on results, what the first run
+is doing, sources and collections, history, idempotent commands with one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from tests.helpers import BUNDLED, HASH_CONFIG_YAML
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def article(folder, name, title, body):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"{title}\n\n{body}\n")
+
+
+def keys() -> list[str]:
+    return [s["path"] for s in json.loads(run("sources", "--json").stdout)["sources"]]
+
+
+@pytest.fixture
+def news(tmp_path):
+    folder = tmp_path / "news"
+    article(folder, "chowder.txt", "Harbour chowder contest won by a fisherman", "Ann Lee won the chowder contest.")
+    article(folder, "ferry.txt", "Ferry timetable changes in May", "The island ferry runs hourly from May.")
+    return folder
+
+
+@pytest.fixture
+def new_user(cli_env, monkeypatch):
+    """A user with no index yet: the default collection in the per-user data folder."""
+    monkeypatch.delenv("SOURCED_INDEX_DIR")
+    return cli_env
+
+
+# ---------------------------------------------------------------- 1. the samples make way
+
+
+def test_the_first_source_of_ones_own_replaces_the_samples(new_user, news):
+    assert run("ask", "facial recognition").exit_code == 0  # the first question: the samples
+    assert keys() == [str(BUNDLED)]
+    added = run("add", str(news))
+    assert added.exit_code == 0, added.output
+    assert "sample articles made way for your own" in added.stderr
+    assert "sourced add --samples" in added.stderr
+    assert keys() == [str(news)]
+    answer = json.loads(run("ask", "--json", "Who won the chowder contest?").stdout)
+    assert {h["title"] for h in answer["hits"]} <= {"Harbour chowder contest won by a fisherman", "Ferry timetable changes in May"}
+    # They come back when asked for, next to the user's own.
+    back = run("add", "--samples")
+    assert back.exit_code == 0, back.output
+    assert sorted(keys()) == sorted([str(news), str(BUNDLED)])
+
+
+def test_a_typo_leaves_the_samples_in_place(new_user, tmp_path):
+    run("index")
+    result = run("add", str(tmp_path / "nwes"))
+    assert result.exit_code == 2
+    assert keys() == [str(BUNDLED)]
+
+
+def test_removing_every_source_does_not_bring_the_samples_back(new_user, news):
+    run("index")
+    run("add", str(news))
+    removed = run("remove", str(news))
+    assert removed.exit_code == 0, removed.output
+    assert run("index").exit_code == 0
+    assert keys() == []
+    assert json.loads(run("ask", "--json", "facial recognition").stdout)["hits"] == []
+
+
+def test_a_collection_started_with_ones_own_news_never_gets_the_samples(new_user, news):
+    assert run("add", str(news)).exit_code == 0
+    assert "sample" not in run("index").stderr
+    assert keys() == [str(news)]
+
+
+# ---------------------------------------------------------------- 2. options after the command
+
+
+def test_collection_store_and_config_after_the_command(new_user, news, tmp_path):
+    config = tmp_path / "other.yaml"
+    config.write_text(HASH_CONFIG_YAML + "search:\n  k: 2\n")
+    result = run("add", str(news), "--collection", "local")
+    assert result.exit_code == 0, result.output
+    assert json.loads(run("sources", "--json", "--collection", "local").stdout)["sources"][0]["path"] == str(news)
+    assert run("sources", "--json").exit_code == 1  # the default collection: no index yet
+    answer = run("ask", "--collection", "local", "--config", str(config), "--json", "chowder")
+    assert answer.exit_code == 0, answer.output
+    assert len(json.loads(answer.stdout)["hits"]) == 2  # search.k from the --config after the command
+    # After the command wins over before it.
+    later = run("--collection", "nope", "sources", "--json", "--collection", "local")
+    assert json.loads(later.stdout)["sources"][0]["path"] == str(news)
+    bad = run("index", "--store", "mysql://x")
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.output
+    for command in ("index", "add", "remove", "ask", "sources", "rollback", "doctor", "compact", "config", "eval"):
+        assert "--collection" in run(command, "--help").output, command
+
+
+# ---------------------------------------------------------------- 7. idempotence and messages
+
+
+def test_adding_a_source_again_is_nothing_to_do(cli_env, news):
+    assert run("add", str(news)).exit_code == 0
+    again = run("add", str(news))
+    assert again.exit_code == 0
+    assert again.stderr.strip().splitlines() == [f"{news}: already a source; nothing to do"]
+
+
+def test_a_typo_is_one_error(cli_env, news, tmp_path):
+    run("add", str(news))
+    result = run("add", str(tmp_path / "nwes"))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "no such file or folder" in lines[0]
+
+
+def test_a_mistyped_scheme_is_named(cli_env):
+    result = run("add", "htp://example.org/feed.xml")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: htp://example.org/feed.xml: htp:// is not a web address sourced reads (use http:// or "
+        "https://), and there is no such file or folder."
+    )
+
+
+def test_remove_says_what_is_left(cli_env, news, tmp_path):
+    article(tmp_path / "more", "fair.txt", "County fair opens", "The county fair opened on Friday.")
+    run("add", str(tmp_path / "more"))
+    run("add", str(news))
+    result = run("remove", str(news))
+    assert result.exit_code == 0
+    assert "from 0 files" not in result.stderr and "Indexed" not in result.stderr
+    assert f"removed {news} and its 2 articles" in result.stderr
+    assert "The collection now holds 1 document (" in result.stderr
