@@ -21,6 +21,10 @@ class RichProgress:
             self.read_task = self.progress.add_task("Reading files", total=total)
         self.progress.update(self.read_task, completed=done, total=total)
 
+    def preparing(self) -> None:
+        # A line above the bars, while the model loads (about 7 s on a first run).
+        self.progress.console.print("Loading the embedding model…")
+
     def embedding(self, total: int) -> None:
         self.embed_task = self.progress.add_task("Embedding chunks", total=total)
 

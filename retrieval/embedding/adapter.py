@@ -77,6 +77,10 @@ class AdaptedEmbedder:
         self.model_id = inner.model_id
         self.dimension = inner.dimension
 
+    @property
+    def loaded(self) -> bool:
+        return bool(getattr(self.inner, "loaded", True))
+
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         return self.inner.embed(texts, batch_size, progress)
 

@@ -38,6 +38,11 @@ class OnnxEmbedder:
         self._counter = WordPieceCounter(path)
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (the first embed loads it, exporting it once: seconds)."""
+        return self._session is not None
+
     def _load(self):
         if self._session is None:
             with self._lock:

@@ -26,6 +26,11 @@ class SentenceTransformerEmbedder:
         self.dimension = model_dimension(path)
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (the first embed loads it: seconds)."""
+        return self._model is not None
+
+    @property
     def model(self):
         if self._model is None:
             with self._lock:

@@ -24,7 +24,7 @@ from retrieval.embedding import Embedder
 from retrieval.errors import IndexMismatchError, SourcedError
 from retrieval.ingest.chunking import ChunkSettings, chunk_one
 from retrieval.ingest.clean import Cleaner
-from retrieval.ingest.progress import IndexProgress, NoProgress
+from retrieval.ingest.progress import IndexProgress, NoProgress, preparing
 from retrieval.ingest.readers import Collection, CollectionReader, Problem
 from retrieval.ingest.sources import (
     Source,
@@ -708,6 +708,8 @@ class Indexer:
                 chunk_sources.append(_reuse_or_embed(record.embed_hash, text, old_chunks, to_embed))
             for record, text in zip(doc_sentences, sentence_texts, strict=True):
                 sentence_sources.append(_reuse_or_embed(record.hash, text, old_sentences, sentence_embed))
+        if (to_embed or sentence_embed) and getattr(self.embedder, "loaded", True) is False:
+            preparing(progress)  # the model loads on the first embed: seconds with nothing moving
         progress.embedding(len(to_embed) + len(sentence_embed))
         # One call, so passages and sentences are batched together by length.
         fresh = self.embedder.embed(

@@ -13,13 +13,27 @@ class IndexProgress(Protocol):
 
     def reading(self, done: int, total: int) -> None: ...
 
+    def preparing(self) -> None:
+        """Before the first passage is embedded: the model is being loaded (seconds, once).
+        Optional: the indexer calls it only on adapters that have it."""
+
     def embedding(self, total: int) -> None: ...
 
     def embedded(self, n: int) -> None: ...
 
 
+def preparing(progress: object) -> None:
+    """``progress.preparing()`` when the adapter has it (the hook is optional)."""
+    hook = getattr(progress, "preparing", None)
+    if callable(hook):
+        hook()
+
+
 class NoProgress:
     def reading(self, done: int, total: int) -> None:
+        pass
+
+    def preparing(self) -> None:
         pass
 
     def embedding(self, total: int) -> None:
@@ -38,6 +52,9 @@ class LineProgress:
 
     def reading(self, done: int, total: int) -> None:
         self.emit(f"Reading files: {done}/{total}")
+
+    def preparing(self) -> None:
+        self.emit("Loading the embedding model…")
 
     def embedding(self, total: int) -> None:
         self.total, self.done = total, 0

@@ -141,3 +141,22 @@ def test_remove_says_what_is_left(cli_env, news, tmp_path):
     assert "from 0 files" not in result.stderr and "Indexed" not in result.stderr
     assert f"removed {news} and its 2 articles" in result.stderr
     assert "The collection now holds 1 document (" in result.stderr
+
+
+# ---------------------------------------------------------------- 4. the first run says what it does
+
+
+def test_the_first_build_says_the_model_is_loading(cli_env, monkeypatch):
+    from retrieval.embedding import HashEmbedder
+
+    class Cold(HashEmbedder):
+        """An embedder whose model is not in memory yet, as the real one on a first run."""
+
+        loaded = False
+
+    monkeypatch.setattr("retrieval.embedding.configured_embedder", lambda settings: Cold())
+    first = run("index", str(BUNDLED))
+    assert first.exit_code == 0, first.output
+    assert first.stderr.index("Loading the embedding model…") < first.stderr.index("Embedding chunks")
+    # Nothing to embed, nothing to load: no such line.
+    assert "Loading" not in run("index").stderr
