@@ -19,6 +19,7 @@ import click
 from retrieval import __version__
 from retrieval.cli.commands.ask import ask, eval_cmd
 from retrieval.cli.commands.bench import bench
+from retrieval.cli.commands.collections import collections
 from retrieval.cli.commands.db import db
 from retrieval.cli.commands.feedback import feedback
 from retrieval.cli.commands.index import add, compact, doctor, index, remove, rollback
@@ -118,6 +119,7 @@ for _command in (
     ask,
     eval_cmd,
     sources,
+    collections,
     config_cmd,
     feedback,
     bench,

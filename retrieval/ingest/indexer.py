@@ -33,6 +33,7 @@ from retrieval.ingest.sources import (
     kind_of,
     now,
     read_state,
+    samples_key,
     source_key,
     unreadable_reason,
     with_sync,
@@ -772,14 +773,6 @@ class Indexer:
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
-
-
-def samples_key() -> str | None:
-    """The key the bundled sample articles are registered under (None when not installed)."""
-    try:
-        return source_key(bundled_articles())
-    except SourcedError:
-        return None
 
 
 def _with_also(registry: list[Source], plan: _Plan) -> tuple[list[Source], bool]:

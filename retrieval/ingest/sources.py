@@ -128,3 +128,14 @@ def unreadable_reason(path: Path) -> str | None:
 
 def with_sync(state: dict[str, SourceState], key: str, problem: str | None) -> dict[str, SourceState]:
     return {**state, key: replace(state.get(key, SourceState()), last_sync=now(), problem=problem)}
+
+
+def samples_key() -> str | None:
+    """The key the bundled sample articles are registered under (None when not installed)."""
+    from retrieval.errors import SourcedError
+    from retrieval.paths import bundled_articles
+
+    try:
+        return source_key(bundled_articles())
+    except SourcedError:
+        return None

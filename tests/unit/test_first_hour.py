@@ -5,6 +5,8 @@ is doing, sources and collections, history, idempotent commands with one clear l
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -160,3 +162,36 @@ def test_the_first_build_says_the_model_is_loading(cli_env, monkeypatch):
     assert first.stderr.index("Loading the embedding model…") < first.stderr.index("Embedding chunks")
     # Nothing to embed, nothing to load: no such line.
     assert "Loading" not in run("index").stderr
+
+
+# ---------------------------------------------------------------- 5. sources, articles, collections
+
+
+def test_sources_lists_the_sources_and_articles_only_when_asked(cli_env, news):
+    run("add", str(news))
+    plain = run("sources")
+    assert plain.exit_code == 0
+    assert str(news) in plain.stdout and "Harbour chowder" not in plain.stdout
+    assert "sourced sources --articles" in plain.stdout
+    full = run("sources", "--articles")
+    assert "Harbour chowder contest won by a fisherman" in full.stdout
+    # Long lines are never wrapped when piped: a source and its facts stay on one line.
+    line = next(line for line in full.stdout.splitlines() if str(news) in line)
+    assert len(line) > 80 and "2 articles, last sync" in line
+    data = json.loads(run("sources", "--json").stdout)  # as before: sources and articles
+    assert set(data) == {"sources", "articles"} and len(data["articles"]) == 2
+
+
+def test_collections_lists_each_with_its_counts(new_user, news, tmp_path):
+    article(tmp_path / "more", "fair.txt", "County fair opens", "The county fair opened on Friday.")
+    run("add", str(news))
+    run("--collection", "local", "add", str(tmp_path / "more"))
+    (Path(os.environ["XDG_DATA_HOME"]) / "sourced" / "collections" / "empty").mkdir(parents=True)
+    result = run("collections")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("* default  1 source, 2 articles")
+    assert lines[1].startswith("  empty  no index yet")
+    assert lines[2].startswith("  local  1 source, 1 article")
+    rows = json.loads(run("collections", "--json").stdout)["collections"]
+    assert [(r["name"], r["sources"], r["articles"]) for r in rows] == [("default", 1, 2), ("empty", 0, 0), ("local", 1, 1)]

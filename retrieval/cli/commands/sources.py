@@ -13,16 +13,19 @@ from retrieval.cli.context import (
 )
 from retrieval.cli.options import collection_options, index_dir_option
 from retrieval.cli.render import console, escape
+from retrieval.ingest.sources import samples_key
 from retrieval.jsonout import collection_json
 
 
 @click.command()
 @index_dir_option
 @collection_options
+@click.option("--articles", "with_articles", is_flag=True, help="List every article too, with its link.")
 @click.option("--json", "as_json", is_flag=True, help='{"sources": [...], "articles": [...]} as one JSON object.')
 @click.pass_obj
-def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
-    """List the registered sources (kind, articles, last sync, problems) and the articles."""
+def sources(obj: CliContext, index_dir: Path | None, with_articles: bool, as_json: bool) -> None:
+    """List the registered sources (kind, articles, last sync, problems); --articles lists
+    the articles too. --json gives both, as the web desk's /api/sources does."""
     service = open_service(obj.config, index_dir, build_if_missing=False)
     registered, articles = service.collection()
     if as_json:
@@ -35,11 +38,17 @@ def sources(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
         f"{stats.documents} articles, {stats.chunks} passages, {len(stats.outlets)} outlets; newest {newest}. "
         f"Model {stats.model_id}, index {service.store.where}."
     )
+    samples = samples_key()
     out.print(f"\n[bold]{len(registered)} source{'s' if len(registered) != 1 else ''}[/]")
     for s in registered:
         synced = f"last sync {s.last_sync}" if s.last_sync else "not synced since added"
         problem = f"  [red]problem: {escape(s.problem)}[/]" if s.problem else ""
-        out.print(f"  {escape(s.key)}  [dim]({s.kind}, {s.articles} articles, {synced})[/]{problem}")
+        name = escape(s.key) + ("  [dim](the sample articles)[/]" if s.key == samples else "")
+        out.print(f"  {name}  [dim]({s.kind}, {s.articles} articles, {synced})[/]{problem}")
+    if not with_articles:
+        if articles:
+            out.print("\n[dim]`sourced sources --articles` lists the articles.[/]")
+        return
     out.print("\n[bold]Articles[/]")
     for doc, _ in articles:
         date = doc.published.date().isoformat() if doc.published else "----------"
