@@ -22,6 +22,7 @@ from retrieval.cli.commands.bench import bench
 from retrieval.cli.commands.collections import collections
 from retrieval.cli.commands.db import db
 from retrieval.cli.commands.feedback import feedback
+from retrieval.cli.commands.history import history
 from retrieval.cli.commands.index import add, compact, doctor, index, remove, rollback
 from retrieval.cli.commands.settings import config_cmd
 from retrieval.cli.commands.sources import sources
@@ -115,6 +116,7 @@ for _command in (
     remove,
     compact,
     rollback,
+    history,
     doctor,
     ask,
     eval_cmd,

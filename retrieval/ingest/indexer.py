@@ -273,9 +273,8 @@ class Indexer:
             state = read_state(self.store.path)
             index = previous.document_index() if previous is not None and not rebuild else {}
             # Removals: an article that a remaining source also holds stays, under it.
+            # A removed source's sync state stays: a rollback that restores it shows its real last sync.
             registry = self._remove(plan, removing, registry, index, previous)
-            for key in removing:
-                state.pop(key, None)
             state = self._refuse_unreadable(plan, named, keys, state)
             registry += [
                 Source(key, "page" if is_web(key) else kind_of(path), now(), samples=key in unasked)
@@ -385,7 +384,6 @@ class Indexer:
         for key, (ids, whole) in list(plan.also.items()):  # articles handed over are now its own
             plan.also[key] = ({i for i in ids if index.get(i, ("", "", 0))[1] != key}, whole)
         plan.reports[-1] = dataclasses.replace(plan.reports[-1], samples=True)
-        state = {k: v for k, v in state.items() if k != samples}
         return registry, state
 
     @staticmethod

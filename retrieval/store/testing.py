@@ -122,6 +122,14 @@ class StoreContract:
         assert (third.removed, third.documents) == (1, 2)
         assert all("glacier" not in h.chunk.text.lower() for h in service.ask("glacier retreat", k=10).hits)
 
+        # History: each kept generation with what it changed, read through open_generation().
+        from retrieval.store.history import history
+
+        steps = history(store)
+        assert [g.live for g in steps][-1] and [g.name for g in steps] == store.generations()
+        assert [(len(g.added), len(g.removed), len(g.changed)) for g in steps[-2:]] == [(1, 0, 1), (0, 1, 0)]
+        assert list(steps[-1].titles.values()) == ["Glacier retreat measured"]
+
         undone, live = indexer.rollback()
         assert live != undone and store.current_name() == live
         assert service.ask("glacier retreat").hits[0].document.title == "Glacier retreat measured"

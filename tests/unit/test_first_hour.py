@@ -195,3 +195,34 @@ def test_collections_lists_each_with_its_counts(new_user, news, tmp_path):
     assert lines[2].startswith("  local  1 source, 1 article")
     rows = json.loads(run("collections", "--json").stdout)["collections"]
     assert [(r["name"], r["sources"], r["articles"]) for r in rows] == [("default", 1, 2), ("empty", 0, 0), ("local", 1, 1)]
+
+
+# ---------------------------------------------------------------- 6. history and rollback
+
+
+def test_history_shows_what_each_generation_changed_and_rollback_what_it_undid(cli_env, news, tmp_path):
+    more = tmp_path / "more"
+    article(more, "fair.txt", "County fair opens", "The county fair opened on Friday.")
+    run("add", str(news))
+    run("add", str(more))
+    article(news, "ferry.txt", "Ferry timetable changes in June", "The island ferry runs hourly from June.")
+    run("index")
+    run("remove", str(more))
+    result = run("history")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert f"add {news}" in text and f"source added: {news}" in text
+    assert "+1 added, -0 removed, 0 changed; source added: " + str(more) in text
+    assert "+0 added, -0 removed, 1 changed" in text and "~ Ferry timetable changes in June" in text
+    assert f"-1 removed, 0 changed; source removed: {more}" in text and "- County fair opens" in text
+    assert text.count("(live)") == 1
+    steps = json.loads(run("history", "--json").stdout)["generations"]
+    assert [s["action"].split()[0] for s in steps] == ["add", "add", "sync", "remove"]
+    assert steps[-1]["removed"][0]["title"] == "County fair opens" and steps[-1]["live"]
+
+    undo = run("rollback")
+    assert undo.exit_code == 0
+    assert f"(remove {more}: +0 added, -1 removed, 0 changed; source removed: {more})" in undo.stderr
+    # The restored source shows when it was really synced last, not "not synced since added".
+    restored = next(s for s in json.loads(run("sources", "--json").stdout)["sources"] if s["path"] == str(more))
+    assert restored["last_sync"] is not None

@@ -162,10 +162,16 @@ def compact(obj: CliContext, index_dir: Path | None) -> None:
 @click.pass_obj
 def rollback(obj: CliContext, index_dir: Path | None) -> None:
     """Return to the previous generation, undoing the last add, remove or sync."""
+    from retrieval.store.history import change_of
+
     folder, _ = resolve_index_dir(obj.config, index_dir)
     indexer = make_indexer(obj.config, folder)
+    # What the live generation changed, read before it goes (`sourced history` shows it too).
+    name = indexer.store.current_name() if indexer.store.exists() else None
+    change = change_of(indexer.store, name) if name else None
     undone, live = indexer.rollback()
-    click.echo(f"Rolled back {indexer.store.where}: {undone} undone, {live} is live again.", err=True)
+    what = f" ({change.action}: {change.summary()})" if change is not None and change.base is not None else ""
+    click.echo(f"Rolled back {indexer.store.where}: {undone} undone{what}; {live} is live again.", err=True)
 
 
 @click.command()

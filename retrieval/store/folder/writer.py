@@ -90,6 +90,11 @@ class FolderStore:
     def generations(self) -> list[str]:
         return sorted(p.name for p in self.path.glob("gen-*") if p.is_dir())
 
+    def open_generation(self, name: str) -> FolderSnapshot:
+        if name not in self.generations() or not (self.path / name / MANIFEST).is_file():
+            raise IndexMissingError(f"No generation {name} at {self.path}.")
+        return FolderSnapshot(self.path / name, check_version=False)
+
     def check(self) -> HealthReport:
         """`sourced doctor`: every segment whole, and the generation's counts agree with them."""
         from retrieval.store.folder.health import check_folder

@@ -164,6 +164,12 @@ class PgStore(SchemaMixin, WritesMixin, HealthMixin):
             )
         return PgSnapshot(self, gen, manifest)
 
+    def open_generation(self, name: str) -> PgSnapshot:
+        gen = gen_number(name)
+        if name not in self.generations():
+            raise IndexMissingError(f"No generation {name} in {self.where}.")
+        return self._read(lambda conn: self._snapshot(conn, gen, check_version=False))
+
     def generations(self) -> list[str]:
         try:
             rows = self._readers.get().execute(self._q("SELECT gen FROM S.generations ORDER BY gen")).fetchall()
