@@ -96,14 +96,15 @@ def passage_markdown(hit: Hit, budget: int = PASSAGE_BUDGET) -> str:
     return out
 
 
-def relevance_label(similarity: float, answered: bool) -> str:
+def relevance_label(hit: Hit, answered: bool) -> str:
+    """The figure that agrees with the order and its word, as the terminal shows them
+    (retrieval.query.strength); a result below the answering threshold says so."""
+    text = f"{hit.label or 'weak'} ({hit.strength:.2f})"
     if not answered:
-        return f"low confidence ({similarity:.2f})"
-    if similarity >= 0.6:
-        return f"strong match ({similarity:.2f})"
-    if similarity >= 0.45:
-        return f"good match ({similarity:.2f})"
-    return f"possible match ({similarity:.2f})"
+        return f"{text}, low confidence"
+    if hit.label != "strong":
+        return f"{text}, below the answering threshold"
+    return text
 
 
 def _footer(hit: Hit, answered: bool) -> str:
@@ -115,7 +116,7 @@ def _footer(hit: Hit, answered: bool) -> str:
         parts.append(doc.published.date().isoformat())
     if not doc.url:
         parts.append(f"source: {doc.source}")
-    parts.append(relevance_label(hit.similarity, answered))
+    parts.append(relevance_label(hit, answered))
     if hit.more_in_document:
         n = hit.more_in_document
         parts.append(f"{n} more passage{'s' if n > 1 else ''} from this article")

@@ -23,6 +23,8 @@ def hit_json(hit) -> dict[str, Any]:
         "score": round(hit.score, 4),
         "similarity": round(hit.similarity, 4),
         "sentence_similarity": round(hit.sentence_similarity, 4),
+        "strength": round(hit.strength, 4),
+        "label": hit.label,
         "text": hit.text,
         "highlight": hit.highlight,
         "highlight_start": hit.highlight_start,

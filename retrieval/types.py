@@ -81,6 +81,7 @@ class Hit:
     cosine similarity between question and passage, comparable across questions.
     ``highlight_start/end`` locate the best-answering sentence inside ``text``;
     ``sentence_similarity`` is the cosine similarity of the closest sentence shown.
+    ``strength`` and ``label`` are what people are shown: see :mod:`retrieval.query.strength`.
     """
 
     chunk: Chunk
@@ -93,6 +94,10 @@ class Hit:
     more_in_document: int = 0
     duplicates: tuple[Document, ...] = ()
     sentence_similarity: float = 0.0
+    # One figure that agrees with the order (the fused score rescaled to the answer's
+    # confidence) and its word: "strong", "fair" or "weak" (retrieval.query.strength).
+    strength: float = 0.0
+    label: str = ""
 
     @property
     def text(self) -> str:

@@ -96,12 +96,18 @@ def print_answer(answer) -> None:
         return
     if not answer.answered:
         out.print("[yellow]No passage answers this well; the closest ones (low confidence):[/]")
+    marked = not answer.answered
     for hit in answer.hits:
         doc = hit.document
+        if not marked and hit.label and hit.label != "strong":
+            # Filler: what a list of k still shows once the answers run out.
+            out.print("\n[dim]── below the answering threshold ──[/]")
+            marked = True
         title = escape(doc.title)
         if doc.url:
             title = f"[link={doc.url}]{title}[/link]"
-        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]relevance {hit.similarity:.2f}[/]", overflow="fold")
+        figure = f"relevance {hit.strength:.2f} · {_LABEL_STYLE.get(hit.label, '')}{hit.label}[/]" if hit.label else ""
+        out.print(f"\n[bold]{hit.rank}. {title}[/]  [dim]{figure}[/]")
         meta = " · ".join(x for x in (doc.outlet, doc.published.date().isoformat() if doc.published else None) if x)
         if meta:
             out.print(f"   [cyan]{escape(meta)}[/]")
@@ -117,6 +123,9 @@ def print_answer(answer) -> None:
             notes.append("also reported by " + reported_by(hit.duplicates))
         if notes:
             out.print(f"   [dim]({escape('; '.join(notes))})[/]")
+
+
+_LABEL_STYLE = {"strong": "[green]", "fair": "[yellow]", "weak": "[red]"}
 
 
 def _marked(hit) -> str:

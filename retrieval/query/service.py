@@ -24,6 +24,7 @@ from retrieval.embedding import Embedder
 from retrieval.errors import IndexMismatchError, QuestionError
 from retrieval.query.highlight import sentence_coverage
 from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
+from retrieval.query.strength import rate
 from retrieval.store import Snapshot, Store
 from retrieval.types import Answer, Document, Hit
 
@@ -242,6 +243,7 @@ class QueryService:
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
         evidence = self._evidence(text, tokens, snap, shown_tokens)
         answered = bool(hits) and self._answered(confidence, evidence)
+        hits = rate(hits, confidence, self.settings.min_score)
         took = (time.perf_counter() - started) * 1000
         return Answer(
             question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence, evidence=evidence

@@ -226,3 +226,40 @@ def test_history_shows_what_each_generation_changed_and_rollback_what_it_undid(c
     # The restored source shows when it was really synced last, not "not synced since added".
     restored = next(s for s in json.loads(run("sources", "--json").stdout)["sources"] if s["path"] == str(more))
     assert restored["last_sync"] is not None
+
+
+# ---------------------------------------------------------------- 3. one figure, in the order shown
+
+
+def test_one_figure_agrees_with_the_order_with_a_plain_label(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  min_score: 0.3\n")
+    run("index", str(BUNDLED))
+    data = json.loads(run("ask", "--json", "-k", "8", "coalition of civil and human rights groups").stdout)
+    hits = data["hits"]
+    figures = [h["strength"] for h in hits]
+    assert figures == sorted(figures, reverse=True)  # agrees with the order
+    assert figures[0] == pytest.approx(data["confidence"], abs=1e-4)  # the first carries the confidence
+    assert {"similarity", "sentence_similarity", "score"} <= set(hits[0])  # nothing removed
+    for h in hits:
+        want = "strong" if h["strength"] >= 0.3 else ("fair" if h["strength"] >= 0.2 else "weak")
+        assert h["label"] == want
+    assert hits[0]["label"] == "strong" and hits[-1]["label"] != "strong"
+    text = run("ask", "-k", "8", "coalition of civil and human rights groups").stdout
+    assert f"relevance {figures[0]:.2f} · strong" in text
+    first_filler = next(i for i, h in enumerate(hits) if h["label"] != "strong")
+    marker = text.index("below the answering threshold")
+    assert text.index(f"{first_filler}. ") < marker < text.index(f"{first_filler + 1}. {hits[first_filler]['title']}")
+
+
+def test_discord_shows_the_same_figure_and_word(hash_config, bundled_index):
+    from bot.render import render_answer
+    from retrieval.config import replace
+    from tests.helpers import service_for
+
+    service = service_for(replace(hash_config, search={"min_score": 0.3}), bundled_index)
+    answer = service.ask("coalition of civil and human rights groups", k=8)
+    footers = [e.footer.text for e in render_answer(answer).embeds]
+    first = answer.hits[0]
+    assert f"strong ({first.strength:.2f})" in footers[0] and "below" not in footers[0]
+    filler = next(h for h in answer.hits if h.label != "strong")
+    assert any(f"#{filler.rank} " in f and f"{filler.label} ({filler.strength:.2f}), below the answering threshold" in f for f in footers)
