@@ -110,6 +110,33 @@ class EvalReport:
     unanswerable_abstention: float = 0.0
     rows: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def abstained(self) -> list[dict[str, Any]]:
+        """On-topic questions whose answer was among the hits, yet not answered (the
+        confidence was below search.min_score): the threshold's misses, not the ranking's."""
+        return [
+            r
+            for r in self.rows
+            if not r["off_topic"] and not r.get("unanswerable") and r["rank"] is not None and not r["answered"]
+        ]
+
+    @property
+    def misses(self) -> list[dict[str, Any]]:
+        """Ranking misses: answerable questions with the expected article below rank 1 (or not
+        in the hits at all), and questions that should abstain (off-topic, or on-topic the
+        collection does not answer) answered."""
+        abstained = self.abstained
+
+        def should_abstain(r: dict[str, Any]) -> bool:
+            return bool(r["off_topic"] or r.get("unanswerable"))
+
+        return [
+            r
+            for r in self.rows
+            if (should_abstain(r) and r["answered"])
+            or (not should_abstain(r) and r["rank"] != 1 and r not in abstained)
+        ]
+
     def summary(self) -> dict[str, Any]:
         return {
             "questions": self.on_topic,
@@ -122,6 +149,7 @@ class EvalReport:
             "off_topic_abstention": round(self.abstention_rate, 4),
             "unanswerable_questions": self.unanswerable,
             "unanswerable_abstention": round(self.unanswerable_abstention, 4),
+            "found_but_abstained": len(self.abstained),
         }
 
 

@@ -324,9 +324,7 @@ class Indexer:
                 plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
                 continue
             if strict_add and key in keys:
-                plan.reports.append(
-                    SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do")
-                )
+                plan.reports.append(SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do"))
                 continue
             named.append((key, Path(key)))
         return named

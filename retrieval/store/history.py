@@ -86,7 +86,9 @@ def history(store: Store, titles: bool = True) -> list[GenerationChange]:
             base = parent if parent in names else (names[i - 1] if i > 0 else ("" if first else None))
             if base is None:
                 out.append(
-                    GenerationChange(name, str(manifest.get("action", "")), manifest.get("created"), name == live, len(docs), None)
+                    GenerationChange(
+                        name, str(manifest.get("action", "")), manifest.get("created"), name == live, len(docs), None
+                    )
                 )
                 continue
             _, before, before_keys, before_snap = facts(base) if base else ({}, {}, [], None)

@@ -55,7 +55,10 @@ def test_the_first_source_of_ones_own_replaces_the_samples(new_user, news):
     assert "sourced add --samples" in added.stderr
     assert keys() == [str(news)]
     answer = json.loads(run("ask", "--json", "Who won the chowder contest?").stdout)
-    assert {h["title"] for h in answer["hits"]} <= {"Harbour chowder contest won by a fisherman", "Ferry timetable changes in May"}
+    assert {h["title"] for h in answer["hits"]} <= {
+        "Harbour chowder contest won by a fisherman",
+        "Ferry timetable changes in May",
+    }
     # They come back when asked for, next to the user's own.
     back = run("add", "--samples")
     assert back.exit_code == 0, back.output
@@ -194,7 +197,11 @@ def test_collections_lists_each_with_its_counts(new_user, news, tmp_path):
     assert lines[1].startswith("  empty  no index yet")
     assert lines[2].startswith("  local  1 source, 1 article")
     rows = json.loads(run("collections", "--json").stdout)["collections"]
-    assert [(r["name"], r["sources"], r["articles"]) for r in rows] == [("default", 1, 2), ("empty", 0, 0), ("local", 1, 1)]
+    assert [(r["name"], r["sources"], r["articles"]) for r in rows] == [
+        ("default", 1, 2),
+        ("empty", 0, 0),
+        ("local", 1, 1),
+    ]
 
 
 # ---------------------------------------------------------------- 6. history and rollback
@@ -262,4 +269,30 @@ def test_discord_shows_the_same_figure_and_word(hash_config, bundled_index):
     first = answer.hits[0]
     assert f"strong ({first.strength:.2f})" in footers[0] and "below" not in footers[0]
     filler = next(h for h in answer.hits if h.label != "strong")
-    assert any(f"#{filler.rank} " in f and f"{filler.label} ({filler.strength:.2f}), below the answering threshold" in f for f in footers)
+    assert any(
+        f"#{filler.rank} " in f and f"{filler.label} ({filler.strength:.2f}), below the answering threshold" in f
+        for f in footers
+    )
+
+
+# ---------------------------------------------------------------- 14. the eval table
+
+
+def test_eval_shows_found_but_abstained_apart_from_ranking_misses(cli_env, tmp_path):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  min_score: 0.99\n")
+    questions = tmp_path / "q.yaml"
+    questions.write_text(
+        "questions:\n"
+        "  - q: inaccurate in 98 percent of cases Metropolitan Police\n    expect: ['98 percent']\n"
+        "  - q: chowder contest harbour winner\n    expect: ['chowder']\n"
+    )
+    run("index", str(BUNDLED))
+    result = run("eval", str(questions))
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    found = text.index("Found but abstained")
+    missed = text.index("Questions not found at rank 1")
+    assert found < text.index("inaccurate in 98 percent") < missed < text.index("chowder contest")
+    assert "not answered at rank 1" not in text
+    summary = json.loads(run("eval", str(questions), "--json").stdout)["summary"]
+    assert summary["found_but_abstained"] == 1

@@ -122,14 +122,20 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
             f"{report.unanswerable} on-topic questions the collection does not answer: "
             f"{summary['unanswerable_abstention']:.2f} correctly not answered"
         )
-    abstain = [r["off_topic"] or r["unanswerable"] for r in report.rows]
-    misses = [
-        r for r, a in zip(report.rows, abstain, strict=True) if (a and r["answered"]) or (not a and r["rank"] != 1)
-    ]
-    if misses:
-        from rich.table import Table
+    from rich.table import Table
 
-        table = Table(title="Questions not answered at rank 1")
+    abstained = report.abstained
+    if abstained:
+        # Found, but the confidence stayed below search.min_score: the threshold's misses.
+        table = Table(title="Found but abstained (confidence below search.min_score)")
+        for column in ("question", "found at", "confidence"):
+            table.add_column(column)
+        for r in abstained:
+            table.add_row(escape(r["q"]), str(r["rank"]), f"{r['confidence']:.2f}")
+        out.print(table)
+    misses = report.misses
+    if misses:
+        table = Table(title="Questions not found at rank 1")
         for column in ("question", "found at", "answered", "confidence"):
             table.add_column(column)
         for r in misses:

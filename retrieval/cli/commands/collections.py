@@ -14,10 +14,10 @@ from retrieval.cli.render import console, escape
 def overview(config) -> list[dict[str, object]]:
     """Every collection these settings know (the default and each named one that has a
     folder): name, where, sources, articles, live generation (None: no index yet)."""
+    from retrieval.config import resolve_path
     from retrieval.desk.collections import known_collections
     from retrieval.errors import SourcedError
     from retrieval.store import store_for
-    from retrieval.config import resolve_path
     from retrieval.wiring import collection_index_dir, default_index_dir
 
     default, _ = default_index_dir(config)
@@ -43,7 +43,9 @@ def overview(config) -> list[dict[str, object]]:
 
 
 @click.command("collections")
-@click.option("--json", "as_json", is_flag=True, help='{"collections": [{"name", "where", "sources", "articles", ...}]}.')
+@click.option(
+    "--json", "as_json", is_flag=True, help='{"collections": [{"name", "where", "sources", "articles", ...}]}.'
+)
 @collection_options
 @click.pass_obj
 def collections(obj: CliContext, as_json: bool) -> None:
