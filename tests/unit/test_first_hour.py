@@ -279,7 +279,8 @@ def test_discord_shows_the_same_figure_and_word(hash_config, bundled_index):
 
 
 def test_eval_shows_found_but_abstained_apart_from_ranking_misses(cli_env, tmp_path):
-    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  min_score: 0.99\n")
+    # the named-terms rule (search.named_min_score) off too, so min_score alone decides
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  min_score: 0.99\n  named_min_score: 0.99\n")
     questions = tmp_path / "q.yaml"
     questions.write_text(
         "questions:\n"
