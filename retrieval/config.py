@@ -304,6 +304,23 @@ class SearchSettings:
         "the first 10 results (sentence vectors are stored). 0: show the best passage, bold by word overlap.",
     )
     max_question_chars: int = _setting(1000, "Longer questions are refused.")
+    recency: float = _setting(
+        0.3,
+        "Recency prior: how much an article published on the as-of day (today, or --as-of) gains over "
+        "an old one, as a share of the spread of the candidates' scores; 0: none (tuned on RealTime QA "
+        "dev train: docs/quality.md, Time).",
+    )
+    recency_half_life_days: float = _setting(
+        30.0, "Recency prior: an article this many days older than the as-of day gains half as much."
+    )
+    recency_latest: float = _setting(
+        3.0, "Recency prior: a question asking for the latest ('currently', 'latest', 'now') multiplies it by this."
+    )
+    read_dates: bool = _setting(
+        True,
+        "Read time in the question ('in 2018', 'last week', 'this year', 'latest') as a date filter or a "
+        "stronger recency prior; what was understood is shown.",
+    )
 
 
 @dataclass(frozen=True)

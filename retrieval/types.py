@@ -98,6 +98,9 @@ class Hit:
     # confidence) and its word: "strong", "fair" or "weak" (retrieval.query.strength).
     strength: float = 0.0
     label: str = ""
+    # An article published after this one that also answers (its passage at or above
+    # search.min_score): "newer coverage". The older answer stays: it may be the one asked for.
+    newer: Document | None = None
 
     @property
     def text(self) -> str:
@@ -136,3 +139,10 @@ class Answer:
     # holds) found in one of the first three passages shown; None when it names nothing
     # specific. With `search.answer_terms`, also what `answered` is decided on.
     evidence: float | None = None
+    # The day taken as today (nothing published after it is shown), when one was given.
+    as_of: datetime | None = None
+    # The publication dates searched (until: exclusive), from the filters and the question.
+    since: datetime | None = None
+    until: datetime | None = None
+    # What was read from the question about time, as shown ("since 2024-05-01, from “last week”").
+    understood: str | None = None

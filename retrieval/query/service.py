@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from retrieval.config import SearchSettings
@@ -69,6 +69,16 @@ class IndexStats:
     created: str | None
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _after(published: datetime | None, cap: datetime) -> bool:
+    return published is not None and published >= cap
+
+
 def clean_question(question: str, max_chars: int) -> str:
     """The question as searched, or :class:`QuestionError` saying what is wrong with it."""
     if not isinstance(question, str):
@@ -99,6 +109,7 @@ class QueryService:
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._snapshot: Snapshot | None = None
+        self._dates: tuple[str, dict[str, datetime | None]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -161,12 +172,22 @@ class QueryService:
         mode: str | None = None,
         previous: str | None = None,
         previous_weight: float = 0.5,
+        as_of: datetime | None = None,
+        recency: float | None = None,
     ) -> Answer:
         """The best passages for ``question``; ``offset`` skips that many (for "more results").
 
         ``previous``: the question this one follows up (retrieval.query.followup); the answer's
         ``question`` is then the text as searched, and the question vector leans on it by
-        ``previous_weight`` (0: the follow-up's own words only)."""
+        ``previous_weight`` (0: the follow-up's own words only).
+
+        ``as_of``: the moment taken as now (default: now). Nothing published after its day
+        is shown, time words in the question ("last week", "in 2018", "latest") are read
+        relative to it, and the recency prior (``recency``, default ``search.recency``)
+        leans towards articles published shortly before it. A date range read from the
+        question gives way to all dates when nothing in it answers (the answer says so)."""
+        from retrieval.query.when import describe_range, end_of_day, now_utc, read_question
+
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
         k = k or self.settings.k
@@ -175,14 +196,79 @@ class QueryService:
         vectors = None
         if previous:
             text, vectors = self._followup(text, clean_question(previous, 10 * MAX_FOLLOWUP_CHARS), previous_weight)
-        try:
-            return self._ask(text, k, filters, offset, mode, started, vectors)
-        except (OSError, sqlite3.Error):
-            # A writer replaced the index and removed the generation this thread was
-            # still opening: forget it and answer from the live one.
-            with self._lock:
-                self._snapshot = None
-            return self._ask(text, k, filters, offset, mode, started, vectors)
+        filters = filters or Filters()
+        now = as_of or now_utc()
+        # An explicit as-of day is a filter (the pool is filled with what may be shown);
+        # "now" drops any article dated in the future after ranking, which costs nothing.
+        cap = end_of_day(now)
+        if as_of is not None:
+            filters = dataclasses.replace(filters, until=min(filters.until, cap) if filters.until else cap)
+        weight = self.settings.recency if recency is None else recency
+        reading = read_question(text, now) if self.settings.read_dates else None
+        asked = filters
+        notes = []
+        if reading:
+            if reading.recent:
+                weight *= self.settings.recency_latest
+            since = filters.since if filters.since is not None else reading.since
+            until = filters.until
+            if reading.until is not None and filters.until is None:
+                until = reading.until
+            elif reading.until is not None:
+                until = min(filters.until, reading.until)
+            if (since, until) != (filters.since, filters.until):
+                asked = dataclasses.replace(filters, since=since, until=until)
+            phrases = ", ".join(f"“{p}”" for p in reading.phrases)
+            notes.append(f"{reading.describe()} (from {phrases})" if phrases else reading.describe())
+
+        def run(chosen: Filters) -> Answer:
+            try:
+                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight)
+            except (OSError, sqlite3.Error):
+                # A writer replaced the index and removed the generation this thread was
+                # still opening: forget it and answer from the live one.
+                with self._lock:
+                    self._snapshot = None
+                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight)
+
+        if asked.since and asked.until and asked.since >= asked.until and asked is not filters:
+            answer = None  # the question's range is empty as of this day
+        else:
+            answer = run(asked)
+        if asked is not filters and (answer is None or not answer.answered):
+            fallback = run(filters)
+            if answer is None or fallback.answered or not answer.hits:
+                span = describe_range(asked.since, asked.until)
+                notes = [f"nothing {span} answers: all dates" if span else "all dates"]
+                answer, asked = fallback, filters
+        if as_of is not None:
+            notes.append(f"as of {now.date().isoformat()}")
+        return dataclasses.replace(
+            answer,
+            as_of=as_of,
+            since=asked.since,
+            until=asked.until,
+            understood="; ".join(n for n in notes if n) or None,
+        )
+
+    def timeline(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        as_of: datetime | None = None,
+        limit: int = 30,
+    ) -> Answer:
+        """The passages that answer ``question`` (the same test as /ask's answers and alerts:
+        passage or sentence at or above ``search.min_score``), one per story with wire
+        copies folded, oldest first. Ranked without the recency prior: a timeline is about
+        every date."""
+        answer = self.ask(question, k=min(limit, MAX_RESULTS), filters=filters, as_of=as_of, recency=0.0)
+        threshold = self.settings.min_score
+        answering = [h for h in answer.hits if max(h.similarity, h.sentence_similarity) >= threshold]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        ordered = sorted(answering, key=lambda h: (h.document.published is None, _utc(h.document.published) or oldest))
+        hits = tuple(dataclasses.replace(h, rank=n) for n, h in enumerate(ordered, start=1))
+        return dataclasses.replace(answer, hits=hits, answered=bool(hits))
 
     def _followup(self, followup: str, previous: str, weight: float):
         """(text as searched, (plain, ranking) vectors) of a follow-up question."""
@@ -209,8 +295,13 @@ class QueryService:
         mode: str | None,
         started: float,
         vectors: tuple[np.ndarray, np.ndarray] | None = None,
+        now: datetime | None = None,
+        cap: datetime | None = None,
+        recency: float = 0.0,
     ) -> Answer:
         import numpy as np
+
+        from retrieval.query.recency import recency_prior
 
         wanted = offset + k
         pool = max(self.settings.candidates, wanted * self.settings.per_document * POOL_FACTOR)
@@ -218,6 +309,17 @@ class QueryService:
         tokens = snap.lexical.query_tokens(text)
         plain, qvec, candidates = self.candidates(snap, text, tokens, pool, mode, filters, vectors)
         refs = snap.chunk_refs([c.row for c in candidates])
+        published = self._published(snap, {refs[c.row][0] for c in candidates if c.row in refs})
+        if cap is not None:  # nothing from after the as-of day (an article dated in the future)
+            candidates = [c for c in candidates if c.row in refs and not _after(published[refs[c.row][0]], cap)]
+        if now is not None and recency > 0:
+            candidates = recency_prior(
+                [c for c in candidates if c.row in refs],
+                lambda row: published[refs[row][0]],
+                now,
+                recency,
+                self.settings.recency_half_life_days,
+            )
         # Exact ties go by article and position, not by row number: rows are numbered
         # differently once segments merge, and the answer must not change when they do.
         candidates = sorted((c for c in candidates if c.row in refs), key=lambda c: (-c.score, refs[c.row][:2]))
@@ -238,6 +340,8 @@ class QueryService:
         )
         shown_tokens: list[set[str]] = []
         hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens)
+        if hits:
+            hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
@@ -268,6 +372,47 @@ class QueryService:
         if search.named_min_score is not None and evidence >= 1.0 - 1e-6 and confidence >= search.named_min_score:
             return True
         return confidence >= search.min_score and evidence >= search.answer_terms
+
+    def _published(self, snap: Snapshot, doc_ids: set[str]) -> dict[str, datetime | None]:
+        """Publication dates of these articles, remembered for the snapshot's generation."""
+        cache = self._dates
+        if cache is None or cache[0] != snap.generation:
+            cache = self._dates = (snap.generation, {})
+        known = cache[1]
+        missing = [d for d in doc_ids if d not in known]
+        if missing:
+            found = {doc.id: doc.published for doc in snap.documents(missing)}
+            for doc_id in missing:
+                known[doc_id] = _utc(found.get(doc_id))
+        return known
+
+    def _newer(self, snap: Snapshot, hits, candidates, similarities, refs, published) -> list[Hit]:
+        """Each hit with the newest article published after it whose passage, among the
+        candidates already scored, also answers (cosine at or above ``search.min_score``)."""
+        threshold = self.settings.min_score
+        best: dict[str, tuple[datetime, float]] = {}  # doc -> (published, best similarity)
+        for c, sim in zip(candidates, similarities, strict=True):
+            doc_id = refs[c.row][0]
+            when = published.get(doc_id)
+            if when is None or float(sim) < threshold:
+                continue
+            if doc_id not in best or sim > best[doc_id][1]:
+                best[doc_id] = (when, float(sim))
+        if not best:
+            return hits
+        picks: dict[int, str] = {}
+        for n, hit in enumerate(hits):
+            mine = _utc(hit.document.published)
+            if mine is None:
+                continue
+            skip = {hit.document.id, *(d.id for d in hit.duplicates)}
+            later = [(when, sim, d) for d, (when, sim) in best.items() if when > mine and d not in skip]
+            if later:
+                picks[n] = max(later)[2]
+        if not picks:
+            return hits
+        docs = {doc.id: doc for doc in snap.documents(set(picks.values()))}
+        return [dataclasses.replace(h, newer=docs.get(picks[n])) if n in picks else h for n, h in enumerate(hits)]
 
     def _hits(
         self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int, shown_tokens=None
