@@ -41,6 +41,20 @@ def hit_json(hit) -> dict[str, Any]:
             {"title": d.title, "url": d.url, "outlet": d.outlet, "published": _date(d.published), "source": d.source}
             for d in hit.duplicates
         ],
+        "newer": _newer(hit.newer),
+    }
+
+
+def _newer(doc) -> dict[str, Any] | None:
+    """The article published after the hit's that also answers ("newer coverage")."""
+    if doc is None:
+        return None
+    return {
+        "title": doc.title,
+        "url": doc.url,
+        "outlet": doc.outlet,
+        "published": _date(doc.published),
+        "source": doc.source,
     }
 
 
@@ -52,6 +66,10 @@ def answer_json(answer) -> dict[str, Any]:
         "confidence": round(answer.confidence, 4),
         "hits": [hit_json(h) for h in answer.hits],
         "took_ms": round(answer.took_ms, 2),
+        "as_of": _date(answer.as_of.date()) if answer.as_of else None,
+        "since": _date(answer.since),
+        "until": _date(answer.until),  # exclusive: the first moment not searched
+        "understood": answer.understood,
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from retrieval import __version__
-from retrieval.cli.commands.ask import ask, eval_cmd
+from retrieval.cli.commands.ask import ask, eval_cmd, timeline
 from retrieval.cli.commands.bench import bench
 from retrieval.cli.commands.collections import collections
 from retrieval.cli.commands.db import db
@@ -119,6 +119,7 @@ for _command in (
     history,
     doctor,
     ask,
+    timeline,
     eval_cmd,
     sources,
     collections,

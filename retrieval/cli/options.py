@@ -3,7 +3,7 @@ accepted after the command), the index folder and the search filters."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -62,22 +62,40 @@ def index_dir_option(f):
     )(f)
 
 
-_DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])
+_WHEN = "YYYY-MM-DD, 7d, 2w, or words such as 'last week'"
 
 
 def filter_options(f):
     f = click.option("--source", help="Only articles whose file name or link contains this text.")(f)
     f = click.option("--outlet", help="Only articles from outlets whose name contains this text.")(f)
-    f = click.option("--until", type=_DATE, help="Only articles published before this date (YYYY-MM-DD).")(f)
-    f = click.option("--since", type=_DATE, help="Only articles published on or after this date (YYYY-MM-DD).")(f)
+    f = click.option("--until", help=f"Only articles published on or before this day, all of it included ({_WHEN}).")(f)
+    f = click.option("--since", help=f"Only articles published on or after this day ({_WHEN}).")(f)
     return f
 
 
-def make_filters(since, until, outlet, source):
+def as_of_option(f):
+    return click.option(
+        "--as-of",
+        "as_of",
+        help=f"Answer as on this day ({_WHEN}): nothing published after it is shown, and recent means "
+        "recent then. Default: now.",
+    )(f)
 
+
+def parse_as_of(as_of: str | None) -> datetime | None:
+    from retrieval.query.when import as_of_bound
+
+    return as_of_bound(as_of) if as_of else None
+
+
+def make_filters(since, until, outlet, source, as_of: datetime | None = None):
+    """The filters of the options given; dates relative to ``as_of`` (default: now)."""
     from retrieval.query.ranking import Filters
+    from retrieval.query.when import since_bound, until_bound
 
-    def utc(value):
-        return value.replace(tzinfo=UTC) if value else None
-
-    return Filters(since=utc(since), until=utc(until), outlet=outlet or None, source=source or None)
+    return Filters(
+        since=since_bound(since, as_of) if since else None,
+        until=until_bound(until, as_of) if until else None,
+        outlet=outlet or None,
+        source=source or None,
+    )

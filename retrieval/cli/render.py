@@ -91,6 +91,8 @@ def print_report(report) -> None:
 
 def print_answer(answer) -> None:
     out = console(stderr=False)
+    if answer.understood:
+        out.print(f"[dim italic]Searching: {escape(answer.question)} · {escape(answer.understood)}[/]")
     if not answer.hits:
         out.print("Nothing in the collection matches this question.")
         return
@@ -123,6 +125,40 @@ def print_answer(answer) -> None:
             notes.append("also reported by " + reported_by(hit.duplicates))
         if notes:
             out.print(f"   [dim]({escape('; '.join(notes))})[/]")
+        if hit.newer is not None:
+            print_newer(out, hit.newer)
+
+
+def print_newer(out, doc) -> None:
+    """ "newer coverage: Outlet, date" with its link, under a hit."""
+    name = doc.outlet or f"“{doc.title}”"
+    when = doc.published.date().isoformat() if doc.published else ""
+    out.print(f"   [magenta]newer coverage: {escape(', '.join(x for x in (name, when) if x))}[/]")
+    if doc.url:
+        out.print(f"   [blue underline]{escape(doc.url)}[/]", no_wrap=True, overflow="ignore", crop=False)
+
+
+def print_timeline(answer) -> None:
+    """A timeline: date, outlet, title and the answering sentence, oldest first."""
+    out = console(stderr=False)
+    if answer.understood:
+        out.print(f"[dim italic]Searching: {escape(answer.question)} · {escape(answer.understood)}[/]")
+    if not answer.hits:
+        out.print("No passage in the collection answers this; no timeline.")
+        return
+    for hit in answer.hits:
+        doc = hit.document
+        when = doc.published.date().isoformat() if doc.published else "undated"
+        title = escape(doc.title)
+        if doc.url:
+            title = f"[link={doc.url}]{title}[/link]"
+        outlet = f" · {escape(doc.outlet)}" if doc.outlet else ""
+        out.print(f"\n[bold cyan]{when}[/]{outlet}  [bold]{title}[/]", overflow="fold")
+        out.print(_indent(escape(hit.highlight or hit.text)))
+        if doc.url:
+            out.print(f"   [blue underline]{escape(doc.url)}[/]", no_wrap=True, overflow="ignore", crop=False)
+        if hit.duplicates:
+            out.print(f"   [dim](also reported by {escape(reported_by(hit.duplicates))})[/]")
 
 
 _LABEL_STYLE = {"strong": "[green]", "fair": "[yellow]", "weak": "[red]"}

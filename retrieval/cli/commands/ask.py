@@ -12,10 +12,20 @@ from retrieval.cli.context import (
     CliContext,
     open_service,
 )
-from retrieval.cli.options import collection_options, filter_options, index_dir_option, make_filters
-from retrieval.cli.render import console, escape, print_answer
+from retrieval.cli.options import (
+    as_of_option,
+    collection_options,
+    filter_options,
+    index_dir_option,
+    make_filters,
+    parse_as_of,
+)
+from retrieval.cli.render import console, escape, print_answer, print_timeline
 from retrieval.jsonout import answer_json
 from retrieval.query.ranking import MODES
+
+# The keys a JSON line of `ask -` may carry (each overrides the command's option).
+LINE_KEYS = ("question", "as_of", "k", "since", "until", "outlet", "source", "mode")
 
 
 @click.command()
@@ -26,6 +36,7 @@ from retrieval.query.ranking import MODES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (QUESTION '-' reads stdin lines).")
 @click.option("--mode", type=click.Choice(MODES), help="Ranking mode (default: search.mode).")
 @filter_options
+@as_of_option
 @click.pass_obj
 def ask(
     obj: CliContext,
@@ -38,11 +49,14 @@ def ask(
     until,
     outlet: str | None,
     source: str | None,
+    as_of: str | None,
 ) -> None:
     """Answer QUESTION with the best passages and their sources.
 
     With no index yet, the first question builds one (from the bundled sample articles
-    unless configured otherwise). QUESTION '-' reads one question per line from stdin.
+    unless configured otherwise). QUESTION '-' reads one question per line from stdin: a
+    line of text, or a JSON object {"question", "as_of", "k", "since", "until", "outlet",
+    "source", "mode"} answered with its own options (the command's options are the defaults).
     """
     from retrieval.errors import QuestionError
     from retrieval.query.service import clean_question
@@ -50,23 +64,38 @@ def ask(
     config = obj.config
     if question != "-":
         clean_question(question, config.search.max_question_chars)  # refuse before any slow work
+    when = parse_as_of(as_of)
+    filters = make_filters(since, until, outlet, source, when)  # a bad date fails before the index opens
     service = open_service(config, index_dir)
-    filters = make_filters(since, until, outlet, source)
     if question != "-":
-        answer = service.ask(question, k=k, filters=filters, mode=mode)
+        answer = service.ask(question, k=k, filters=filters, mode=mode, as_of=when)
         if as_json:
             click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
         else:
             print_answer(answer)
         return
+    defaults = {"k": k, "since": since, "until": until, "outlet": outlet, "source": source, "mode": mode}
+    defaults["as_of"] = as_of
     for line in sys.stdin:
         if not line.strip():
             continue
+        shown = line.strip()
         try:
-            answer = service.ask(line, k=k, filters=filters, mode=mode)
+            text, options = _line(line, defaults)
+            shown = text if isinstance(text, str) else shown
+            line_as_of = parse_as_of(options["as_of"])
+            answer = service.ask(
+                text,
+                k=options["k"],
+                filters=make_filters(
+                    options["since"], options["until"], options["outlet"], options["source"], line_as_of
+                ),
+                mode=options["mode"],
+                as_of=line_as_of,
+            )
         except QuestionError as exc:
             record = {
-                "question": line.strip(),
+                "question": shown,
                 "answered": False,
                 "confidence": 0.0,
                 "hits": [],
@@ -83,6 +112,79 @@ def ask(
                 click.echo(f"error: {record['error']}", err=True)
             else:
                 print_answer(answer)
+
+
+def _line(line: str, defaults: dict) -> tuple[str, dict]:
+    """A line of `ask -`: its question and options (the defaults, overridden by a JSON
+    object's keys). A line that opens with "{" is JSON; :class:`QuestionError` says what is
+    wrong with it, and costs that line only."""
+    from retrieval.errors import QuestionError
+
+    if not line.lstrip().startswith("{"):
+        return line, dict(defaults)
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise QuestionError(f"This line is not valid JSON ({exc.msg} at column {exc.colno}).") from None
+    if not isinstance(data, dict):
+        raise QuestionError("A JSON line must be an object with a 'question'.")
+    unknown = sorted(set(data) - set(LINE_KEYS))
+    if unknown:
+        raise QuestionError(f"Unknown key(s) {', '.join(map(repr, unknown))}; a line may have {', '.join(LINE_KEYS)}.")
+    text = data.get("question")
+    if not isinstance(text, str):
+        raise QuestionError("A JSON line needs a 'question' that is text.")
+    options = dict(defaults)
+    for key in LINE_KEYS[1:]:
+        if data.get(key) is not None:
+            options[key] = data[key]
+    if not isinstance(options["k"], int | None) or isinstance(options["k"], bool):
+        raise QuestionError("'k' must be a whole number from 1 to 100.")
+    for key in ("as_of", "since", "until", "outlet", "source", "mode"):
+        if options[key] is not None and not isinstance(options[key], str):
+            raise QuestionError(f"{key!r} must be text.")
+    if options["mode"] is not None and options["mode"] not in MODES:
+        raise QuestionError(f"Unknown search mode {options['mode']!r}; use one of {', '.join(MODES)}.")
+    return text, options
+
+
+@click.command()
+@click.argument("question")
+@index_dir_option
+@collection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as one JSON object.")
+@click.option("-n", "limit", type=click.IntRange(1, 100), default=30, show_default=True, help="Most stories searched.")
+@filter_options
+@as_of_option
+@click.pass_obj
+def timeline(
+    obj: CliContext,
+    question: str,
+    index_dir: Path | None,
+    as_json: bool,
+    limit: int,
+    since,
+    until,
+    outlet: str | None,
+    source: str | None,
+    as_of: str | None,
+) -> None:
+    """The passages that answer QUESTION, one per story, oldest first.
+
+    The same answering test as `ask` (search.min_score): a story `ask` would mark low
+    confidence is not listed. Wire copies of a story are folded ("also reported by").
+    """
+    from retrieval.query.service import clean_question
+
+    clean_question(question, obj.config.search.max_question_chars)
+    when = parse_as_of(as_of)
+    filters = make_filters(since, until, outlet, source, when)
+    service = open_service(obj.config, index_dir)
+    answer = service.timeline(question, filters=filters, as_of=when, limit=limit)
+    if as_json:
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print_timeline(answer)
 
 
 @click.command("eval")
