@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from discord.ext import commands
@@ -154,8 +154,14 @@ def filters_from_dict(data: dict[str, Any]) -> Filters:
 
 
 def parse_since(text: str | None) -> datetime | None:
-    """'2020-06-01' (or a full ISO date-time) -> UTC datetime; ValueError if not a date."""
+    """'2020-06-01', a full ISO date-time, '7d' or words such as 'last week' -> UTC
+    datetime (retrieval.query.when); ValueError if not a date."""
+    from retrieval.errors import QuestionError
+    from retrieval.query.when import since_bound
+
     if not text:
         return None
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return since_bound(text)
+    except QuestionError as exc:
+        raise ValueError(str(exc)) from None

@@ -138,7 +138,26 @@ def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord
     if hit.duplicates:
         names = escape(reported_by(hit.duplicates))
         embed.add_field(name="Also reported by", value=_cut_words(names, FIELD_LIMIT), inline=False)
+    if hit.newer is not None:
+        embed.add_field(name="Newer coverage", value=newer_markdown(hit.newer), inline=False)
     return embed
+
+
+def newer_markdown(doc) -> str:
+    """ "Outlet, date" of the newer article, linked when it has a link."""
+    name = doc.outlet or f"“{doc.title}”"
+    when = doc.published.date().isoformat() if doc.published else None
+    label = _cut_words(escape(", ".join(x for x in (name, when) if x)), 200)
+    if doc.url and len(doc.url) < FIELD_LIMIT - 250 and ")" not in doc.url:
+        return f"[{label}]({doc.url})"
+    return label
+
+
+def _searching(answer: Answer, question: str) -> str:
+    """The question, with how it was searched when time words were read from it."""
+    if not answer.understood:
+        return question
+    return f"{question}\n*Searching: {_cut_words(escape(answer.understood), 300)}*"
 
 
 @dataclass
@@ -156,6 +175,7 @@ def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET, asked: str | Non
     question = _cut_words(escape(answer.question), 300)
     if asked is not None and asked != answer.question:
         question = f"{_cut_words(escape(asked), 300)}\n*Searching: {question}*"
+    question = _searching(answer, question)
     if not answer.hits:
         return Reply(f"**Q:** {question}\nI couldn't find this in the collection.")
     if answer.answered:
@@ -195,3 +215,41 @@ def render_full_passages(answer: Answer) -> Reply:
     while reply.total_embed_chars() > TOTAL_EMBED_LIMIT and reply.embeds:
         reply.embeds.pop()
     return reply
+
+
+TIMELINE_PAGE = 8  # stories per timeline message; "More" shows the next ones
+TIMELINE_SENTENCE = 300
+
+
+def render_timeline(answer: Answer, offset: int = 0, per_page: int = TIMELINE_PAGE) -> Reply:
+    """One embed: the page of the timeline from ``offset``, each story dated, linked, its
+    answering sentence quoted and its wire copies named, oldest first."""
+    question = _searching(answer, _cut_words(escape(answer.question), 300))
+    page = list(answer.hits)[offset : offset + per_page]
+    if not page:
+        text = "No passage in the collection answers this; no timeline." if not offset else "No more stories."
+        return Reply(f"**Timeline:** {question}\n{text}")
+    lines = []
+    for hit in page:
+        doc = hit.document
+        when = doc.published.date().isoformat() if doc.published else "undated"
+        title = _cut_words(escape(doc.title), 150)
+        if doc.url and ")" not in doc.url and len(doc.url) < 500:
+            title = f"[{title}]({doc.url})"
+        outlet = f" · {_cut_words(escape(doc.outlet), 60)}" if doc.outlet else ""
+        entry = f"**{when}**{outlet} — {title}\n> {_cut_words(escape(' '.join((hit.highlight or hit.text).split())), TIMELINE_SENTENCE)}"
+        if hit.duplicates:
+            entry += f"\n*also reported by {_cut_words(escape(reported_by(hit.duplicates)), 200)}*"
+        lines.append(entry)
+    description = ""
+    for entry in lines:  # whole entries only, within Discord's limit
+        if len(description) + len(entry) + 2 > DESCRIPTION_LIMIT - 10:
+            break
+        description = f"{description}\n\n{entry}" if description else entry
+    total = len(answer.hits)
+    embed = discord.Embed(title=_cut_words(f"Timeline · {total} stor{'y' if total == 1 else 'ies'}", TITLE_LIMIT))
+    embed.description = description
+    embed.colour = COLOUR_ANSWER
+    shown_to = offset + len(page)
+    embed.set_footer(text=f"{offset + 1}–{shown_to} of {total}, oldest first")
+    return Reply(_cut_words(f"**Timeline:** {question}", MESSAGE_LIMIT), [embed])

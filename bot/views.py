@@ -12,7 +12,7 @@ from retrieval.types import Answer
 
 from .context import BotContext, filters_from_dict
 from .errors import NONE, explain, reply_privately
-from .render import render_answer, render_full_passages
+from .render import TIMELINE_PAGE, render_answer, render_full_passages, render_timeline
 
 EXPIRED = "This result expired — please ask again."
 
@@ -127,6 +127,49 @@ class VoteButton(
         await interaction.response.send_message(message, ephemeral=True)
 
 
+class TimelineMoreButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"sourced:timeline:(?P<qid>[0-9a-f]+):(?P<offset>\d+)"
+):
+    """The next page of a /timeline: the stored question's timeline, built again."""
+
+    def __init__(self, qid: str, offset: int) -> None:
+        self.qid, self.offset = qid, offset
+        super().__init__(
+            discord.ui.Button(
+                label="More stories", style=discord.ButtonStyle.secondary, custom_id=f"sourced:timeline:{qid}:{offset}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
+        return cls(match["qid"], int(match["offset"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        try:
+            ctx = _context(interaction)
+            stored = ctx.feedback.question(self.qid)
+            if stored is None:
+                await interaction.followup.send(EXPIRED, ephemeral=True)
+                return
+            service = ctx.desk_of(interaction).service
+            answer = await asyncio.to_thread(service.timeline, stored.question, filters_from_dict(stored.filters))
+            reply = render_timeline(answer, self.offset)
+            kwargs = {"embeds": reply.embeds, "allowed_mentions": NONE}
+            if len(answer.hits) > self.offset + TIMELINE_PAGE:
+                kwargs["view"] = timeline_view(self.qid, self.offset + TIMELINE_PAGE)
+            await interaction.followup.send(reply.content, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - explained by the one error handler
+            await reply_privately(interaction, explain(exc, interaction.id))
+
+
+def timeline_view(qid: str, offset: int) -> discord.ui.View:
+    """The "More stories" button of a timeline page whose next page starts at ``offset``."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(TimelineMoreButton(qid, offset))
+    return view
+
+
 def answer_view(qid: str, offset: int, shown: int, more: bool) -> discord.ui.View:
     """Buttons for a page of ``shown`` passages starting at ``offset``."""
     view = discord.ui.View(timeout=None)
@@ -138,4 +181,4 @@ def answer_view(qid: str, offset: int, shown: int, more: bool) -> discord.ui.Vie
     return view
 
 
-DYNAMIC_ITEMS = (MoreButton, FullButton, VoteButton)
+DYNAMIC_ITEMS = (MoreButton, FullButton, VoteButton, TimelineMoreButton)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -82,19 +82,12 @@ class Query:
     outlet: str | None
     source: str | None
     form: dict[str, str]  # the values as given, for the page's form and permalinks
+    as_of: datetime | None = None  # the day taken as today (QueryService.ask(as_of=))
 
     def filters(self):
         from retrieval.query.ranking import Filters
 
         return Filters(since=self.since, until=self.until, outlet=self.outlet, source=self.source)
-
-
-def _date(name: str, value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a date, YYYY-MM-DD (got {value[:40]!r}).") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_query(params, default_k: int) -> Query:
@@ -109,17 +102,29 @@ def parse_query(params, default_k: int) -> Query:
             k = 0
         if not 1 <= k <= MAX_K:
             raise BadRequest(f"'k' (the number of results) must be a whole number from 1 to {MAX_K}.")
-    since = _date("since", form["since"]) if form["since"] else None
-    until = _date("until", form["until"]) if form["until"] else None
-    if form["as_of"]:
-        as_of = _date("as_of", form["as_of"])
-        if len(form["as_of"]) == 10:  # a day: all of it
-            as_of += timedelta(days=1)
-        until = min(until, as_of) if until else as_of
-    if since and until and since >= until:
+    from retrieval.query.when import as_of_bound, end_of_day, since_bound, until_bound
+
+    # As `sourced ask` reads them (retrieval.query.when): a day in 'until' is all of it,
+    # relative forms ("7d", "last week") count from the as-of day.
+    as_of = _when("as_of", form["as_of"], as_of_bound) if form["as_of"] else None
+    since = _when("since", form["since"], since_bound, as_of) if form["since"] else None
+    until = _when("until", form["until"], until_bound, as_of) if form["until"] else None
+    bound = min(until, end_of_day(as_of)) if until and as_of else until or (end_of_day(as_of) if as_of else None)
+    if since and bound and since >= bound:
         raise BadRequest("'since' must be earlier than 'until' (and 'as_of').")
     q = params.get("q")
-    return Query(q, k, since, until, form["outlet"] or None, form["source"] or None, form)
+    return Query(q, k, since, until, form["outlet"] or None, form["source"] or None, form, as_of)
+
+
+def _when(name: str, value: str, parse, as_of: datetime | None = None) -> datetime:
+    from retrieval.errors import QuestionError
+
+    try:
+        return parse(value, as_of)
+    except QuestionError:
+        raise BadRequest(
+            f"'{name}' must be a date: YYYY-MM-DD, 7d or words such as 'last week' (got {value[:40]!r})."
+        ) from None
 
 
 class Desk:
@@ -155,7 +160,7 @@ class Desk:
             raise TooManyQuestions(wait)
 
     def ask(self, query: Query):
-        return self.service.ask(query.q, k=query.k, filters=query.filters())
+        return self.service.ask(query.q, k=query.k, filters=query.filters(), as_of=query.as_of)
 
     def facts(self) -> dict[str, Any]:
         """Outlets and counts for the page, read once per generation of the index."""
@@ -196,7 +201,7 @@ async def api_ask(request: Request) -> Response:
       - {name: q, in: query, required: true, schema: {type: string}, description: the question}
       - {name: k, in: query, schema: {type: integer, minimum: 1, maximum: 100}, description: number of passages}
       - {name: since, in: query, schema: {type: string, format: date}, description: published on or after}
-      - {name: until, in: query, schema: {type: string, format: date}, description: published before}
+      - {name: until, in: query, schema: {type: string, format: date}, description: published on or before this day}
       - {name: as_of, in: query, schema: {type: string, format: date}, description: nothing published after this day}
       - {name: outlet, in: query, schema: {type: string}, description: outlet name contains}
       - {name: source, in: query, schema: {type: string}, description: file name or link contains}

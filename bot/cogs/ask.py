@@ -15,8 +15,8 @@ from discord.ext import commands
 from bot.checks import channel_enabled, per_member, question_cooldown
 from bot.context import BotContext, Desk, filters_to_dict, parse_since
 from bot.errors import explain
-from bot.render import render_answer
-from bot.views import NONE, answer_view
+from bot.render import TIMELINE_PAGE, render_answer, render_timeline
+from bot.views import NONE, answer_view, timeline_view
 from retrieval.errors import SourcedError
 from retrieval.query.followup import understood
 from retrieval.query.ranking import Filters
@@ -24,6 +24,7 @@ from retrieval.types import Answer
 
 log = logging.getLogger("sourced.bot")
 _MENTION = re.compile(r"<@!?\d+>")
+SINCE_HELP = "`since` must be a date like 2020-06-01, or 7d, or words such as `last week`."
 
 
 class AskCog(commands.Cog):
@@ -94,7 +95,7 @@ class AskCog(commands.Cog):
         question="Your question, e.g. who urged Amazon to stop selling Rekognition?",
         results="How many passages (1-10)",
         outlet="Only articles from this outlet",
-        since="Only articles published on or after this date (YYYY-MM-DD)",
+        since="Only articles published on or after this day (YYYY-MM-DD, 7d, or words such as last week)",
     )
     @channel_enabled()
     @app_commands.checks.dynamic_cooldown(question_cooldown, key=per_member)
@@ -113,7 +114,7 @@ class AskCog(commands.Cog):
         try:
             filters = Filters(since=parse_since(since), outlet=outlet or None)
         except ValueError:
-            await interaction.response.send_message("`since` must be a date like 2020-06-01.", ephemeral=True)
+            await interaction.response.send_message(SINCE_HELP, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)  # within Discord's 3 seconds, always
         started = time.perf_counter()
@@ -139,6 +140,53 @@ class AskCog(commands.Cog):
             log.warning("could not open a thread for an answer: %s", exc)
             return
         await asyncio.to_thread(self.ctx.feedback.set_thread, thread.id, qid)
+
+    # ------------------------------------------------------------------ /timeline
+
+    def _timeline(self, desk: Desk, question: str, filters: Filters):
+        answer = desk.service.timeline(question, filters)
+        top = answer.hits[0].document.title if answer.hits else None
+        qid = self.ctx.feedback.save_question(
+            question, len(answer.hits) or 1, filters_to_dict(filters), answer.answered, top
+        )
+        return answer, render_timeline(answer), qid
+
+    @app_commands.command(name="timeline", description="The stories that answer a question, oldest first.")
+    @app_commands.describe(
+        question="What the stories answer, e.g. who urged Amazon to stop selling Rekognition?",
+        since="Only articles published on or after this day (YYYY-MM-DD, 7d, or words such as last week)",
+    )
+    @channel_enabled()
+    @app_commands.checks.dynamic_cooldown(question_cooldown, key=per_member)
+    async def timeline(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, 1000],
+        since: str | None = None,
+    ) -> None:
+        invalid = self._invalid(question)
+        if invalid:
+            await interaction.response.send_message(invalid, ephemeral=True)
+            return
+        try:
+            filters = Filters(since=parse_since(since))
+        except ValueError:
+            await interaction.response.send_message(SINCE_HELP, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        started = time.perf_counter()
+        desk = self.ctx.desk_of(interaction)
+        try:
+            async with self.ctx.search_slots:
+                answer, reply, qid = await asyncio.to_thread(self._timeline, desk, question, filters)
+        except Exception as exc:
+            self._log(interaction.guild_id, interaction.channel_id, question, None, started, _kind(exc))
+            raise  # to the tree's error handler (bot.errors)
+        self._log(interaction.guild_id, interaction.channel_id, question, answer, started)
+        kwargs = {"embeds": reply.embeds, "allowed_mentions": NONE}
+        if len(answer.hits) > TIMELINE_PAGE:
+            kwargs["view"] = timeline_view(qid, TIMELINE_PAGE)
+        await interaction.followup.send(reply.content, **kwargs)
 
     @ask.autocomplete("outlet")
     async def outlet_autocomplete(
