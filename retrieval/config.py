@@ -311,7 +311,7 @@ class SearchSettings:
         "dev train: docs/quality.md, Time).",
     )
     recency_half_life_days: float = _setting(
-        30.0, "Recency prior: an article this many days older than the as-of day gains half as much."
+        7.0, "Recency prior: an article this many days older than the as-of day gains half as much."
     )
     recency_latest: float = _setting(
         3.0, "Recency prior: a question asking for the latest ('currently', 'latest', 'now') multiplies it by this."

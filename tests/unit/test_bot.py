@@ -126,8 +126,11 @@ def test_exception_inside_search_is_logged_not_shown(make_context, caplog):
 
 def test_bad_since_date(make_context):
     cog, client = cog_and_client(make_context())
-    interaction = asyncio.run(ask(cog, client, "Amazon", since="last week"))
+    interaction = asyncio.run(ask(cog, client, "Amazon", since="whenever it was"))
     assert "must be a date" in interaction.sent()[0][1]["content"]
+    # Relative forms are dates (retrieval.query.when): "last week", "7d".
+    relative = asyncio.run(ask(cog, client, "Amazon", since="7d"))
+    assert "must be a date" not in relative.sent()[0][1]["content"]
 
 
 def test_filters_reach_the_service(make_context):

@@ -41,7 +41,17 @@ def test_index_then_ask_json(env):
     result = run("ask", "--json", "-k", "3", "coalition of civil and human rights groups")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answered", "confidence", "hits", "took_ms"}
+    assert set(data) == {
+        "question",
+        "answered",
+        "confidence",
+        "hits",
+        "took_ms",
+        "as_of",
+        "since",
+        "until",
+        "understood",
+    }
     assert len(data["hits"]) == 3
     # The confidence is that of what is shown, never of a passage left off the page.
     shown = max(max(h["similarity"], h["sentence_similarity"]) for h in data["hits"])

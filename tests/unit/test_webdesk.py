@@ -220,7 +220,7 @@ def test_every_response_carries_the_security_headers(client):
         (("GET", "/api/ask?q=" + "word%20" * 300), 400, "the limit is 1000"),
         (("GET", "/api/ask?q=x&k=0"), 400, "'k'"),
         (("GET", "/api/ask?q=x&k=many"), 400, "'k'"),
-        (("GET", "/api/ask?q=x&since=yesterday"), 400, "'since' must be a date"),
+        (("GET", "/api/ask?q=x&since=sometime"), 400, "'since' must be a date"),
         (("GET", "/api/ask?q=x&since=2024-05-02&until=2024-05-01"), 400, "earlier"),
         (("GET", "/api/ask?q=" + "x" * (MAX_QUERY_BYTES + 1)), 414, "the limit is"),
         (("GET", "/nowhere"), 404, "Nothing at /nowhere"),
