@@ -104,7 +104,7 @@ def test_serve_reads_the_token_from_a_dot_env_file(cli_env, monkeypatch, tmp_pat
     assert given["token"] == "from-dotenv"
 
 
-COMMANDS = ["about", "add", "ask", "feeds", "follow", "following", "reindex", "remove", "sources"]
+COMMANDS = ["about", "add", "ask", "feeds", "follow", "following", "reindex", "remove", "sources", "timeline"]
 
 
 @pytest.fixture
