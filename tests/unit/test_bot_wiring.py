@@ -19,7 +19,7 @@ from bot.cogs.ask import AskCog
 from bot.cogs.desk import UnfollowButton
 from bot.cogs.info import InfoCog
 from bot.context import BotContext
-from bot.views import FullButton, MoreButton, VoteButton
+from bot.views import FullButton, MoreButton, TimelineMoreButton, VoteButton
 from retrieval.cli import main
 from retrieval.config import BotSettings
 from retrieval.desk.feedback import FeedbackLog
@@ -145,7 +145,7 @@ def test_the_client_loads_every_cog_command_and_button_then_syncs_once(context, 
     assert cogs == ["AskCog", "DeskCog", "InfoCog", "RefreshCog"]
     assert names == COMMANDS
     assert synced == [None]  # globally, once, at start-up
-    assert dynamic == {MoreButton, FullButton, VoteButton, UnfollowButton}  # buttons keep working after a restart
+    assert dynamic == {MoreButton, FullButton, VoteButton, TimelineMoreButton, UnfollowButton}  # after a restart too
     assert context.settings.dev_guild is None
 
 
