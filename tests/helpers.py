@@ -46,3 +46,23 @@ def clustered(n: int, dim: int = 32, clusters: int = 50, seed: int = 0) -> tuple
     data = centres[rng.integers(0, clusters, n)] + rng.normal(scale=0.3, size=(n, dim))
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     return data.astype(np.float32), rng
+
+
+def unblock_fifo_later(fifo: Path, seconds: float = 5.0) -> None:
+    """Should anything open ``fifo`` for reading, end its wait for a writer after a few
+    seconds (an empty write side), so a test of "never opened" fails instead of hanging."""
+    import os
+    import threading
+    import time
+
+    def unblock() -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # no reader yet (the right outcome), or the folder is gone
+                continue
+
+    threading.Thread(target=unblock, daemon=True).start()

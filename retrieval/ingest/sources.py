@@ -117,8 +117,8 @@ def unreadable_reason(path: Path) -> str | None:
         if path.is_dir():
             os.listdir(path)
         else:
-            with open(path, "rb"):
-                pass
+            # Non-blocking: opening a FIFO would wait for a writer, holding the writer lock.
+            os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)))
     except PermissionError:
         return "permission denied"
     except OSError as exc:

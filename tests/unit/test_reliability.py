@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from retrieval.cli import main
 from retrieval.ingest.readers import reader as sources
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unblock_fifo_later
 
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 GOOD = "---\ntitle: Osprey returns to the loch\nwebUrl: https://example.org/osprey\n---\nThe osprey returned to the loch for the ninth summer running.\n"
@@ -106,6 +106,40 @@ CASES = [
         answerable=(("heron rewritten version", "Rewritten heron"),),
     ),
     Case(
+        "symlink-outside",
+        "A symbolic link out of the folder (`notes.txt -> ../secret.txt`, as to `/etc/passwd`)",
+        setup="symlink_outside",
+        skipped="symbolic link to outside the folder; not read",
+        documents=1,
+    ),
+    Case(
+        "fifo",
+        "A FIFO named like an article (opening it would wait forever, holding the writer lock)",
+        setup="fifo",
+        skipped="not a regular file (a FIFO)",
+        documents=1,
+    ),
+    Case(
+        "bad-date",
+        "A date out of range (`0001-01-01T00:00:00+01:00`) in front matter and in a JSONL line",
+        ("bad-date.md", "bad-date.jsonl"),
+        warning="'publishedDateTime' is not a date",
+        answerable=(
+            ("merlin pipits heather moor", "Merlin over the moor"),
+            ("dipper waterfall larvae", "Dipper under the waterfall"),
+            ("wren hawthorn hedge", "Wren in the hedge"),
+        ),
+        documents=4,
+        extra={"undated": ("Merlin over the moor", "Dipper under the waterfall")},
+    ),
+    Case(
+        "reader-failure",
+        "A failure nobody foresaw while reading one file (simulated)",
+        setup="reader_failure",
+        skipped="could not be read (RuntimeError: simulated",
+        documents=1,
+    ),
+    Case(
         "duplicates",
         "The same article under two names",
         ("dup-one.txt", "dup-two.txt"),
@@ -179,7 +213,36 @@ def _rewritten(folder: Path, monkeypatch) -> str:
     return "zz-heron.txt"
 
 
+def _symlink_outside(folder: Path, monkeypatch) -> str:
+    secret = folder.parent / "secret.txt"  # beside the folder, as /etc/passwd would be
+    secret.write_text("Secret kestrel\n\nThe private kestrel password is hunter2.\n")
+    os.symlink(secret, folder / "notes.txt")
+    return "notes.txt"
+
+
+def _fifo(folder: Path, monkeypatch) -> str:
+    os.mkfifo(folder / "pipe.txt")
+    unblock_fifo_later(folder / "pipe.txt", seconds=10)
+    return "pipe.txt"
+
+
+def _reader_failure(folder: Path, monkeypatch) -> str:
+    (folder / "trigger.txt").write_text("Trigger\n\nThis file meets a bug in the reader.\n")
+    real = sources.decode
+
+    def decode(data: bytes) -> str:
+        if b"meets a bug" in data:
+            raise RuntimeError("simulated bug")
+        return real(data)
+
+    monkeypatch.setattr(sources, "decode", decode)
+    return "trigger.txt"
+
+
 SETUPS = {
+    "symlink_outside": _symlink_outside,
+    "fifo": _fifo,
+    "reader_failure": _reader_failure,
     "huge_line": _huge_line,
     "symlink_loop": _symlink_loop,
     "unreadable": _unreadable,
@@ -229,6 +292,8 @@ def test_hostile_input(case: Case, cli_env, monkeypatch):
         assert hits[0]["title"] == title, [h["title"] for h in hits]
         if case.extra.get("text"):
             assert case.extra["text"] in hits[0]["text"]
+        if title in case.extra.get("undated", ()):  # kept, without the date it could not hold
+            assert hits[0]["published"] is None, hits[0]
     if case.documents is not None:
         docs = json.loads(CliRunner().invoke(main, ["sources", "--json"]).stdout)["articles"]
         assert len(docs) == case.documents

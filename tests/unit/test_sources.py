@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.ingest.readers import CollectionReader, UnreadableError, decode, normalize_url, split_front_matter
-from tests.helpers import BUNDLED
+from tests.helpers import BUNDLED, unblock_fifo_later
 
 reader = CollectionReader()
 
@@ -222,3 +222,115 @@ def test_front_matter_split():
 
 def test_url_normalisation():
     assert normalize_url("HTTPS://Example.org/a/?utm_source=x&id=3#top") == "https://example.org/a?id=3"
+
+
+# ------------------------------------------------- special files, bounded and streamed reads
+
+
+def test_a_link_out_of_a_folder_is_skipped_but_one_inside_is_read(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "story.txt").write_text("Story\n\nA kestrel hovered over the verge.\n")
+    (folder / "same.txt").symlink_to(folder / "story.txt")
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "up.txt").symlink_to("../outside.txt")
+    (tmp_path / "outside.txt").write_text("Outside\n\nNot part of the folder.\n")
+    result = read(folder)
+    assert [d.title for d in result.documents] == ["Story"]  # the inside link is the same article
+    skipped = {p.source: p.reason for p in result.skipped}
+    assert skipped == {
+        "passwd.txt": "symbolic link to outside the folder; not read",
+        "up.txt": "symbolic link to outside the folder; not read",
+    }
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/null", "/proc/self/status"])
+def test_special_and_system_files_are_never_read(tmp_path, target):
+    link = tmp_path / "article.txt"
+    link.symlink_to(target)
+    docs, problems = reader.read_one(link, tmp_path)  # as a file named on its own would be
+    assert docs == [] and len(problems) == 1
+    assert problems[0].reason.endswith("not read") and f"under /{target.split('/')[1]}" in problems[0].reason
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.md")
+    unblock_fifo_later(tmp_path / "pipe.md")
+    # Read through open_article directly, so the check after discovery is what is tested.
+    docs, problems = reader.read_one(tmp_path / "pipe.md", tmp_path)
+    assert docs == [] and [p.reason for p in problems] == ["not a regular file (a FIFO); not read"]
+    assert reader.read([tmp_path / "pipe.md"]).problems[0].reason == "not a regular file or folder; not read"
+
+
+def test_reads_stop_at_the_limit_whatever_stat_said(tmp_path):
+    from retrieval.ingest.readers import reader as reader_module
+    from retrieval.ingest.readers.formats import Format
+
+    file = tmp_path / "growing.txt"
+    file.write_bytes(b"x" * 10)
+    fmt = Format("tiny", frozenset({".txt"}), 100, reader_module.read_bytes)
+    with reader_module.open_article(file, fmt) as f:  # 10 bytes when it was checked...
+        with open(file, "ab") as writer:
+            writer.write(b"y" * 10_000)  # ...and 10 kB by the time it is read
+        assert len(f.read()) == 101
+
+
+def test_jsonl_is_streamed_never_read_whole(tmp_path, monkeypatch):
+    from retrieval.ingest.readers import reader as reader_module
+
+    with open(tmp_path / "big.jsonl", "w") as f:
+        for n in range(3000):  # about 3 MB
+            f.write(json.dumps({"title": f"Tern {n}", "text": f"Tern {n} dived into the harbour. " * 30}) + "\n")
+    monkeypatch.setattr(reader_module, "read_bytes", lambda file: pytest.fail("read whole"))
+    largest: list[int] = []
+    real = reader_module._Capped.readinto
+    monkeypatch.setattr(reader_module._Capped, "readinto", lambda self, b: largest.append(len(b)) or real(self, b))
+    result = read(tmp_path / "big.jsonl")
+    assert len(result.documents) == 3000 and not result.problems
+    assert max(largest) <= 65536  # never more than one 64 kB buffer of the file at a time
+
+
+def test_jsonl_lines_in_other_encodings_and_too_long(tmp_path, monkeypatch):
+    from retrieval.ingest.readers import reader as reader_module
+
+    monkeypatch.setattr(reader_module, "MAX_ARTICLE_BYTES", 200)
+    good = '{"title": "Héron", "text": "Le héron cendré pêche."}'
+    (tmp_path / "utf16.jsonl").write_text(
+        good + "\n" + good.replace("Héron", "Aigrette").replace("héron", "aigrette") + "\n", encoding="utf-16"
+    )
+    (tmp_path / "mixed.jsonl").write_bytes(
+        b'\xef\xbb\xbf{"title": "First", "text": "After a BOM."}\r\n'
+        + b'{"title": "Long", "text": "'
+        + b"x" * 500
+        + b'"}\n'
+        + good.replace("Héron", "Latin").replace("héron", "latin").encode("latin-1")
+        + b"\n"
+    )
+    result = read(tmp_path)
+    assert sorted(d.title for d in result.documents) == ["Aigrette", "First", "Héron", "Latin"]
+    assert {p.source: p.reason for p in result.problems} == {
+        "mixed.jsonl line 2": "line is longer than the limit for one article"
+    }
+
+
+def test_an_unexpected_failure_costs_one_jsonl_line_only(tmp_path, monkeypatch):
+    from retrieval.ingest.readers import formats
+
+    real = formats.first_line
+    monkeypatch.setattr(formats, "first_line", lambda text: 1 / 0 if "boom" in text else real(text))
+    lines = ['{"text": "Fine line about gulls."}', '{"text": "boom goes this line"}', '{"text": "Another fine."}']
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    result = read(tmp_path / "feed.jsonl")
+    assert [d.text for d in result.documents] == ["Fine line about gulls.", "Another fine."]
+    assert [(p.source, p.reason) for p in result.problems] == [
+        ("feed.jsonl line 2", "could not be read (ZeroDivisionError: division by zero)")
+    ]
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+def test_dates_out_of_range_are_no_date(value):
+    from retrieval.ingest.readers import parse_date
+
+    assert parse_date(value) is None

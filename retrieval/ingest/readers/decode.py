@@ -15,12 +15,11 @@ _MAGIC = {
 }
 
 
-def decode(data: bytes) -> str:
-    """Bytes -> text: UTF-8 (with or without BOM), UTF-16/32 by BOM, else a detected encoding."""
-    if not data.strip():
-        raise UnreadableError("empty file")
+def sniff(head: bytes) -> str | None:
+    """What the first bytes of a file say: :class:`UnreadableError` for a binary file, the
+    codec its byte-order mark names, else None (UTF-8 or a legacy encoding)."""
     for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
+        if head.startswith(magic):
             raise UnreadableError(f"binary file ({kind}), not text")
     for bom, codec in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -29,14 +28,24 @@ def decode(data: bytes) -> str:
         (b"\xff\xfe", "utf-16"),
         (b"\xfe\xff", "utf-16"),
     ):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                raise UnreadableError(f"starts with a {codec} byte-order mark but is not {codec}") from None
+        if head.startswith(bom):
+            return codec
     # NUL is valid UTF-8 but never appears in text files; UTF-16 without a BOM is full of it.
-    if b"\x00" in data[:65536] and not _looks_utf16(data):
+    if b"\x00" in head[:65536] and not _looks_utf16(head):
         raise UnreadableError("binary file (contains NUL bytes), not text")
+    return None
+
+
+def decode(data: bytes) -> str:
+    """Bytes -> text: UTF-8 (with or without BOM), UTF-16/32 by BOM, else a detected encoding."""
+    if not data.strip():
+        raise UnreadableError("empty file")
+    codec = sniff(data)
+    if codec:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            raise UnreadableError(f"starts with a {codec} byte-order mark but is not {codec}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

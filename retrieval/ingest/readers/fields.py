@@ -113,13 +113,18 @@ def parse_date(value: Any) -> datetime | None:
         except ValueError:
             try:
                 result = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 return None
     else:
         return None
     if result.tzinfo is None:
         result = result.replace(tzinfo=UTC)
-    return result.astimezone(UTC)
+    try:
+        # Inside the try: "0001-01-01T00:00:00+01:00" is valid ISO 8601, but in UTC it
+        # falls before year 1 (OverflowError), so it is no date we can keep.
+        return result.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 def first_line(text: str) -> str:

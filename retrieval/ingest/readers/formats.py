@@ -9,7 +9,7 @@ all read this table.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from retrieval.ingest.clean import Cleaner, markdown_to_text
 from retrieval.ingest.readers.fields import Fields, first_line, parse_date, url_value
 from retrieval.ingest.readers.frontmatter import split_front_matter
-from retrieval.ingest.readers.report import Problem, UnreadableError
+from retrieval.ingest.readers.report import LineProblem, Problem, UnreadableError
 from retrieval.registry import Registry
 from retrieval.types import Document
 
@@ -36,7 +36,8 @@ class ReaderContext(Protocol):
     def sidecar(self, file: Path, source: str, fields: Fields) -> Mapping[str, Any]: ...
 
 
-FormatReader = Callable[[ReaderContext, Path, str, str, Fields], list[Document]]
+# (reader, file, text or, for a streamed format, its lines, source name, fields) -> documents
+FormatReader = Callable[[ReaderContext, Path, Any, str, Fields], list[Document]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Format:
     max_bytes: int
     read: FormatReader
     unit: str = "article"  # what the size limit is for, in the message when a file is too large
+    # True: ``read`` is given the file's lines one at a time (``str`` each, or a
+    # ``LineProblem``) instead of its whole text, so a large file is never held in memory.
+    streamed: bool = False
 
 
 def _read_text(
@@ -162,52 +166,66 @@ def html_document(cleaner: Cleaner, html: str, source: str, fields: Fields, page
     )
 
 
-def read_jsonl(reader: ReaderContext, file: Path, text: str, source: str, fields: Fields) -> list[Document]:
+def read_jsonl(reader: ReaderContext, file: Path, lines: Iterable[str], source: str, fields: Fields) -> list[Document]:
     docs = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(lines, start=1):
+        where = f"{source} line {n}"
+        if isinstance(line, LineProblem):  # too long, or not text: named, and the rest is read
+            fields.problems.append(Problem(where, str(line)))
+            continue
         if not line.strip():
             continue
-        where = f"{source} line {n}"
-        if len(line) > MAX_ARTICLE_BYTES:
-            fields.problems.append(Problem(where, "line is longer than the limit for one article"))
-            continue
-        line_fields = Fields(where, fields.cleaner, fields.problems, fields.namespace)
         try:
-            data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            fields.problems.append(Problem(where, f"not valid JSON ({getattr(exc, 'msg', 'too deep')})"))
+            doc = _jsonl_document(reader, line, n, source, where, fields)
+        except Exception as exc:  # noqa: BLE001 - one line's surprise costs that line only
+            fields.problems.append(Problem(where, f"could not be read ({type(exc).__name__}: {exc})"))
             continue
-        if not isinstance(data, dict):
-            fields.problems.append(Problem(where, "not a JSON object"))
-            continue
-        body = line_fields.text(data, "text", "body", "content")
-        body = reader.cleaner.clean(body) if body else ""
-        title = line_fields.text(data, "title")
-        if not body and not title:
-            fields.problems.append(Problem(where, "no title and no text"))
-            continue
-        url = line_fields.url(data, "url", "webUrl", "link")
-        docs.append(
-            Document(
-                id=fields.doc_id(url, f"{source}#{title or n}"),
-                title=title or first_line(body),
-                text=body or title or "",
-                url=url,
-                outlet=line_fields.outlet(data),
-                published=line_fields.date(data, "published", "publishedDateTime", "date"),
-                source=where,
-            )
-        )
+        if doc is not None:
+            docs.append(doc)
     if not docs and not fields.problems:
         raise UnreadableError("no usable article lines")
     return docs
+
+
+def _jsonl_document(
+    reader: ReaderContext, line: str, n: int, source: str, where: str, fields: Fields
+) -> Document | None:
+    """The article on one JSONL line, or None with the reason in ``fields.problems``."""
+    line_fields = Fields(where, fields.cleaner, fields.problems, fields.namespace)
+    try:
+        data = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        fields.problems.append(Problem(where, f"not valid JSON ({getattr(exc, 'msg', 'too deep')})"))
+        return None
+    if not isinstance(data, dict):
+        fields.problems.append(Problem(where, "not a JSON object"))
+        return None
+    body = line_fields.text(data, "text", "body", "content")
+    body = reader.cleaner.clean(body) if body else ""
+    title = line_fields.text(data, "title")
+    if not body and not title:
+        fields.problems.append(Problem(where, "no title and no text"))
+        return None
+    url = line_fields.url(data, "url", "webUrl", "link")
+    return Document(
+        id=fields.doc_id(url, f"{source}#{title or n}"),
+        title=title or first_line(body),
+        text=body or title or "",
+        url=url,
+        outlet=line_fields.outlet(data),
+        published=line_fields.date(data, "published", "publishedDateTime", "date"),
+        source=where,
+    )
 
 
 FORMATS: Registry[Format] = Registry("file format")
 FORMATS.add("markdown", Format("markdown", frozenset({".md", ".markdown"}), MAX_ARTICLE_BYTES, read_markdown))
 FORMATS.add("text", Format("text", frozenset({".txt", ".text"}), MAX_ARTICLE_BYTES, read_plain))
 FORMATS.add("html", Format("html", frozenset({".html", ".htm", ".xhtml"}), MAX_ARTICLE_BYTES, read_html))
-FORMATS.add("jsonl", Format("jsonl", frozenset({".jsonl", ".ndjson"}), MAX_JSONL_BYTES, read_jsonl, "JSONL file"))
+FORMATS.add(
+    "jsonl",
+    Format("jsonl", frozenset({".jsonl", ".ndjson"}), MAX_JSONL_BYTES, read_jsonl, "JSONL file", streamed=True),
+)
 
 SUPPORTED_SUFFIXES = frozenset(s for name in FORMATS for s in FORMATS.get(name).suffixes)
 

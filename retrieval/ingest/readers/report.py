@@ -32,3 +32,7 @@ class Collection:
 
 class UnreadableError(Exception):
     """Internal: a file cannot be used; the message is the reason shown to the user."""
+
+
+class LineProblem(str):
+    """A line of a streamed file that could not be used; the text is the reason."""

@@ -166,6 +166,8 @@ def _read_items(
             return link, _page(response, link.url, cleaner, fetcher, problems), None, False, problems
         except FetchError as exc:
             return link, None, exc.reason, False, problems
+        except Exception as exc:  # noqa: BLE001 - a surprise in one item costs that item only, named
+            return link, None, f"could not be read ({type(exc).__name__}: {exc})", False, problems
 
     done = 0
     items: list[str] = []
