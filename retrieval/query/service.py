@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_RESULTS = 100
 # Candidates fetched per result wanted: deep pages need spare passages, as several come
 # from one article and only one per article is shown.
@@ -79,11 +80,26 @@ def _after(published: datetime | None, cap: datetime) -> bool:
     return published is not None and published >= cap
 
 
+def valid_text(text: str) -> str:
+    """``text`` with every code point that UTF-8 cannot carry replaced by U+FFFD.
+
+    Those are surrogates: an invalid byte read from stdin or argv (surrogateescape makes
+    b"\\xff" into "\\udcff"), or a lone "\\ud83d" from JSON. Every backend must get valid
+    text: the ONNX tokenizer refuses them with a TypeError, for instance."""
+    if not _SURROGATE.search(text):
+        return text
+    # Escaped bytes first back to bytes, so a valid multi-byte sequence is recovered whole.
+    text = _SURROGATE.sub(lambda m: m[0] if "\udc80" <= m[0] <= "\udcff" else "\ufffd", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def clean_question(question: str, max_chars: int) -> str:
     """The question as searched, or :class:`QuestionError` saying what is wrong with it."""
+    if isinstance(question, (bytes, bytearray)):
+        question = bytes(question).decode("utf-8", "replace")
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
-    text = " ".join(_CONTROL.sub(" ", question).split())
+    text = " ".join(_CONTROL.sub(" ", valid_text(question)).split())
     if not text:
         raise QuestionError(
             "The question is empty. Ask something, e.g. “who urged Amazon to stop selling Rekognition?”"

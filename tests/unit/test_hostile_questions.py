@@ -28,6 +28,10 @@ HOSTILE_QUESTIONS = {
     "only stopwords": "the of and to a in is it that",
     "control characters": "who\x07 urged\x1b[31m Amazon\x00?",
     "like-wildcards": "%_% Amazon %",
+    # One byte that is not UTF-8, as stdin or argv hand it over (surrogateescape), and a lone
+    # surrogate as JSON can carry: no backend can encode either.
+    "invalid utf-8": "who urged Amazon \udcff to stop selling Rekognition?",
+    "lone surrogate": "who urged Amazon \ud83d to stop selling Rekognition?",
 }
 REFUSED = {"empty": "", "whitespace": " \t\n ", "100 kB": "why " * 25_000, "only NUL": "\x00\x00"}
 
@@ -65,6 +69,7 @@ def check_answer(svc, answer, k):
 # not change the article that answers. (The other-language ones share only a name.)
 PLAIN = {
     "emoji": "who urged Amazon to stop selling Rekognition?",
+    "invalid utf-8": "who urged Amazon to stop selling Rekognition?",
     "discord markup": "who urged Amazon?",
     "control characters": "who urged Amazon?",
 }
@@ -107,6 +112,63 @@ def test_cli_handles_every_hostile_question(service, name, tmp_path, monkeypatch
         assert result.exit_code == 1 and result.stderr.startswith("error: ")
     else:
         assert result.exit_code == 0 and "hits" in json.loads(result.stdout)
+
+
+def test_invalid_code_points_become_replacement_characters():
+    from retrieval.service import clean_question
+
+    assert clean_question("caf\udcc3\udca9 \udcff \ud83d", 100) == "café \ufffd \ufffd"  # escaped bytes decoded
+    assert clean_question(b"who \xff urged", 100) == "who \ufffd urged"
+
+
+def test_the_onnx_tokenizer_gets_text_it_can_encode():
+    """The default model's tokenizer refuses a lone surrogate (the TypeError users met);
+    the question as the service passes it on is encodable."""
+    from tokenizers import Tokenizer
+
+    from retrieval.embedding.base import packaged_model_path
+    from retrieval.service import clean_question
+
+    tokenizer = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))
+    raw = HOSTILE_QUESTIONS["invalid utf-8"]
+    with pytest.raises(TypeError):
+        tokenizer.encode_batch([raw])
+    (encoding,) = tokenizer.encode_batch([clean_question(raw, 1000)])
+    assert encoding.tokens[:6] == ["[CLS]", "who", "urged", "amazon", "to", "stop"]  # U+FFFD left out
+
+
+def _cli_batch(folder, tmp_path, stdin: bytes):
+    config = tmp_path / "c.yaml"
+    config.write_text("embedding:\n  model: hash\n")
+    args = ["--config", str(config), "ask", "--index-dir", str(folder), "--json", "-"]
+    result = CliRunner().invoke(main, args, input=stdin)
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_batch_with_an_invalid_byte_answers_every_line(service, tmp_path):
+    _, folder = service
+    records = _cli_batch(folder, tmp_path, b"who urged Amazon?\nwho urged \xff Amazon?\nwhat is Rekognition?\n")
+    assert [r["question"] for r in records] == ["who urged Amazon?", "who urged \ufffd Amazon?", "what is Rekognition?"]
+    assert all(r["hits"] and "error" not in r for r in records)
+
+
+def test_a_failure_on_one_batch_line_costs_that_line_only(service, tmp_path, monkeypatch):
+    from retrieval.service import QueryService
+
+    _, folder = service
+    real = QueryService.ask
+
+    def ask(self, question, *args, **kwargs):
+        if "boom" in question:
+            raise TypeError("TextEncodeInput must be Union[TextInputSequence, Tuple[InputSequence, InputSequence]]")
+        return real(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(QueryService, "ask", ask)
+    records = _cli_batch(folder, tmp_path, b"who urged Amazon?\nboom\nwhat is Rekognition?\n")
+    assert [bool(r["hits"]) for r in records] == [True, False, True]
+    assert records[1]["error"].startswith("unexpected failure (TypeError: TextEncodeInput must be")
+    assert records[1]["question"] == "boom"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -58,8 +58,8 @@ def ask(
     line of text, or a JSON object {"question", "as_of", "k", "since", "until", "outlet",
     "source", "mode"} answered with its own options (the command's options are the defaults).
     """
-    from retrieval.errors import QuestionError
-    from retrieval.query.service import clean_question
+    from retrieval.errors import SourcedError
+    from retrieval.query.service import clean_question, valid_text
 
     config = obj.config
     if question != "-":
@@ -76,7 +76,7 @@ def ask(
         return
     defaults = {"k": k, "since": since, "until": until, "outlet": outlet, "source": source, "mode": mode}
     defaults["as_of"] = as_of
-    for line in sys.stdin:
+    for line in _stdin_lines():
         if not line.strip():
             continue
         shown = line.strip()
@@ -93,14 +93,15 @@ def ask(
                 mode=options["mode"],
                 as_of=line_as_of,
             )
-        except QuestionError as exc:
+        except Exception as exc:  # noqa: BLE001 - one line's failure costs that line only, named in its record
+            error = str(exc) if isinstance(exc, SourcedError) else f"unexpected failure ({type(exc).__name__}: {exc})"
             record = {
-                "question": shown,
+                "question": valid_text(shown),
                 "answered": False,
                 "confidence": 0.0,
                 "hits": [],
                 "took_ms": 0.0,
-                "error": str(exc),
+                "error": error,
             }
         else:
             record = answer_json(answer)
@@ -185,6 +186,17 @@ def timeline(
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
         print_timeline(answer)
+
+
+def _stdin_lines():
+    """stdin's lines as text, never failing on a byte: a line that is not UTF-8 keeps its
+    bad bytes as surrogates (as argv does), and the query service replaces them."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:
+        yield from sys.stdin
+        return
+    for line in raw:
+        yield line.decode("utf-8", "surrogateescape")
 
 
 @click.command("eval")
