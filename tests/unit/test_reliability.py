@@ -342,6 +342,20 @@ def render_reliability_doc() -> str:
         "changes nothing (`tests/unit/test_collection.py`); kill -9 at every point of an add, a",
         "merge, a rebuild and a compaction leaves the index whole (`tests/integration/test_crash_points.py`).",
         "",
+        "More hostile cases, each with its promise (tested in `tests/unit/test_sources.py` and",
+        "`tests/unit/test_hostile_questions.py`):",
+        "",
+        "- A link to `/dev/zero`, a device, a FIFO or a `/proc` file named as a source: never opened"
+        " for reading, reported “not read”.",
+        "- A file that grows while it is read: reading stops at its format's limit plus one byte,"
+        " and it is skipped as too large.",
+        "- A 2 GB JSONL file: streamed 64 kB at a time, so the memory reading takes does not grow"
+        " with the file (`benchmarks/jsonl_memory.py` prints it); a too-long or undecodable line"
+        " costs that line only.",
+        "- A question holding an invalid UTF-8 byte or a lone surrogate: answered; invalid code"
+        " points become U+FFFD before any backend sees them.",
+        "- A failure on one line of `ask --json -`: that line gets a JSON error object, the other lines are answered.",
+        "",
         *WEB_AND_COLLECTION_CASES,
         "## Hostile web servers",
         "",
