@@ -334,3 +334,30 @@ def test_dates_out_of_range_are_no_date(value):
     from retrieval.ingest.readers import parse_date
 
     assert parse_date(value) is None
+
+
+def test_an_unexpected_failure_costs_one_feed_item_only(monkeypatch):
+    from types import SimpleNamespace
+
+    from retrieval.web import source as web
+    from retrieval.web.extract import Link
+
+    def page(response, url, cleaner, fetcher, problems):
+        if url.endswith("/2"):
+            raise OverflowError("date value out of range")
+        return SimpleNamespace(id=url, url=url)
+
+    monkeypatch.setattr(web, "_page", page)
+    monkeypatch.setattr(web, "kind_of", lambda response: "page")
+    fetcher = SimpleNamespace(
+        get=lambda url, conditional=False: SimpleNamespace(not_modified=False),
+        settings=SimpleNamespace(concurrency=2),
+        cache=SimpleNamespace(entries={}),
+    )
+    read = web.WebRead("feed")
+    links = [Link(f"https://example.org/{n}") for n in (1, 2, 3)]
+    web._read_items(links, fetcher, None, set(), read, None)
+    assert [d.url for d in read.documents] == ["https://example.org/1", "https://example.org/3"]
+    assert [(p.source, p.reason) for p in read.problems] == [
+        ("https://example.org/2", "could not be read (OverflowError: date value out of range)")
+    ]
