@@ -346,7 +346,8 @@ def render_reliability_doc() -> str:
         "`tests/unit/test_hostile_questions.py`):",
         "",
         "- A link to `/dev/zero`, a device, a FIFO or a `/proc` file named as a source: never opened"
-        " for reading, reported “not read”.",
+        " for reading, reported “not read”. (A regular file named on its own is read where its"
+        " link leads: the user named it. Only links met inside a folder must stay inside it.)",
         "- A file that grows while it is read: reading stops at its format's limit plus one byte,"
         " and it is skipped as too large.",
         "- A 2 GB JSONL file: streamed 64 kB at a time, so the memory reading takes does not grow"
