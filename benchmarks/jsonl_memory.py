@@ -35,8 +35,8 @@ from pathlib import Path
 mode, path = sys.argv[1], Path(sys.argv[2])
 started = time.perf_counter()
 if mode == "lines":
-    from retrieval.readers.formats import format_for
-    from retrieval.readers.reader import article_lines, open_article
+    from retrieval.ingest.readers.formats import format_for
+    from retrieval.ingest.readers.reader import article_lines, open_article
     fmt = format_for(path)
     n = held = 0
     with open_article(path, fmt) as f:
@@ -45,7 +45,7 @@ if mode == "lines":
                 json.loads(line)
                 n += 1
 else:
-    from retrieval.readers import CollectionReader
+    from retrieval.ingest.readers import CollectionReader
     collection = CollectionReader().read([path])
     n = len(collection.documents)
     held = sum(len(d.text) + len(d.title) + len(d.url or "") for d in collection.documents)

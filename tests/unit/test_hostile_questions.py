@@ -115,7 +115,7 @@ def test_cli_handles_every_hostile_question(service, name, tmp_path, monkeypatch
 
 
 def test_invalid_code_points_become_replacement_characters():
-    from retrieval.service import clean_question
+    from retrieval.query.service import clean_question
 
     assert clean_question("caf\udcc3\udca9 \udcff \ud83d", 100) == "café \ufffd \ufffd"  # escaped bytes decoded
     assert clean_question(b"who \xff urged", 100) == "who \ufffd urged"
@@ -127,7 +127,7 @@ def test_the_onnx_tokenizer_gets_text_it_can_encode():
     from tokenizers import Tokenizer
 
     from retrieval.embedding.base import packaged_model_path
-    from retrieval.service import clean_question
+    from retrieval.query.service import clean_question
 
     tokenizer = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))
     raw = HOSTILE_QUESTIONS["invalid utf-8"]
@@ -154,7 +154,7 @@ def test_a_batch_with_an_invalid_byte_answers_every_line(service, tmp_path):
 
 
 def test_a_failure_on_one_batch_line_costs_that_line_only(service, tmp_path, monkeypatch):
-    from retrieval.service import QueryService
+    from retrieval.query.service import QueryService
 
     _, folder = service
     real = QueryService.ask

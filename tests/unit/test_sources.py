@@ -339,8 +339,8 @@ def test_dates_out_of_range_are_no_date(value):
 def test_an_unexpected_failure_costs_one_feed_item_only(monkeypatch):
     from types import SimpleNamespace
 
-    from retrieval.web import source as web
-    from retrieval.web.extract import Link
+    from retrieval.ingest.web import source as web
+    from retrieval.ingest.web.extract import Link
 
     def page(response, url, cleaner, fetcher, problems):
         if url.endswith("/2"):

@@ -82,7 +82,7 @@ def ask(
         shown = line.strip()
         try:
             text, options = _line(line, defaults)
-            shown = text if isinstance(text, str) else shown
+            shown = text.strip() if isinstance(text, str) else shown
             line_as_of = parse_as_of(options["as_of"])
             answer = service.ask(
                 text,

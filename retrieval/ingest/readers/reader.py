@@ -20,6 +20,7 @@ from typing import Any
 
 from retrieval import yamlio
 from retrieval.config import SourcesSettings
+from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.readers.decode import decode, sniff
 from retrieval.ingest.readers.discover import discover
 from retrieval.ingest.readers.fields import Fields
