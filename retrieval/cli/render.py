@@ -29,6 +29,9 @@ def print_report(report) -> None:
     """What a sync did, on stderr: each source, each file problem, then one summary line."""
     err = console()
     for problem in report.problems:
+        if problem.note:
+            err.print(f"{escape(problem.source)}: {escape(problem.reason)}")
+            continue
         verb = "skipped" if problem.skipped else "warning"
         err.print(f"[yellow]{verb}[/]: {escape(problem.source)}: {escape(problem.reason)}")
     for source in report.sources:

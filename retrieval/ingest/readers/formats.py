@@ -203,14 +203,15 @@ def _jsonl_document(
     body = line_fields.text(data, "text", "body", "content")
     body = reader.cleaner.clean(body) if body else ""
     title = line_fields.text(data, "title")
-    if not body and not title:
-        fields.problems.append(Problem(where, "no title and no text"))
+    if not body:
+        # A title alone is not an article: nothing in it could answer a question.
+        fields.problems.append(Problem(where, "no article text" + (" (only a title)" if title else "")))
         return None
     url = line_fields.url(data, "url", "webUrl", "link")
     return Document(
         id=fields.doc_id(url, f"{source}#{title or n}"),
         title=title or first_line(body),
-        text=body or title or "",
+        text=body,
         url=url,
         outlet=line_fields.outlet(data),
         published=line_fields.date(data, "published", "publishedDateTime", "date"),

@@ -41,6 +41,7 @@ class CollectionReader:
     ) -> None:
         self.cleaner = cleaner or Cleaner()
         self.settings = settings or SourcesSettings()
+        self.sources_file = sources_file
         self.sources_meta = load_sources_file(sources_file) if sources_file else {}
 
     def read(self, paths: Iterable[Path], progress: Any = None, mapper: Any = None) -> Collection:
@@ -49,7 +50,9 @@ class CollectionReader:
         ``mapper(reader, files)``: runs :meth:`read_one` over the ``(file, root)`` pairs
         elsewhere (a Ray cluster whose workers see the same files) and returns the results
         in order; by default the files are read here, one after another."""
-        files, problems = discover(paths)
+        files, problems = discover(
+            paths, self.settings.sidecar_suffix, [self.sources_file] if self.sources_file else []
+        )
         documents: list[Document] = []
         if mapper is not None:
             results = mapper(self, files)

@@ -9,11 +9,13 @@ from retrieval.types import Document
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something wrong with one input, in words for a user. ``skipped``: nothing was indexed."""
+    """Something wrong with one input, in words for a user. ``skipped``: nothing was indexed.
+    ``note``: not a problem but worth saying (files of types sourced does not read)."""
 
     source: str
     reason: str
     skipped: bool = True
+    note: bool = False
 
 
 @dataclass(frozen=True, slots=True)
