@@ -524,7 +524,7 @@ class Indexer:
                 source.key,
                 self._web_fetcher(),
                 Cleaner(self.config.clean),
-                held,
+                index.keys(),  # a 304 is trusted for what the index holds, whichever source holds it
                 self.config.web.feed_items,
                 progress.reading,
             )
@@ -548,7 +548,30 @@ class Indexer:
         )
         if read.listed is not None:
             plan.reports[-1] = dataclasses.replace(plan.reports[-1], listed=read.listed)
+        self._also_unchanged(plan, source.key, read.unchanged - held, index, registry)
         return registry, with_sync(state, source.key, None)
+
+    @staticmethod
+    def _also_unchanged(
+        plan: _Plan, key: str, ids: set[str], index: dict[str, tuple[str, str, int]], registry: list[Source]
+    ) -> None:
+        """Items that answered 304 and are held by another source (a story a feed and a
+        sitemap both list) are shared, as if read again: `remove` of the other hands them
+        over. Said once, when first shared."""
+        owners: dict[str, list[str]] = {}
+        for doc_id in ids:
+            if doc_id in index and index[doc_id][1] != key:
+                owners.setdefault(index[doc_id][1], []).append(doc_id)
+        if not owners:
+            return
+        known = set(next((s.also for s in registry if s.key == key), ()))
+        plan.also.setdefault(key, (set(), False))[0].update(i for shared in owners.values() for i in shared)
+        for owner, shared in sorted(owners.items()):
+            new = len(set(shared) - known)
+            if new:
+                plan.problems.append(
+                    Problem(key, f"{new} of its articles are already held by {owner}; indexed once", False)
+                )
 
     @staticmethod
     def _action(add: Sequence[Path | str], remove: Sequence[str], rebuild: bool) -> str:

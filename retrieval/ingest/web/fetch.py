@@ -166,6 +166,9 @@ class Fetcher:
         self._robots: dict[str, Any] = {}
         self._robots_failure: dict[str, str] = {}  # origin -> why its robots.txt could not be read
         self.requests = 0
+        # What this sync made of each article page, by URL, so a page that a feed and a
+        # sitemap both list is fetched once per sync (filled by web.source).
+        self.pages: dict[str, Any] = {}
 
     def close(self) -> None:
         self._client.close()

@@ -9,9 +9,11 @@ is unchanged: its articles are the ones the index already holds.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.readers import Problem, UnreadableError, normalize_url
@@ -51,8 +53,9 @@ def read_web_source(
     items: int = 100,
     progress: Callable[[int, int], None] | None = None,
 ) -> WebRead:
-    """Read the source at ``url``. ``held``: ids of the articles the index holds from it
-    (a conditional GET is only sent for what the index still has). Raises
+    """Read the source at ``url``. ``held``: ids of the articles the index holds, from
+    whichever source (a conditional GET is only sent for what the index still has: an
+    article a feed holds is as good as one this sitemap holds). Raises
     :class:`FetchError` when the source itself cannot be read."""
     held = set(held)
     response = fetcher.get(url, conditional=_may_skip(fetcher, url, held))
@@ -83,6 +86,11 @@ def read_web_source(
                 continue
             links += more
     links = list({normalize_url(link.url): link for link in links}.values())
+    if kind == "sitemap":
+        # Sitemaps list a site's every page: its home and section fronts are not articles.
+        fronts = [link for link in links if section_front(link.url)]
+        read.problems += [Problem(link.url, "a section front page, not an article") for link in fronts]
+        links = [link for link in links if link not in fronts]
     read.listed = len(links)
     items = _read_items(links, fetcher, cleaner, held, read, progress)
     if url in fetcher.cache.entries:
@@ -91,6 +99,18 @@ def read_web_source(
         # rollback or a lost write took away, makes the next sync read the feed again).
         fetcher.cache.entries[url].update(kind=kind, items=items)
     return read
+
+
+_ARTICLE_LIKE = re.compile(r"[-_.\d]")
+
+
+def section_front(url: str) -> bool:
+    """Whether ``url`` looks like a site's home or section front page (``/``, ``/sports/``,
+    ``/news/world``) rather than an article: no query, and no segment of its path with
+    a hyphen, an underscore, a dot or a digit, as article slugs, ids, dates and file names
+    have (``/news/council-bans-face-recognition``, ``/2024/05/01/story``, ``/a/123``)."""
+    parts = urlsplit(url)
+    return not parts.query and not any(_ARTICLE_LIKE.search(seg) for seg in parts.path.split("/"))
 
 
 def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
@@ -155,6 +175,15 @@ def _read_items(
     """Fetch the items; returns the id each became (a failed item: an id no article has)."""
 
     def one(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
+        seen = fetcher.pages.get(link.url)
+        if seen is not None:  # another source listed it in this sync: fetched once, said once
+            doc, reason, unchanged = seen
+            return link, doc, reason and "", unchanged, []
+        link, doc, reason, unchanged, problems = fetch(link)
+        fetcher.pages[link.url] = (doc, reason, unchanged)
+        return link, doc, reason, unchanged, problems
+
+    def fetch(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
         problems: list[Problem] = []
         try:
             response = fetcher.get(link.url, conditional=_may_skip(fetcher, link.url, held))
@@ -187,5 +216,6 @@ def _read_items(
                 read.documents.append(doc)
             else:
                 items.append(f"unread:{link.url}")
-                read.problems.append(Problem(link.url, reason or "could not be read"))
+                if reason != "":  # "": named already, by the source that listed it first
+                    read.problems.append(Problem(link.url, reason or "could not be read"))
     return items
