@@ -119,7 +119,7 @@ def _footer(hit: Hit, answered: bool) -> str:
     parts.append(relevance_label(hit, answered))
     if hit.more_in_document:
         n = hit.more_in_document
-        parts.append(f"{n} more passage{'s' if n > 1 else ''} from this article")
+        parts.append(f"{n} more passage{'s' if n > 1 else ''} from this article: Read in full")
     return _cut_words(" · ".join(parts), FOOTER_LIMIT)
 
 
@@ -206,15 +206,47 @@ def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET, asked: str | Non
     return reply
 
 
-def render_full_passages(answer: Answer) -> Reply:
-    """The page's passages in full (as far as Discord allows), for "Show full passage"."""
-    hits = list(answer.hits)[:EMBEDS_LIMIT]
-    budget = min(DESCRIPTION_LIMIT, (TOTAL_EMBED_LIMIT - 300 * len(hits)) // max(1, len(hits)))
-    embeds = [hit_embed(h, answer.answered, budget) for h in hits]
-    reply = Reply("Full passages:", embeds)
-    while reply.total_embed_chars() > TOTAL_EMBED_LIMIT and reply.embeds:
-        reply.embeds.pop()
-    return reply
+def render_full_articles(answer: Answer) -> list[Reply]:
+    """The page's articles, one reply each, as they were indexed (cleaned text, as far as
+    one Discord message allows), for "Read in full"; the footer says where the text was cut."""
+    replies = []
+    seen: set[str] = set()
+    for hit in list(answer.hits)[:EMBEDS_LIMIT]:
+        doc = hit.document
+        if doc.id in seen:
+            continue
+        seen.add(doc.id)
+        meta = [x for x in (doc.outlet, doc.published.date().isoformat() if doc.published else None) if x]
+        if not doc.url:
+            meta.append(f"source: {doc.source}")
+        footer = _cut_words(" · ".join(meta), 500)
+        title = _cut_words(escape(doc.title), TITLE_LIMIT)
+        budget = TOTAL_EMBED_LIMIT - len(title) - len(footer) - 100
+        text = escape(doc.text)
+        whole = len(text) <= budget
+        pieces = _pieces(text if whole else _cut_words(text, budget), DESCRIPTION_LIMIT)
+        embeds = [discord.Embed(description=piece, colour=COLOUR_ANSWER) for piece in pieces]
+        embeds[0].title, embeds[0].url = title, doc.url
+        cut = "the whole article" if whole else ("cut here; the rest at the link" if doc.url else "cut here")
+        embeds[-1].set_footer(text=f"{footer} · {cut}" if footer else cut)
+        replies.append(Reply(f"#{hit.rank} in full:", embeds[:EMBEDS_LIMIT]))
+    return replies
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, split between paragraphs where it can."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        while cut > 1 and text[:cut].endswith("\\"):  # never split an escape from what it escapes
+            cut -= 1
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text or not pieces else pieces
 
 
 TIMELINE_PAGE = 8  # stories per timeline message; "More" shows the next ones

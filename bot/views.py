@@ -12,7 +12,7 @@ from retrieval.types import Answer
 
 from .context import BotContext, filters_from_dict
 from .errors import NONE, explain, reply_privately
-from .render import TIMELINE_PAGE, render_answer, render_full_passages, render_timeline
+from .render import TIMELINE_PAGE, render_answer, render_full_articles, render_timeline
 
 EXPIRED = "This result expired — please ask again."
 
@@ -96,11 +96,13 @@ class FullButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"sourced:full:(?P<qid>[0-9a-f]+):(?P<offset>\d+)",
 ):
-    kind, label, ephemeral = "full", "Show full passage", True
+    # The whole articles of the page, privately ("N more passages from this article" leads
+    # here); the custom id is unchanged, so the buttons of older answers keep working.
+    kind, label, ephemeral = "full", "Read in full", True
 
     async def send(self, interaction: discord.Interaction, answer: Answer) -> None:
-        reply = render_full_passages(answer)
-        await interaction.followup.send(reply.content, embeds=reply.embeds, ephemeral=True, allowed_mentions=NONE)
+        for reply in render_full_articles(answer):
+            await interaction.followup.send(reply.content, embeds=reply.embeds, ephemeral=True, allowed_mentions=NONE)
 
 
 class VoteButton(

@@ -38,3 +38,7 @@ class QuestionError(SourcedError):
 
 class ModelLoadError(SourcedError):
     """The embedding model could not be found or loaded."""
+
+
+class NotFoundError(SourcedError):
+    """What was asked for (an article id, ...) is not in the collection."""

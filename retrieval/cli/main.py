@@ -25,6 +25,7 @@ from retrieval.cli.commands.feedback import feedback
 from retrieval.cli.commands.history import history
 from retrieval.cli.commands.index import add, compact, doctor, index, remove, rollback
 from retrieval.cli.commands.settings import config_cmd
+from retrieval.cli.commands.show import show
 from retrieval.cli.commands.sources import sources
 from retrieval.cli.context import EXIT_INTERRUPTED, CliContext, fail
 from retrieval.errors import SourcedError
@@ -123,6 +124,7 @@ for _command in (
     eval_cmd,
     sources,
     collections,
+    show,
     config_cmd,
     feedback,
     bench,

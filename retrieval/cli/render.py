@@ -123,7 +123,7 @@ def print_answer(answer) -> None:
         notes = []
         if hit.more_in_document:
             s = "s" if hit.more_in_document > 1 else ""
-            notes.append(f"{hit.more_in_document} more passage{s} from this article")
+            notes.append(f"{hit.more_in_document} more passage{s} from this article: sourced show {doc.id} --passages")
         if hit.duplicates:
             notes.append("also reported by " + reported_by(hit.duplicates))
         if notes:

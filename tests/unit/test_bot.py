@@ -15,6 +15,7 @@ import pytest
 from bot.cogs.ask import AskCog
 from bot.cogs.info import InfoCog
 from bot.context import BotContext
+from bot.render import escape
 from bot.views import FullButton, MoreButton, VoteButton
 from retrieval.config import BotSettings, replace
 from retrieval.desk.feedback import FeedbackLog
@@ -165,7 +166,13 @@ def test_buttons_more_full_and_votes(make_context):
     first_titles = {e.title for e in first.sent()[0][1]["embeds"]}
     more_titles = {e.title for e in more.sent()[0][1]["embeds"]}
     assert more_titles and not first_titles & more_titles
-    assert full.sent()[0][1]["ephemeral"] and len(full.sent()[0][1]["embeds"]) == 3
+    # "Read in full": each article of the page, whole, privately (one message each).
+    articles = {e.title: e for e in first.sent()[0][1]["embeds"]}
+    assert len(full.sent()) == len(articles) and all(sent["ephemeral"] for _, sent in full.sent())
+    for _, sent in full.sent():
+        assert sent["embeds"][0].title in articles and sent["embeds"][-1].footer.text.endswith("the whole article")
+        (doc,) = [d for d in context.service.documents() if escape(d.title) == sent["embeds"][0].title]
+        assert "\n\n".join(e.description for e in sent["embeds"]) == escape(doc.text)
     assert vote.sent()[0][1]["content"] == "Thanks for the feedback!"
     assert context.feedback.summary().up == 1
     assert "expired" in expired.sent()[0][1]["content"]

@@ -14,7 +14,7 @@ from bot.render import (
     escape,
     passage_markdown,
     render_answer,
-    render_full_passages,
+    render_full_articles,
 )
 from retrieval.types import Answer, Chunk, Document, Hit
 
@@ -123,7 +123,7 @@ def test_rendering_never_exceeds_limits_or_leaks_mentions(items, question, answe
         hl = (0, min(len(text), 50))
         hits.append(make_hit(text, rank=i + 1, url=f"https://ex.org/{i % 3}", title=title, hl=hl))
     answer = Answer(question, tuple(hits), answered)
-    for reply in (render_answer(answer), render_full_passages(answer)):
+    for reply in (render_answer(answer), *render_full_articles(answer)):
         assert len(reply.content) <= MESSAGE_LIMIT
         assert len(reply.embeds) <= EMBEDS_LIMIT
         assert reply.total_embed_chars() <= TOTAL_EMBED_LIMIT
