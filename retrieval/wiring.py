@@ -271,7 +271,8 @@ def open_collection(
         service = QueryService(open_store(config, folder, reading=True), load, config.search)
     else:
         service = open_service(config, index_dir, build_if_missing, say=say, sync=sync)
-        folder = Path(getattr(service.store, "path", resolve_index_dir(config, index_dir)[0]))
+        # The collection's folder (a PostgreSQL store keeps its sync state in a subfolder of it).
+        folder, _ = resolve_index_dir(config, index_dir)
         if embedder is not None:
             service = QueryService(open_store(config, folder, reading=True), embedder, config.search)
 

@@ -63,9 +63,24 @@ def test_start_status_stop_with_pgvector(public_dir):
         assert "already running" in again.stderr
     finally:
         stopped = db("stop", *where)
-    assert stopped.exit_code == 0 and stopped.stdout.strip() == "stopped"
+    assert stopped.exit_code == 0 and stopped.stdout.strip() == f"stopped ({public_dir / 'pg'})"
     assert db("status", *where).stdout.startswith("not running")
-    assert db("stop", *where).stdout.strip() == "not running"
+    assert db("stop", *where).stdout.strip() == f"not running ({public_dir / 'pg'})"
+
+
+def test_status_and_stop_without_dir_find_the_server_start_started(public_dir):
+    """Issue 27, item 10: `db start --dir D`, then `db status` / `db stop` with no --dir."""
+    port = str(_free_port())
+    try:
+        started = db("start", "--dir", str(public_dir / "pg"), "--port", port)
+        assert started.exit_code == 0, started.output
+        status = db("status")
+        assert status.exit_code == 0, status.output
+        assert status.stdout.strip().startswith("running (pid ") and f":{port}/sourced" in status.stdout
+    finally:
+        stopped = db("stop")
+    assert stopped.stdout.strip() == f"stopped ({public_dir / 'pg'})", stopped.output
+    assert db("status").stdout.strip() == f"not running ({public_dir / 'pg'})"
 
 
 def test_a_port_in_use_is_one_line(public_dir):
@@ -76,6 +91,8 @@ def test_a_port_in_use_is_one_line(public_dir):
         result = db("start", "--dir", str(public_dir / "pg"), "--port", str(port))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip() == f"error: Port {port} on 127.0.0.1 is in use; choose another with --port."
+    assert not (public_dir / "pg").exists()  # a failed start leaves no folder behind (issue 27, item 10)
+    assert db("status").stdout.startswith("not running") and str(public_dir) not in db("status").stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")

@@ -151,7 +151,11 @@ def compact(obj: CliContext, index_dir: Path | None) -> None:
     indexer = make_indexer(obj.config, folder)
     before, after = indexer.compact()
     if indexer.store.kind == "postgresql":
-        click.echo(f"Compacted {indexer.store.where}: rows only earlier generations held are gone.", err=True)
+        click.echo(
+            f"Compacted {indexer.store.where}: rows no kept generation can see are gone; "
+            f"rollback still reaches the last {indexer.store.keep_generations} (index.keep_generations).",
+            err=True,
+        )
     else:
         click.echo(f"Compacted {folder}: {before} segment(s) -> {after}.", err=True)
 

@@ -15,14 +15,15 @@ from retrieval.store.base import STORES
 
 @STORES.register("postgresql")
 def _postgres_store(config, folder, reading, namespace):
-    from retrieval.store.postgres.connection import schema_for
+    from retrieval.store.postgres.connection import schema_for, state_folder
     from retrieval.store.postgres.store import PgStore
 
     index = config.index
+    schema = namespace or schema_for(config.collection)
     return PgStore(
         index.store,
-        folder,
-        namespace or schema_for(config.collection),
+        state_folder(folder, index.store, schema),
+        schema,
         read_url=index.read_store if reading else None,
         keep_generations=index.keep_generations,
         hnsw=(index.hnsw_m, index.hnsw_ef_construction, index.hnsw_ef_search),

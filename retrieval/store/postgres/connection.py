@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,6 +43,17 @@ def safe_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def state_folder(folder: Path, url: str, schema: str) -> Path:
+    """Where a sync keeps its bookkeeping (HTTP cache, source state) for the index in
+    ``url``'s database and ``schema``: a folder of its own inside ``folder``, so neither the
+    folder store there nor another database or schema shares it."""
+    from retrieval.types import stable_hash
+
+    parts = urlsplit(url)
+    where = (parts.username or "", (parts.hostname or "").lower(), str(parts.port or 5432), parts.path.strip("/"))
+    return Path(folder) / f"postgresql-{stable_hash(*where, schema, length=12)}"
 
 
 def is_store_url(value: str | None) -> bool:

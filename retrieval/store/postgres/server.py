@@ -53,6 +53,38 @@ def default_folder() -> Path:
     return data_dir() / "postgres"
 
 
+def _record() -> Path:
+    from retrieval.paths import data_dir
+
+    return data_dir() / "db-last-started.json"
+
+
+def last_started() -> tuple[Path, int] | None:
+    """The folder and port `sourced db start` last started a server in (None: never, or
+    the record is unreadable), so `db status` and `db stop` without --dir find it."""
+    import json
+
+    try:
+        data = json.loads(_record().read_text(encoding="utf-8"))
+        return Path(data["folder"]), int(data["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_started(folder: Path, port: int) -> None:
+    """Best effort: a data folder that cannot be written only loses the convenience."""
+    import json
+
+    record = _record()
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"folder": str(folder), "port": port}), encoding="utf-8")
+        tmp.replace(record)
+    except OSError:
+        pass
+
+
 def _chown_tree(folder: Path, uid: int, gid: int) -> None:
     """Give ``folder`` and everything in it to uid:gid. A running server creates and removes
     files as we walk (WAL temp files): what vanishes is skipped, and what it made is
@@ -102,10 +134,19 @@ class LocalPostgres:
         if replica_of:
             _host_port(replica_of)  # a wrong URL is refused before anything is made
         bin_dir = binaries()
+        if _port_taken(self.port):  # before anything is made: a failed start leaves nothing behind
+            raise DatabaseError(f"Port {self.port} on 127.0.0.1 is in use; choose another with --port.")
+        made = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+        try:
+            return self._start(bin_dir, replica_of)
+        except BaseException:
+            if made:  # folders this start made, its own new cluster in them
+                shutil.rmtree(made[-1], ignore_errors=True)
+            raise
+
+    def _start(self, bin_dir: Path, replica_of: str | None) -> DbStatus:
         self.folder.mkdir(parents=True, exist_ok=True)
         user = self._server_user()
-        if _port_taken(self.port):
-            raise DatabaseError(f"Port {self.port} on 127.0.0.1 is in use; choose another with --port.")
         if not (self.data / "PG_VERSION").is_file():
             if replica_of:
                 host, port = _host_port(replica_of)

@@ -288,12 +288,23 @@ class PgStore(SchemaMixin, WritesMixin, HealthMixin):
         return self._readers.url == self.url
 
     def compact(self, previous: PgSnapshot, settings: dict[str, Any]) -> PgSnapshot:
-        """Drop every row only older generations can see (no rollback past this point)."""
+        """Drop every row no kept generation can see and give the space back, as the folder
+        store's compaction does: the last ``keep_generations`` stay, so `rollback` still
+        works afterwards (it used to drop every generation but the live one)."""
         import psycopg
 
         try:
-            with self._write_connection() as conn, conn.transaction():
-                self._purge(conn, previous.gen)
+            with self._write_connection() as conn:
+                with conn.transaction():
+                    # The oldest generation kept: rows removed by then no kept generation sees.
+                    (oldest,) = conn.execute(
+                        self._q(
+                            "SELECT min(gen) FROM (SELECT gen FROM S.generations ORDER BY gen DESC LIMIT %s) AS kept"
+                        ),
+                        (self.keep_generations,),
+                    ).fetchone()
+                    self._purge(conn, int(oldest if oldest is not None else previous.gen))
+                self._tidy(conn)
         except psycopg.Error as exc:
             raise IndexWriteError(f"Could not compact the index in {self.where} ({first_line(exc)}).") from None
         return self.open()
