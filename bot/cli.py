@@ -6,7 +6,6 @@ discord.py is imported only when the command runs, so `sourced --help` stays fas
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -18,17 +17,15 @@ from retrieval.wiring import state_dir
 
 TOKEN_HELP = (
     "Create a bot at https://discord.com/developers/applications (Bot > Reset Token), then run "
-    "`export DISCORD_TOKEN=...` or put DISCORD_TOKEN=... in a .env file in this folder."
+    "`export DISCORD_TOKEN=...` or put DISCORD_TOKEN=... in a .env file in this folder, the config "
+    "file's folder or the project folder."
 )
 
 
-def _discord_token() -> str | None:
-    token = os.environ.get("DISCORD_TOKEN")
-    if not token:
-        from dotenv import dotenv_values
+def _discord_token(config_file: Path | None = None) -> str | None:
+    from bot.setup_check import find_token
 
-        token = dotenv_values(Path.cwd() / ".env").get("DISCORD_TOKEN")
-    return token.strip() if token and token.strip() else None
+    return find_token(config_file)[0]
 
 
 def open_desks(config, index_dir: Path | None) -> dict:
@@ -71,15 +68,32 @@ def open_desks(config, index_dir: Path | None) -> dict:
 @click.command()
 @index_dir_option
 @collection_options
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check the set-up without connecting: the token's shape, the bot.* ids, the collections and "
+    "the permissions to invite it with; one line per problem, exit 1 if any.",
+)
 @click.pass_obj
-def serve(obj: CliContext, index_dir: Path | None) -> None:
-    """Run the Discord bot (needs DISCORD_TOKEN in the environment or a .env file)."""
+def serve(obj: CliContext, index_dir: Path | None, check: bool) -> None:
+    """Run the Discord bot. It needs DISCORD_TOKEN: in the environment, or DISCORD_TOKEN=...
+    in a .env file in the current folder, the config file's folder or the project folder.
+
+    The bot.* settings say where it answers and how (bot.allowed_guilds,
+    bot.allowed_channels, bot.collections, bot.cooldown_seconds, bot.results_per_page,
+    bot.threads, bot.dev_guild, bot.alerts_per_hour, ...): `sourced config` lists them with
+    their values and what each does; set them in the file given with --config. Try
+    `sourced serve --check` before going live.
+    """
     import logging
 
-    token = _discord_token()
+    config = obj.config
+    if check:
+        _check(config, index_dir)
+        return
+    token = _discord_token(config.file)
     if not token:
         fail(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
-    config = obj.config
     desks = open_desks(config, index_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.app import serve as serve_bot
@@ -97,3 +111,19 @@ def serve(obj: CliContext, index_dir: Path | None) -> None:
         refresh_minutes=config.web.refresh_minutes,
         desks=desks,
     )
+
+
+def _check(config, index_dir: Path | None) -> None:
+    """`serve --check`: what is fine on stdout, one line per problem on stderr, exit 1 if any."""
+    import sys
+
+    from bot.setup_check import check_setup
+
+    result = check_setup(config, index_dir)
+    for note in result.notes:
+        click.echo(f"ok: {note}")
+    for problem in result.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if result.problems:
+        sys.exit(1)
+    click.echo("The set-up looks right; `sourced serve` starts the bot.")
