@@ -39,7 +39,9 @@ def test_a_good_set_up_passes_and_says_how_to_invite_the_bot(run, monkeypatch):
     result = run("serve", "--check", settings=settings)
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
-    assert f"ok: token: from the environment (DISCORD_TOKEN), the shape of a bot token (bot id {BOT_ID})" in result.stdout
+    assert (
+        f"ok: token: from the environment (DISCORD_TOKEN), the shape of a bot token (bot id {BOT_ID})" in result.stdout
+    )
     assert "ok: collection default: 15 articles" in result.stdout
     assert "ok: collection tech: empty" in result.stdout and "/add fills it" in result.stdout
     value = PERMISSIONS + (1 << 35)  # and Create Public Threads, for bot.threads
@@ -49,7 +51,9 @@ def test_a_good_set_up_passes_and_says_how_to_invite_the_bot(run, monkeypatch):
 
 def test_every_problem_is_one_line_and_exit_1(run, monkeypatch):
     monkeypatch.setenv("DISCORD_TOKEN", "not-a-token")
-    settings = "bot:\n  allowed_channels: [123]\n  allowed_guilds: [234567890123456789]\n  dev_guild: 345678901234567890\n"
+    settings = (
+        "bot:\n  allowed_channels: [123]\n  allowed_guilds: [234567890123456789]\n  dev_guild: 345678901234567890\n"
+    )
     result = run("serve", "--check", settings=settings)
     assert result.exit_code == 1
     problems = result.stderr.splitlines()
