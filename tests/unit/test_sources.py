@@ -353,6 +353,7 @@ def test_an_unexpected_failure_costs_one_feed_item_only(monkeypatch):
         get=lambda url, conditional=False: SimpleNamespace(not_modified=False),
         settings=SimpleNamespace(concurrency=2),
         cache=SimpleNamespace(entries={}),
+        pages={},  # the per-sync memo of pages already fetched
     )
     read = web.WebRead("feed")
     links = [Link(f"https://example.org/{n}") for n in (1, 2, 3)]
