@@ -104,6 +104,11 @@ class WebSettings:
     host_delay_seconds: float = _setting(1.0, "Pause between two requests to the same host.")
     concurrency: int = _setting(4, "Requests in flight at once (to different hosts).")
     feed_items: int = _setting(100, "Most items read from one feed or sitemap per sync.")
+    sync_budget_seconds: float = _setting(
+        600.0,
+        "Longest one sync may spend fetching web sources; what is not fetched by then is named and "
+        "left for the next sync (a request under way still ends within web.timeout_seconds).",
+    )
     refresh_minutes: float = _setting(
         30.0, "`sourced serve` syncs every source (feeds re-polled, pages re-checked) this often; 0: never."
     )
@@ -572,6 +577,8 @@ def _validate(config: Config) -> None:
             "Settings 'web.timeout_seconds' and 'web.max_megabytes' must be positive, "
             "'web.max_redirects' and 'web.host_delay_seconds' not negative."
         )
+    if web.sync_budget_seconds <= 0:
+        raise ConfigError("Setting 'web.sync_budget_seconds' must be positive.")
     if web.concurrency < 1 or web.feed_items < 1 or web.refresh_minutes < 0:
         raise ConfigError(
             "Settings 'web.concurrency' and 'web.feed_items' must be at least 1, 'web.refresh_minutes' not negative."

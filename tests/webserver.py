@@ -296,6 +296,17 @@ class NewsSite:
                 make_body=functools.partial(gzip_bomb, megabytes, layers),
             )
 
+    def slow_feed(self, items: int, delay: float) -> list[str]:
+        """/budget-feed.xml (with an ETag) lists ``items`` article pages that each take
+        ``delay`` seconds to answer (issue 25 #11: a sync's budget); their paths."""
+        slugs = [f"slow-{n}" for n in range(items)]
+        for n, slug in enumerate(slugs):
+            self.page(slug, f"Slow story number {n}", [f"Slow story {n} took its time."], delay=delay)
+        self.routes["/budget-feed.xml"] = Route(
+            content_type="application/rss+xml", body=rss(slugs, self.url).encode(), etag='"slow-1"'
+        )
+        return [f"/news/{slug}" for slug in slugs]
+
     def robots_behind_redirects(self, hops: int, body: bytes | None = None) -> None:
         """/robots.txt answers with ``hops`` redirects in a row before the real file (its
         present body unless ``body`` is given), as a site that moved its robots.txt does."""

@@ -67,6 +67,8 @@ def report_lines(report, source: str) -> list[str]:
             lines.append(f"⚠️ {name}: {escape(s.reason or 'could not be read')}{kept}.")
         elif s.status == "duplicate":
             lines.append(f"{name}: {escape(s.reason or 'already a source')}.")
+        elif s.status == "deferred":
+            lines.append(f"{name}: not read, {escape(s.reason or 'left for the next sync')}.")
         elif s.status == "removed" and s.kept:
             lines.append(f"Removed {name} and {s.removed} of its articles; {s.kept} stay, held by another source.")
         elif s.status == "removed":

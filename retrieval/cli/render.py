@@ -50,6 +50,8 @@ def print_report(report) -> None:
                 f"The {source.removed + source.kept} sample articles made way for your own ({name}); "
                 "bring them back with `sourced add --samples`."
             )
+        elif source.status == "deferred":
+            err.print(f"[yellow]warning[/]: {name}: not read, {escape(source.reason or 'left for the next sync')}")
         elif source.status == "removed" and source.kept:
             err.print(
                 f"removed {name} and {source.removed} of its articles; {source.kept} stay, held by another source"

@@ -54,7 +54,7 @@ class SourceReport:
 
     key: str
     kind: str
-    status: str  # "synced", "added", "removed", "unreadable"
+    status: str  # "synced", "added", "removed", "unreadable", "duplicate", "deferred" (left for the next sync)
     articles: int = 0  # held from this source after the sync
     added: int = 0
     updated: int = 0
@@ -131,6 +131,7 @@ class Indexer:
         self.store.keep_generations = max(2, config.index.keep_generations)
         self.store.merge_factor = max(2, config.index.merge_factor)
         self._fetcher = None  # made when a web source is synced, closed after the sync
+        self._budget = None  # the sync's time for web sources, started with the fetcher
 
     # ------------------------------------------------------------------ settings
 
@@ -484,9 +485,11 @@ class Indexer:
             if self._fetcher is not None:
                 self._fetcher.close()
                 self._fetcher = None
+            self._budget = None
 
     def _web_fetcher(self):
         from retrieval.ingest.web.fetch import Fetcher, FetchSettings, HttpCache
+        from retrieval.ingest.web.source import SyncBudget
 
         if self._fetcher is None:
             web = self.config.web
@@ -499,6 +502,7 @@ class Indexer:
                 public_only=self.public_web_only,
             )
             self._fetcher = Fetcher(settings, HttpCache.load(self.store.path))
+            self._budget = SyncBudget.start(web.sync_budget_seconds)
         return self._fetcher
 
     def _sync_web(
@@ -519,14 +523,24 @@ class Indexer:
         from retrieval.ingest.web.source import read_web_source
 
         held = {doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key}
+        fetcher = self._web_fetcher()
+        if self._budget is not None and self._budget.spent():
+            # Not started: it is read at the next sync; a new one is not registered yet.
+            status = "deferred" if source.key in keys else "unreadable"
+            plan.reports.append(SourceReport(source.key, source.kind, status, len(held), reason=self._budget.reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            registry = registry if source.key in keys else [s for s in registry if s.key != source.key]
+            return registry, state
         try:
             read = read_web_source(
                 source.key,
-                self._web_fetcher(),
+                fetcher,
                 Cleaner(self.config.clean),
                 index.keys(),  # a 304 is trusted for what the index holds, whichever source holds it
                 self.config.web.feed_items,
                 progress.reading,
+                self._budget,
             )
         except FetchError as exc:
             if source.key not in keys:  # a new address that cannot be read is not registered

@@ -284,3 +284,59 @@ def test_a_write_that_fails_keeps_no_validators_for_what_it_did_not_write(site, 
     monkeypatch.setattr(idx.store, "commit", real_commit)
     idx.run()  # the new item is fetched: the failed write left no validators that skip it
     assert "New ferry route to the islands" in _titles(tmp_path)
+
+
+def _budget_config(tmp_path, budget: float) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "embedding:\n  model: hash\nweb:\n  timeout_seconds: 5\n  host_delay_seconds: 0\n"
+        f"  sync_budget_seconds: {budget}\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_sync_whose_budget_runs_out_names_what_it_left_and_the_next_sync_fetches_it(site, tmp_path, monkeypatch):
+    # issue 25 #11: a feed (with an ETag) of slow items, more than the budget allows.
+    paths = site.slow_feed(6, delay=0.4)
+    _budget_config(tmp_path, 0.5)
+    monkeypatch.setenv("SOURCED_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "cli-idx"))
+    run = CliRunner().invoke
+    first = run(main, ["add", f"{site.url}/budget-feed.xml"])
+    assert first.exit_code == 0, first.output
+    fetched = {p for p in paths if site.hits[p]}
+    left = set(paths) - fetched
+    assert fetched and left  # the first item is always started; the budget stopped the rest
+    output = " ".join(first.output.split())
+    for path in left:  # each named, once, as left for the next sync
+        assert output.count(f"skipped: {site.url}{path}: left for the next sync") == 1
+    for path in fetched:
+        assert f"{site.url}{path}:" not in output
+    held = {a["url"].removeprefix(site.url) for a in json.loads(run(main, ["sources", "--json"]).stdout)["articles"]}
+    assert held == fetched
+    # The next sync, with time to spare: the feed is unchanged (its ETag would answer 304),
+    # but it is read again because the index lacks items it lists, and they are fetched.
+    _budget_config(tmp_path, 600)
+    second = run(main, ["index"])
+    assert second.exit_code == 0 and "left for the next sync" not in second.output, second.output
+    assert site.conditional_hits["/budget-feed.xml"] == 0
+    assert all(site.hits[p] == 1 for p in left)
+    held = {a["url"].removeprefix(site.url) for a in json.loads(run(main, ["sources", "--json"]).stdout)["articles"]}
+    assert held == set(paths)
+    run(main, ["index"])  # every item held: the feed's 304 is trusted again
+    assert site.conditional_hits["/budget-feed.xml"] == 1
+
+
+def test_a_source_not_started_within_the_budget_keeps_its_articles_and_is_read_next_time(site, web_config, tmp_path):
+    site.slow_feed(3, delay=0.4)
+    idx = indexer(web_config, tmp_path)
+    idx.add([f"{site.url}/budget-feed.xml", f"{site.url}/atom.xml"])
+    site.routes["/budget-feed.xml"].etag = None  # re-read in full, slowly, at every sync
+    short = Indexer(replace(web_config, web={"sync_budget_seconds": 0.2}), idx.store, CountingEmbedder())
+    report = short.run()
+    feed, atom_feed = report.sources
+    assert feed.status == "synced"
+    assert atom_feed.status == "deferred" and "left for the next sync" in atom_feed.reason
+    assert atom_feed.articles == 2  # its articles stay
+    hits = site.hits["/atom.xml"]
+    assert indexer(web_config, tmp_path).run().sources[1].status == "synced"
+    assert site.hits["/atom.xml"] == hits + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,28 @@ from retrieval.ingest.web.sites import outlet_for, same_site
 from retrieval.types import Document
 
 MAX_NESTED_SITEMAPS = 10
+
+
+@dataclass(frozen=True)
+class SyncBudget:
+    """The time one sync may spend fetching (``web.sync_budget_seconds``). An item not
+    started when it is used up is left for the next sync and named; a request already
+    under way ends within its own deadline, so a sync ends within the budget plus one
+    ``web.timeout_seconds``."""
+
+    seconds: float
+    ends: float  # time.monotonic() when it is used up
+
+    @classmethod
+    def start(cls, seconds: float) -> SyncBudget:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    @property
+    def reason(self) -> str:
+        return f"left for the next sync: this sync's {self.seconds:g} s (web.sync_budget_seconds) were used up"
 
 
 @dataclass
@@ -52,10 +75,12 @@ def read_web_source(
     held: Collection[str],
     items: int = 100,
     progress: Callable[[int, int], None] | None = None,
+    budget: SyncBudget | None = None,
 ) -> WebRead:
     """Read the source at ``url``. ``held``: ids of the articles the index holds, from
     whichever source (a conditional GET is only sent for what the index still has: an
-    article a feed holds is as good as one this sitemap holds). Raises
+    article a feed holds is as good as one this sitemap holds). ``budget``: items not
+    started when it is spent are left for the next sync, each named. Raises
     :class:`FetchError` when the source itself cannot be read."""
     held = set(held)
     response = fetcher.get(url, conditional=_may_skip(fetcher, url, held))
@@ -79,6 +104,9 @@ def read_web_source(
         for sitemap in nested[:MAX_NESTED_SITEMAPS]:
             if len(links) >= items:
                 break
+            if budget is not None and budget.spent():
+                read.problems.append(Problem(sitemap, budget.reason))
+                continue
             try:
                 more, _ = sitemap_links(fetcher.get(sitemap), items - len(links))
             except FetchError as exc:
@@ -92,7 +120,7 @@ def read_web_source(
         read.problems += [Problem(link.url, "a section front page, not an article") for link in fronts]
         links = [link for link in links if link not in fronts]
     read.listed = len(links)
-    items = _read_items(links, fetcher, cleaner, held, read, progress)
+    items = _read_items(links, fetcher, cleaner, held, read, progress, budget)
     if url in fetcher.cache.entries:
         # What the feed listed, by the article each item became: a later 304 is trusted only
         # while the index holds every one of them (an item that failed, or an article a
@@ -171,8 +199,11 @@ def _read_items(
     held: set[str],
     read: WebRead,
     progress: Callable[[int, int], None] | None,
+    budget: SyncBudget | None = None,
 ) -> list[str]:
-    """Fetch the items; returns the id each became (a failed item: an id no article has)."""
+    """Fetch the items; returns the id each became (a failed item, or one left for the next
+    sync when ``budget`` is spent: an id no article has, so the feed's 304 is not trusted
+    until the index holds it)."""
 
     def one(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
         seen = fetcher.pages.get(link.url)
@@ -185,6 +216,8 @@ def _read_items(
 
     def fetch(link: Link) -> tuple[Link, Document | None, str | None, bool, list[Problem]]:
         problems: list[Problem] = []
+        if budget is not None and budget.spent():
+            return link, None, budget.reason, False, problems
         try:
             response = fetcher.get(link.url, conditional=_may_skip(fetcher, link.url, held))
             if response.not_modified:
@@ -204,7 +237,8 @@ def _read_items(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sourced-fetch") as pool:
         for link, doc, reason, unchanged, warnings in pool.map(one, links):
             done += 1
-            read.fetched += 1
+            left = budget is not None and doc is None and reason == budget.reason
+            read.fetched += 0 if left else 1
             read.problems += warnings  # collected here, in one thread
             if progress:
                 progress(done, len(links))
