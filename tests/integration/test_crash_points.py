@@ -1,7 +1,9 @@
 """kill -9 at every point of a write where the disk is between two states, for an add (with
 the merge it triggers), a rebuild, a compaction and a feed's sync: inside a segment's files,
 after they are written and before their fsync, inside a merge, after a manifest is written
-and before its fsync, before CURRENT moves, and part way through a feed's items. Each kill is proven to land where it is named:
+and before its fsync, before CURRENT moves, part way through a feed's items, and between
+CURRENT moving and the HTTP cache being saved (and, replaying old versions' order, between
+the cache saved and CURRENT moving). Each kill is proven to land where it is named:
 the process marks the point, then SIGKILLs itself. After each: the live generation
 answers, `sourced doctor` is clean, no stray lock blocks the next write, and the next
 run completes with every article."""
@@ -101,6 +103,32 @@ def counted_page(*args, **kwargs):
         crash()
     return doc
 web_source._page = counted_page
+
+# The HTTP cache is saved after CURRENT moves: a kill in between leaves the new generation
+# live and the previous validators. "cache-saved-before-current" replays the old order
+# (the cache saved, then the kill before CURRENT moves) to show that it is harmless too.
+import retrieval.ingest.web.fetch as web_fetch
+caches = []
+load_cache = web_fetch.HttpCache.load.__func__
+def loaded(cls, folder):
+    cache = load_cache(cls, folder)
+    caches.append((cache, folder))
+    return cache
+web_fetch.HttpCache.load = classmethod(loaded)
+save_cache = web_fetch.HttpCache.save
+def saving(self, folder):
+    if point == "before-cache-save":
+        crash()
+    return save_cache(self, folder)
+web_fetch.HttpCache.save = saving
+point_current = writer.FolderStore._point_current
+def cache_first(self, *args, **kwargs):
+    if point == "cache-saved-before-current":
+        for cache, folder in caches:
+            save_cache(cache, folder)
+        crash()
+    return point_current(self, *args, **kwargs)
+writer.FolderStore._point_current = cache_first
 
 after("after-segment", "_new_segment")
 after("after-merge", "_merge_group")
@@ -214,36 +242,50 @@ def test_kill_during_a_compaction(collection):
     _check_whole(env, tmp_path, 6)
 
 
-@pytest.mark.parametrize("point", ["mid-feed", "before-current"])
+FEED_POINTS = ["mid-feed", "before-current", "cache-saved-before-current", "before-cache-save"]
+
+
+@pytest.mark.parametrize("point", FEED_POINTS)
 def test_kill_during_a_feed_sync(collection, point):
-    """A feed that gained an article is re-polled and the sync is killed: part way through
-    its items, or once the HTTP cache (validators of what was fetched) is saved but the
-    generation is not live. The next sync must still bring every item: a validator the
-    cache kept for an article the index never got cannot turn it into a 304."""
+    """A feed (with an ETag) that gained articles is re-polled and the sync is killed: part
+    way through its items; before CURRENT moves; before it with the HTTP cache already
+    saved (the order of old versions); or after CURRENT moved and before the cache (the
+    validators of what was fetched) is saved. The next sync must hold every item the feed
+    lists: a validator kept for an article the index never got cannot turn it into a 304,
+    and validators older than the live generation only cost a download."""
     from tests.webserver import ARTICLES, NewsSite, rss
 
     tmp_path, env, _, _ = collection
     (tmp_path / "c.yaml").write_text("embedding:\n  model: hash\nweb:\n  host_delay_seconds: 0\n")
     slugs = list(ARTICLES)
+    every = {title for title, _ in ARTICLES.values()}
     with NewsSite() as site:
         site.routes["/feed.xml"].body = rss(slugs[:1], site.url).encode()
-        site.routes["/feed.xml"].etag = None
+        site.routes["/feed.xml"].etag = '"feed-1"'
         assert sourced(env, "add", f"{site.url}/feed.xml").returncode == 0
         live = (tmp_path / "index" / "CURRENT").read_text()
         site.routes["/feed.xml"].body = rss(slugs, site.url).encode()
+        site.routes["/feed.xml"].etag = '"feed-2"'
         killed = sourced(env, "index", crash_at=point)
         assert killed.returncode == -signal.SIGKILL and (tmp_path / "marker").read_text() == point
-        assert (tmp_path / "index" / "CURRENT").read_text() == live
+        moved = point == "before-cache-save"
+        assert ((tmp_path / "index" / "CURRENT").read_text() != live) == moved
         doctor = sourced(env, "doctor")
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-        held = json.loads(sourced(env, "sources", "--json").stdout)["articles"]
-        assert [a["title"] for a in held] == [ARTICLES[slugs[0]][0]]
+        held = {a["title"] for a in json.loads(sourced(env, "sources", "--json").stdout)["articles"]}
+        assert held == (every if moved else {ARTICLES[slugs[0]][0]})
         again = sourced(env, "index")
         assert again.returncode == 0, again.stderr
         titles = {a["title"] for a in json.loads(sourced(env, "sources", "--json").stdout)["articles"]}
-        assert titles == {title for title, _ in ARTICLES.values()}
+        assert titles == every  # every item the feed lists
         asked = json.loads(sourced(env, "ask", "--json", "library opening hours students").stdout)
         assert asked["hits"][0]["title"] == "Central library extends its opening hours"
+        # And once the index holds them all, the feed's 304 is trusted: nothing is lost later.
+        conditional = site.conditional_hits["/feed.xml"]
+        assert sourced(env, "index").returncode == 0
+        assert site.conditional_hits["/feed.xml"] == conditional + 1
+        titles = {a["title"] for a in json.loads(sourced(env, "sources", "--json").stdout)["articles"]}
+        assert titles == every
 
 
 @pytest.mark.parametrize("point", [*REBUILD_POINTS])
