@@ -28,6 +28,10 @@ class IndexBusyError(SourcedError):
     """Another process is writing the index."""
 
 
+class IndexDamagedError(SourcedError):
+    """A file of the index is missing, truncated or unreadable (the message names it)."""
+
+
 class IndexWriteError(SourcedError):
     """Writing the index failed; the previous index is untouched."""
 

@@ -2,32 +2,101 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
-from retrieval.errors import SourcedError
+from retrieval.errors import IndexDamagedError, SourcedError
 from retrieval.store.base import HealthReport
-from retrieval.store.folder.schema import CURRENT, SEGMENTS
-from retrieval.store.folder.segment import FAISS_FILE, META, PASSAGE_VECTORS, SEGMENT, SENTENCE_VECTORS
+from retrieval.store.folder.schema import CURRENT, MANIFEST, SEGMENTS
+from retrieval.store.folder.segment import (
+    FAISS_FILE,
+    FILES,
+    META,
+    PASSAGE_VECTORS,
+    SEGMENT,
+    SENTENCE_VECTORS,
+    file_sha256,
+)
 from retrieval.store.lexical import POSTINGS, VOCABULARY
 
 if TYPE_CHECKING:
     from retrieval.store.folder.writer import FolderStore
 
 
-def check_folder(store: FolderStore) -> HealthReport:
-    """Verify that every segment's metadata rows, vectors, postings and FAISS index agree,
-    and that the generation's counts match its segments."""
-    import numpy as np
-
+def verify_checksums(store: FolderStore, generation: str) -> tuple[list[str], list[str]]:
+    """(facts, problems): every file of every segment the generation lists against the
+    size and SHA-256 recorded when it was written. Each problem names the segment and file."""
     facts: list[str] = []
     problems: list[str] = []
+    try:
+        manifest = json.loads((store.path / generation / MANIFEST).read_text(encoding="utf-8"))
+        entries: list[dict[str, Any]] = list(manifest.get("segments") or [])
+    except (OSError, ValueError, AttributeError) as exc:
+        return facts, [f"generation {generation}: {MANIFEST} cannot be read ({type(exc).__name__})"]
+    unchecked = []
+    for entry in entries:
+        name = str(entry.get("name"))
+        folder = store.path / SEGMENTS / name
+        where = f"segment {name}"
+        if not (folder / SEGMENT).is_file():
+            problems.append(f"{where}: {SEGMENT} is missing (in {store.path / SEGMENTS})")
+            continue
+        if entry.get("checksum") and file_sha256(folder / SEGMENT) != entry["checksum"]:
+            problems.append(f"{where}: {SEGMENT} is damaged (its checksum does not match the manifest's)")
+            continue
+        try:
+            files = json.loads((folder / SEGMENT).read_text(encoding="utf-8")).get(FILES)
+        except (OSError, ValueError, AttributeError) as exc:
+            problems.append(f"{where}: {SEGMENT} cannot be read ({type(exc).__name__})")
+            continue
+        if not files:
+            unchecked.append(name)
+            continue
+        for file, expected in sorted(files.items()):
+            path = folder / file
+            if not path.is_file():
+                problems.append(f"{where}: {file} is missing")
+            elif path.stat().st_size != expected.get("bytes"):
+                problems.append(
+                    f"{where}: {file} is damaged ({path.stat().st_size} bytes, written as {expected.get('bytes')})"
+                )
+            elif file_sha256(path) != expected.get("sha256"):
+                problems.append(f"{where}: {file} is damaged (its checksum does not match)")
+    if unchecked:
+        facts.append(
+            f"{len(unchecked)} segment(s) ({', '.join(unchecked)}) have no checksums (written by an earlier "
+            "version): checked for consistency only"
+        )
+    elif entries:
+        facts.append(f"checksums of every file of {len(entries)} segment(s) match")
+    return facts, problems
+
+
+def check_folder(store: FolderStore) -> HealthReport:
+    """Verify every segment file's checksum, then that every segment's metadata rows,
+    vectors, postings and FAISS index agree, and that the generation's counts match its
+    segments."""
+    facts: list[str] = []
     name = store.current_name()
     if name is None:
         return HealthReport((), (f"No index at {store.path} (no {CURRENT} file).",))
+    facts, problems = verify_checksums(store, name)
+    if problems:
+        return HealthReport(tuple(facts), tuple(problems))
     try:
         snap = store.open()
     except SourcedError as exc:
-        return HealthReport((), (str(exc),))
+        return HealthReport(tuple(facts), (str(exc),))
+    try:
+        return _check_consistency(store, name, snap, facts)
+    except IndexDamagedError as exc:
+        return HealthReport(tuple(facts), (str(exc),))
+
+
+def _check_consistency(store: FolderStore, name: str, snap: Any, facts: list[str]) -> HealthReport:
+    import numpy as np
+
+    problems: list[str] = []
     m = snap.manifest
     facts.append(
         f"live generation {name}, built {m.get('created')} with {m.get('model_id')} ({m.get('dimension')} dims)"

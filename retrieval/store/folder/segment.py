@@ -13,10 +13,18 @@ use, so unchanged data is shared between generations and never copied. Files::
     minhash.npy           each document's MinHash signature (``retrieval.store.dedup``), in
                           document-table order; segments written before it compute them
                           when first needed
+
+``segment.json`` lists every other file with its size and SHA-256 (``files``), computed
+when the segment is written; the generation's manifest entry holds the SHA-256 of
+``segment.json`` itself (``checksum``). Opening a segment checks that every file is there
+with its size (a few stats: cheap enough for every `ask`); ``sourced doctor`` checks the
+hashes (reads everything). Segments written before checksums existed have no ``files``:
+they open as before, and doctor says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -25,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrieval.errors import IndexDamagedError
 from retrieval.store.folder import vectors as vector_index
 from retrieval.store.folder.durable import fsync_file
 from retrieval.store.folder.schema import DOC_COLUMNS, SCHEMA, doc_row, like_pattern, row_doc
@@ -44,6 +53,29 @@ SIGNATURES = "minhash.npy"
 # numpy parses .npy headers with ast.literal_eval, which CPython 3.11 cannot run in two
 # threads at once ("AST constructor recursion depth mismatch"): loads take turns.
 _LOAD_LOCK = threading.Lock()
+FILES = "files"  # segment.json: {file name: {"bytes": size, "sha256": hex digest}}
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def damaged(segment: str, file: str, what: str) -> IndexDamagedError:
+    """One line for the user: which segment and file, and what to run."""
+    return IndexDamagedError(
+        f"The index is damaged: segment {segment}, file {file} ({what}). "
+        "Run `sourced doctor` for details; `sourced index --rebuild` rebuilds it from the sources."
+    )
+
+
+def checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file in a segment folder but segment.json."""
+    return {
+        p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != SEGMENT
+    }
 
 
 def write_segment(folder: Path, data: SegmentData, lexical_params: dict[str, Any], index_kind: str) -> dict[str, Any]:
@@ -117,6 +149,7 @@ def write_segment(folder: Path, data: SegmentData, lexical_params: dict[str, Any
         built = vector_index.build(matrix, kind)
         faiss.write_index(built.index, str(folder / FAISS_FILE))
         info["index_type"], info["index_params"] = built.kind, built.params
+    info[FILES] = checksums(folder)
     with open(folder / SEGMENT, "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2, sort_keys=True)
         fsync_file(f)
@@ -140,14 +173,52 @@ def open_segment(path: Path) -> Segment:
         return segment
 
 
+class _Guarded:
+    """A segment's read-only SQLite connection whose errors name the segment's meta.sqlite."""
+
+    def __init__(self, conn: sqlite3.Connection, segment: str) -> None:
+        self.conn, self.segment = conn, segment
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple] | _Rows:
+        try:
+            return _Rows(self.conn.execute(sql, args).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.segment, META, f"unreadable: {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Rows(list):
+    """Rows already fetched, with the cursor methods callers use."""
+
+    def fetchall(self) -> list[tuple]:
+        return list(self)
+
+    def fetchone(self) -> tuple | None:
+        return self[0] if self else None
+
+
 class Segment:
     """A written segment, opened read-only; safe to search from many threads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.info: dict[str, Any] = json.loads((path / SEGMENT).read_text(encoding="utf-8"))
-        self.rows = int(self.info["rows"])
-        self.sentence_count = int(self.info["sentences"])
+        try:
+            self.info: dict[str, Any] = json.loads((path / SEGMENT).read_text(encoding="utf-8"))
+            self.rows = int(self.info["rows"])
+            self.sentence_count = int(self.info["sentences"])
+        except FileNotFoundError:
+            raise damaged(path.name, SEGMENT, "missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise damaged(path.name, SEGMENT, f"unreadable: {type(exc).__name__}") from None
+        for name, expected in (self.info.get(FILES) or {}).items():
+            try:
+                size = (path / name).stat().st_size
+            except FileNotFoundError:
+                raise damaged(path.name, name, "missing") from None
+            if size != expected.get("bytes"):
+                raise damaged(path.name, name, f"{size} bytes, written as {expected.get('bytes')}")
         self._local = threading.local()
         self._lock = threading.Lock()
         self._faiss = None
@@ -165,9 +236,9 @@ class Segment:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             uri = (self.path / META).resolve().as_uri() + "?mode=ro&immutable=1"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn = _Guarded(sqlite3.connect(uri, uri=True, check_same_thread=False), self.name)
             self._local.conn = conn
-        return conn
+        return conn  # type: ignore[return-value]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -177,14 +248,20 @@ class Segment:
 
     # ------------------------------------------------------------------ vectors
 
-    def _once(self, name: str, load: Callable[[], Any]) -> Any:
-        """The value of attribute ``name``, loaded by ``load`` on first use (one thread loads)."""
+    def _once(self, name: str, load: Callable[[], Any], file: str = "") -> Any:
+        """The value of attribute ``name``, loaded by ``load`` on first use (one thread loads).
+        A file that cannot be read is named (``file``) as damaged."""
         value = getattr(self, name)
         if value is None:
             with _LOAD_LOCK:
                 value = getattr(self, name)
                 if value is None:
-                    value = load()
+                    try:
+                        value = load()
+                    except IndexDamagedError:
+                        raise
+                    except (OSError, ValueError, EOFError, KeyError, TypeError, sqlite3.DatabaseError) as exc:
+                        raise damaged(self.name, file or name.strip("_"), f"unreadable: {type(exc).__name__}") from None
                     setattr(self, name, value)
         return value
 
@@ -193,17 +270,19 @@ class Segment:
         """Passage vectors (float16, memory-mapped: read only where used)."""
         import numpy as np
 
-        return self._once("_vectors", lambda: np.load(self.path / PASSAGE_VECTORS, mmap_mode="r"))
+        return self._once("_vectors", lambda: np.load(self.path / PASSAGE_VECTORS, mmap_mode="r"), PASSAGE_VECTORS)
 
     @property
     def sentence_vectors(self) -> np.ndarray:
         import numpy as np
 
-        return self._once("_sentence_vectors", lambda: np.load(self.path / SENTENCE_VECTORS, mmap_mode="r"))
+        return self._once(
+            "_sentence_vectors", lambda: np.load(self.path / SENTENCE_VECTORS, mmap_mode="r"), SENTENCE_VECTORS
+        )
 
     @property
     def postings(self) -> Postings:
-        return self._once("_postings", lambda: Postings.load(self.path))
+        return self._once("_postings", lambda: Postings.load(self.path), "postings.npz or vocabulary.json")
 
     @property
     def faiss_index(self):
@@ -220,7 +299,10 @@ class Segment:
                         if self.rows:
                             index.add(np.asarray(self.vectors, dtype=np.float32))
                     else:
-                        index = faiss.read_index(str(self.path / FAISS_FILE))
+                        try:
+                            index = faiss.read_index(str(self.path / FAISS_FILE))
+                        except RuntimeError:
+                            raise damaged(self.name, FAISS_FILE, "unreadable") from None
                         vector_index.prepare_for_queries(index, self.info.get("index_params", {}))
                     vector_index.single_thread_queries()
                     self._faiss = index
@@ -332,11 +414,16 @@ class Segment:
             from retrieval.store.dedup import signatures
 
             if (self.path / SIGNATURES).is_file():
-                return np.load(self.path / SIGNATURES, mmap_mode="r")
+                loaded = np.load(self.path / SIGNATURES, mmap_mode="r")
+                if loaded.ndim != 2 or len(loaded) != int(self.info.get("documents", len(loaded))):
+                    raise ValueError("wrong shape")
+                return loaded
+            if FILES in self.info:  # written with one: it cannot be missing
+                raise FileNotFoundError(SIGNATURES)
             texts = [r[0] for r in self.db().execute("SELECT text FROM documents ORDER BY rowid")]
             return signatures(texts)
 
-        return self._once("_signatures", load)
+        return self._once("_signatures", load, SIGNATURES)
 
     def signature_rows(self) -> dict[str, int]:
         """Document id -> its row in ``signatures``."""

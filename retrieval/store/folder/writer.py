@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from retrieval.store.base import HealthReport
 from retrieval.store.folder.durable import fsync_dir, fsync_file, fsync_tree
 from retrieval.store.folder.lock import writer_lock
 from retrieval.store.folder.schema import CURRENT, MANIFEST, SEGMENTS
-from retrieval.store.folder.segment import Segment, write_segment
+from retrieval.store.folder.segment import SEGMENT, Segment, file_sha256, write_segment
 from retrieval.store.folder.snapshot import FolderSnapshot
 from retrieval.store.lexical import DEFAULT_PARAMS, Postings
 from retrieval.store.records import (
@@ -154,10 +155,8 @@ class FolderStore:
                 entries.append(self._new_segment(change.new, lexical, kind))
             entries = self._merge(entries, lexical, kind, force=False)
             return self._publish(previous, entries, change, settings, lexical)
-        except OSError as exc:
-            raise IndexWriteError(
-                f"Could not write the index at {self.path} ({exc.strerror or exc}); the previous index is unchanged."
-            ) from None
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise self._write_failed(exc) from None
 
     def compact(self, previous: FolderSnapshot, settings: dict[str, Any]) -> FolderSnapshot:
         """Fold every segment into one and drop the deleted rows for good. Hold the lock."""
@@ -169,10 +168,14 @@ class FolderStore:
         try:
             entries = self._merge(entries, lexical, settings.get("index_kind", "auto"), force=True)
             return self._publish(previous, entries, Change(action="compact"), settings, lexical)
-        except OSError as exc:
-            raise IndexWriteError(
-                f"Could not write the index at {self.path} ({exc.strerror or exc}); the previous index is unchanged."
-            ) from None
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise self._write_failed(exc) from None
+
+    def _write_failed(self, exc: OSError | sqlite3.OperationalError) -> IndexWriteError:
+        """What a failed write says: the disk's reason (SQLite's own words for a full
+        disk, "database or disk is full"), and that the live index did not change."""
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return IndexWriteError(f"Could not write the index at {self.path} ({reason}); the previous index is unchanged.")
 
     def rollback(self) -> tuple[str, str]:
         """Make the generation the live one was made from live again. Hold the lock.
@@ -202,6 +205,7 @@ class FolderStore:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.path))
         try:
             info = write_segment(tmp / "segment", data, lexical, kind)
+            checksum = file_sha256(tmp / "segment" / SEGMENT)
             fsync_tree(tmp)
             name = self._next_name(segments, "seg")
             os.rename(tmp / "segment", segments / name)
@@ -214,6 +218,7 @@ class FolderStore:
             "sentences": info["sentences"],
             "documents": info["documents"],
             "deleted": [],
+            "checksum": checksum,  # of its segment.json, which holds the other files' checksums
         }
 
     def _live_rows(self, entry: dict[str, Any]) -> tuple[int, int]:
