@@ -393,6 +393,38 @@ WEB_AND_COLLECTION_CASES = [
     "| `/add` in Discord of a feed with one item that answers 404 | the reply names the skipped item, the other "
     "items are indexed and `/follow` alerts are posted for them "
     "(`test_desk.py::test_add_of_a_feed_with_one_missing_item_names_it_indexes_the_rest_and_alerts`) |",
+    "| A sync with more slow items than `web.sync_budget_seconds` (600) allows | items not started when it is spent "
+    "are each named (“left for the next sync”) and fetched by the next sync although the feed answers 304; a "
+    "source not started is “deferred” and keeps its articles "
+    "(`test_a_sync_whose_budget_runs_out_names_what_it_left_and_the_next_sync_fetches_it`, "
+    "`test_a_source_not_started_within_the_budget_keeps_its_articles_and_is_read_next_time`) |",
+    "| kill -9 of a feed sync after `CURRENT` moved and before the HTTP cache is saved, or (old versions' order) "
+    "with the cache saved before `CURRENT` moved | the next sync holds every item the feed lists "
+    "(`test_crash_points.py::test_kill_during_a_feed_sync`) |",
+    "",
+    "## The index on disk",
+    "",
+    "| case | promise (asserted in) |",
+    "|---|---|",
+    "| `minhash.npy` truncated, replaced by garbage of the same size, or missing | `sourced doctor` names the "
+    "segment and the file (exit 1) (`test_segment_checksums.py::test_doctor_names_the_damaged_segment_and_file`) |",
+    "| One bit flipped in `meta.sqlite`, the passage or the sentence vectors; `postings.npz` truncated | "
+    "`sourced doctor` names the segment and the file: its SHA-256 (written with the segment) does not match "
+    "(`test_doctor_names_the_damaged_segment_and_file`) |",
+    "| `ask` on an index with a truncated or missing segment file | one line: the segment, the file, and "
+    "“Run `sourced doctor` …; `sourced index --rebuild` …” (sizes are checked at open, hashes by doctor) "
+    "(`test_ask_on_a_damaged_index_says_in_one_line_which_segment_and_what_to_run`) |",
+    "| A damaged `segment.json` | named by doctor (its checksum is in the generation's manifest) and by `ask` "
+    "(`test_a_damaged_segment_json_is_named`) |",
+    "| A segment written by an earlier version (no checksums) | readable as before; doctor says “no checksums "
+    "(written by an earlier version)” (`test_a_segment_without_checksums_stays_readable_and_doctor_says_so`) |",
+    "| The disk fills while SQLite writes a segment | “Could not write the index … (database or disk is full); "
+    "the previous index is unchanged.” (`test_a_full_disk_while_writing_says_the_index_is_unchanged`) |",
+    "| As root, the checkout (and so `.venv` with the PostgreSQL programs) or `--dir` under a private (0700) "
+    "folder | `sourced db start` runs the server's programs from a copy under `/var/lib/sourced` (root's, "
+    "writable by no one else) and keeps a private folder's data there, linked from it "
+    "(`test_local_db.py::test_a_server_installed_and_kept_in_private_folders_runs_from_reachable_copies`, "
+    "`test_a_copy_someone_else_could_change_is_refused`) |",
     "",
 ]
 
