@@ -144,7 +144,7 @@ def test_a_server_installed_and_kept_in_private_folders_runs_from_reachable_copi
             status = db("status", "--dir", str(folder), "--port", str(port))
             assert status.stdout.startswith("running (pid ")
             # Started again (a new process), the same copy and the same data are used.
-            assert db("stop", "--dir", str(folder), "--port", str(port)).stdout.strip() == "stopped"
+            assert db("stop", "--dir", str(folder), "--port", str(port)).stdout.strip() == f"stopped ({folder})"
             assert db("start", "--dir", str(folder), "--port", str(port)).exit_code == 0
             assert local.psql("SELECT 1").strip() == "1"
             assert [p.name for p in shared.iterdir() if p.name.startswith("pginstall-")] == [copy.name]
