@@ -396,7 +396,7 @@ def dataclasses_replace_collection(config, name):
 
 def test_a_question_gives_up_on_a_stuck_statement(postgres, tmp_path, hash_config, monkeypatch):
     """Readers carry a statement timeout, so a locked or stuck server ends in one error."""
-    import retrieval.store.postgres.store as pg
+    import retrieval.store.postgres.connection as pg  # where the readers' connections are set up
     from retrieval.store.postgres.store import StoreError
 
     monkeypatch.setattr(pg, "READ_TIMEOUT_MS", 300)
