@@ -20,7 +20,8 @@ from retrieval.config import BotSettings
 from retrieval.desk.feedback import FeedbackLog
 from retrieval.desk.follows import Follows
 from retrieval.errors import SourcedError
-from retrieval.ingest.indexer import Indexer, IndexReport
+from retrieval.ingest.indexer import Indexer
+from retrieval.ingest.report import IndexReport
 from retrieval.query.ranking import Filters
 from retrieval.query.service import QueryService
 

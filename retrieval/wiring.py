@@ -21,7 +21,8 @@ from retrieval.config import ENV_INDEX_DIR, Config, resolve_path
 from retrieval.errors import ConfigError, IndexMissingError
 
 if TYPE_CHECKING:
-    from retrieval.ingest.indexer import Indexer, IndexReport
+    from retrieval.ingest.indexer import Indexer
+    from retrieval.ingest.report import IndexReport
     from retrieval.query.service import QueryService
     from retrieval.store import Store
 

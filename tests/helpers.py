@@ -8,7 +8,8 @@ import numpy as np
 
 from retrieval.config import Config
 from retrieval.embedding import HashEmbedder
-from retrieval.ingest.indexer import Indexer, IndexReport
+from retrieval.ingest.indexer import Indexer
+from retrieval.ingest.report import IndexReport
 from retrieval.query.service import QueryService
 from retrieval.store import FolderStore
 

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval import __version__
@@ -24,8 +23,10 @@ from retrieval.embedding import Embedder
 from retrieval.errors import IndexMismatchError, SourcedError
 from retrieval.ingest.chunking import ChunkSettings, chunk_one
 from retrieval.ingest.clean import Cleaner
+from retrieval.ingest.plan import Plan, action_of, named_sources, refuse_unreadable, removing_keys, with_also
 from retrieval.ingest.progress import IndexProgress, NoProgress, preparing
 from retrieval.ingest.readers import Collection, CollectionReader, Problem
+from retrieval.ingest.report import IndexReport, SourceReport
 from retrieval.ingest.sources import (
     Source,
     SourceState,
@@ -42,82 +43,6 @@ from retrieval.ingest.sources import (
 from retrieval.paths import bundled_articles
 from retrieval.store import Change, ChunkRecord, SegmentData, SentenceRecord, Snapshot, Store
 from retrieval.types import Document
-
-
-class SourceError(SourcedError):
-    """A source named on the command line cannot be added or removed (the message says why)."""
-
-
-@dataclass(frozen=True)
-class SourceReport:
-    """What one sync did with one source."""
-
-    key: str
-    kind: str
-    status: str  # "synced", "added", "removed", "unreadable", "duplicate", "deferred" (left for the next sync)
-    articles: int = 0  # held from this source after the sync
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    reason: str | None = None  # why it could not be read
-    kept: int = 0  # removed: its articles that stay because another source holds them
-    listed: int | None = None  # items its feed or sitemap listed this time (0: an empty feed)
-    samples: bool = False  # the bundled sample articles (removed: they made way for the user's own)
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    """What one `sourced index` / `add` / `remove` run did."""
-
-    index_dir: Path
-    documents: int
-    chunks: int
-    added: int
-    updated: int
-    removed: int
-    unchanged: int
-    chunks_embedded: int
-    files_read: int
-    merged: int
-    problems: tuple[Problem, ...]
-    written: bool
-    seconds: float
-    sentences_embedded: int = 0
-    sources: tuple[SourceReport, ...] = ()
-    segments: int = 0
-    # Articles this run brought that the previous generation did not hold (a rebuild of
-    # what was there brings none): what alerts are matched against.
-    new_ids: tuple[str, ...] = ()
-    where: str = ""  # the index folder, or the database (without its password) and schema
-
-    @property
-    def skipped(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.skipped)
-
-    @property
-    def unreadable(self) -> tuple[SourceReport, ...]:
-        return tuple(s for s in self.sources if s.status == "unreadable")
-
-
-@dataclass
-class _Plan:
-    """What a sync will write: new documents by source, deletions, the registry after it."""
-
-    documents: list[Document] = field(default_factory=list)
-    origins: list[str] = field(default_factory=list)
-    deletions: set[str] = field(default_factory=set)
-    reports: list[SourceReport] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    files_read: int = 0
-    merged: int = 0
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    # Per source read: (ids of articles it holds that are indexed under another source,
-    # whether that is all of them: a source re-read whole, not a feed that keeps the past).
-    also: dict[str, tuple[set[str], bool]] = field(default_factory=dict)
 
 
 class Indexer:
@@ -205,7 +130,7 @@ class Indexer:
             rebuild = previous is not None and not self._compatible(previous)
             index = previous.document_index() if previous is not None and not rebuild else {}
             registry = [Source(label, "documents", now())]
-            plan = _Plan()
+            plan = Plan()
             self._apply(plan, previous, label, "documents", Collection(tuple(documents), (), 0, 0), index)
             # The same documents under the same label change nothing: no new generation.
             same_source = previous is not None and [s["key"] for s in previous.sources] == [label]
@@ -264,9 +189,9 @@ class Indexer:
                 # Another model or other settings: every source is read again, whatever the command.
                 rebuild, only_added = True, False
             keys = [s.key for s in registry]
-            plan = _Plan()
-            named = self._named(add, keys, strict_add, plan)
-            removing = self._removing(remove, keys)
+            plan = Plan()
+            named = named_sources(add, keys, strict_add, plan)
+            removing = removing_keys(remove, keys)
             defaults = self._defaults(registry, named, removing, only_added, keys)
             named += defaults
             unasked = {k for k, _ in defaults if not self.store.exists() and k == samples_key()}
@@ -276,7 +201,7 @@ class Indexer:
             # Removals: an article that a remaining source also holds stays, under it.
             # A removed source's sync state stays: a rollback that restores it shows its real last sync.
             registry = self._remove(plan, removing, registry, index, previous)
-            state = self._refuse_unreadable(plan, named, keys, state)
+            state = refuse_unreadable(plan, named, keys, state)
             registry += [
                 Source(key, "page" if is_web(key) else kind_of(path), now(), samples=key in unasked)
                 for key, path in named
@@ -295,7 +220,7 @@ class Indexer:
                 for source in registry:
                     if source.kind == "documents":
                         self._keep_stored(plan, previous, source.key)
-            registry, also_changed = _with_also(registry, plan)
+            registry, also_changed = with_also(registry, plan)
             report = self._write(
                 previous,
                 plan,
@@ -303,7 +228,7 @@ class Indexer:
                 state,
                 progress,
                 started,
-                self._action(add, remove, rebuild),
+                action_of(add, remove, rebuild),
                 force=rebuild,
                 registry_changed=[s.key for s in registry] != keys or also_changed,
             )
@@ -313,31 +238,6 @@ class Indexer:
                 # articles the index never got (a feed's items then answer 304 for good).
                 self._fetcher.cache.save(self.store.path)
             return report
-
-    @staticmethod
-    def _named(add: Sequence[Path | str], keys: list[str], strict_add: bool, plan: _Plan) -> list[tuple[str, Path]]:
-        """The sources named on the command line, each once; with ``strict_add`` (`sourced
-        add`) one already registered is reported as a duplicate, not synced."""
-        named: list[tuple[str, Path]] = []
-        for path in add:
-            key = source_key(path)
-            if key in [k for k, _ in named]:
-                plan.problems.append(Problem(str(path), "named twice; read once", skipped=False))
-                continue
-            if strict_add and key in keys:
-                plan.reports.append(SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do"))
-                continue
-            named.append((key, Path(key)))
-        return named
-
-    @staticmethod
-    def _removing(remove: Sequence[str], keys: list[str]) -> set[str]:
-        """The registered keys ``remove`` names; an unknown one stops the command before anything changes."""
-        for key in remove:
-            if source_key(key) not in keys and key not in keys:
-                known = ", ".join(keys) or "none"
-                raise SourceError(f"{key} is not a registered source (registered: {known}).")
-        return {source_key(k) if source_key(k) in keys else k for k in remove}
 
     def _defaults(
         self,
@@ -364,7 +264,7 @@ class Indexer:
 
     def _samples_make_way(
         self,
-        plan: _Plan,
+        plan: Plan,
         registry: list[Source],
         keys: list[str],
         state: dict[str, SourceState],
@@ -378,35 +278,17 @@ class Indexer:
         samples = keys[0]
         if not any(r.status == "added" and r.key != samples for r in plan.reports):
             return registry, state
-        registry, _ = _with_also(registry, plan)  # what the new source shares with them is handed over
+        registry, _ = with_also(registry, plan)  # what the new source shares with them is handed over
         registry = self._remove(plan, {samples}, registry, index, previous)
         for key, (ids, whole) in list(plan.also.items()):  # articles handed over are now its own
             plan.also[key] = ({i for i in ids if index.get(i, ("", "", 0))[1] != key}, whole)
         plan.reports[-1] = dataclasses.replace(plan.reports[-1], samples=True)
         return registry, state
 
-    @staticmethod
-    def _refuse_unreadable(
-        plan: _Plan, named: list[tuple[str, Path]], keys: list[str], state: dict[str, SourceState]
-    ) -> dict[str, SourceState]:
-        """New sources that cannot be read are refused (taken out of ``named``): nothing
-        changes for them. A registered one named again keeps its articles."""
-        for key, path in list(named):
-            if is_web(key):
-                continue  # known only once fetched
-            reason = unreadable_reason(path)
-            if reason is None:
-                continue
-            named.remove((key, path))
-            plan.reports.append(SourceReport(key, "folder", "unreadable", reason=reason))
-            if key in keys:
-                state = with_sync(state, key, reason)
-        return state
-
     def _sync_folder(
         self,
         source: Source,
-        plan: _Plan,
+        plan: Plan,
         previous: Snapshot | None,
         index: dict[str, tuple[str, str, int]],
         registry: list[Source],
@@ -440,7 +322,7 @@ class Indexer:
 
     def _remove(
         self,
-        plan: _Plan,
+        plan: Plan,
         removing: set[str],
         registry: list[Source],
         index: dict[str, tuple[str, str, int]],
@@ -508,7 +390,7 @@ class Indexer:
     def _sync_web(
         self,
         source: Source,
-        plan: _Plan,
+        plan: Plan,
         previous: Snapshot | None,
         index: dict[str, tuple[str, str, int]],
         registry: list[Source],
@@ -567,7 +449,7 @@ class Indexer:
 
     @staticmethod
     def _also_unchanged(
-        plan: _Plan, key: str, ids: set[str], index: dict[str, tuple[str, str, int]], registry: list[Source]
+        plan: Plan, key: str, ids: set[str], index: dict[str, tuple[str, str, int]], registry: list[Source]
     ) -> None:
         """Items that answered 304 and are held by another source (a story a feed and a
         sitemap both list) are shared, as if read again: `remove` of the other hands them
@@ -587,15 +469,7 @@ class Indexer:
                     Problem(key, f"{new} of its articles are already held by {owner}; indexed once", False)
                 )
 
-    @staticmethod
-    def _action(add: Sequence[Path | str], remove: Sequence[str], rebuild: bool) -> str:
-        if remove:
-            return "remove " + " ".join(remove)
-        if rebuild:
-            return "rebuild"
-        return ("add " + " ".join(str(p) for p in add)) if add else "sync"
-
-    def _keep_stored(self, plan: _Plan, previous: Snapshot, key: str) -> None:
+    def _keep_stored(self, plan: Plan, previous: Snapshot, key: str) -> None:
         """On a rebuild, the articles of a source that cannot be read come from the index."""
         ids = [doc_id for doc_id, (_, origin, _) in previous.document_index().items() if origin == key]
         plan.documents += previous.documents(ids)
@@ -603,7 +477,7 @@ class Indexer:
 
     def _apply(
         self,
-        plan: _Plan,
+        plan: Plan,
         previous: Snapshot | None,
         key: str,
         kind: str,
@@ -658,7 +532,7 @@ class Indexer:
     def _write(
         self,
         previous: Snapshot | None,
-        plan: _Plan,
+        plan: Plan,
         registry: list[Source],
         state: dict[str, SourceState],
         progress: IndexProgress,
@@ -690,7 +564,7 @@ class Indexer:
         return dataclasses.replace(report, new_ids=new_ids)
 
     def _segment(
-        self, previous: Snapshot | None, plan: _Plan, progress: IndexProgress, reuse: bool
+        self, previous: Snapshot | None, plan: Plan, progress: IndexProgress, reuse: bool
     ) -> tuple[SegmentData | None, int, int]:
         """Chunk and embed the plan's documents, re-using stored vectors of unchanged text
         (``reuse``: the previous generation was made by the same model)."""
@@ -758,7 +632,7 @@ class Indexer:
     def _report(
         self,
         snap: Snapshot,
-        plan: _Plan,
+        plan: Plan,
         written: bool,
         started: float,
         embedded: int = 0,
@@ -806,20 +680,6 @@ class Indexer:
     def rollback(self) -> tuple[str, str]:
         with self.store.writer_lock():
             return self.store.rollback()
-
-
-def _with_also(registry: list[Source], plan: _Plan) -> tuple[list[Source], bool]:
-    """The registry with each source's shared articles as this sync found them, and
-    whether that changed anything (then a generation is written to keep it)."""
-    out, changed = [], False
-    for source in registry:
-        if source.key in plan.also:
-            ids, whole = plan.also[source.key]
-            also = tuple(sorted(ids if whole else set(source.also) | ids))
-            if also != source.also:
-                source, changed = dataclasses.replace(source, also=also), True
-        out.append(source)
-    return out, changed
 
 
 def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_embed: list[str]):
