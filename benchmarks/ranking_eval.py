@@ -21,7 +21,7 @@ with sentence vectors; the bundled articles in a temporary folder) and question 
 are embedded once for all variants. Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/ranking_eval.py ../shared/benchmarks/realtimeqa-dev \\
-        [--variants default,bm25,dense] [--out benchmarks/results/ranking-eval-<date>.json]
+        [--variants default,bm25,dense] [--out benchmarks/results/ranking-eval-folder-<date>.json]
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def main() -> None:
             row["seconds"] = round(time.perf_counter() - started, 1)
             results.append(row)
             print(json.dumps(_brief(row)), flush=True)
-    out = args.out or ROOT / "benchmarks" / "results" / f"ranking-eval-{date.today().isoformat()}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / f"ranking-eval-folder-{date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"date": date.today().isoformat(), "model": inner.model_id, "variants": results}
     out.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

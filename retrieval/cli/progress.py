@@ -1,4 +1,5 @@
-"""Progress while indexing: bars on a terminal, or lines for a chat message."""
+"""Progress while indexing on a terminal: rich bars on stderr (lines for a chat message are
+the library's, ``retrieval.ingest.progress.LineProgress``)."""
 
 from __future__ import annotations
 
