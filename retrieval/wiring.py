@@ -131,11 +131,12 @@ def bench_cache() -> Path:
 # ---------------------------------------------------------------------- the pieces
 
 
-def open_store(config: Config, folder: Path, reading: bool = False) -> Store:
-    """The store of the collection at ``folder`` (see ``retrieval.store.base.STORES``)."""
+def open_store(config: Config, folder: Path, reading: bool = False, namespace: str | None = None) -> Store:
+    """The store of the collection at ``folder`` (see ``retrieval.store.base.STORES``);
+    ``namespace``: a space of its own in a shared server (a benchmark's corpus)."""
     from retrieval.store import store_for
 
-    return store_for(config, folder, reading=reading)
+    return store_for(config, folder, reading=reading, namespace=namespace)
 
 
 def make_indexer(

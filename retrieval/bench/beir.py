@@ -21,8 +21,9 @@ from retrieval.errors import SourcedError
 from retrieval.ingest.indexer import Indexer
 from retrieval.ingest.progress import IndexProgress
 from retrieval.query.ranking import MODES, FusionParams, retrieve
-from retrieval.store import Snapshot, store_for
+from retrieval.store import Snapshot
 from retrieval.types import Document
+from retrieval.wiring import open_store
 
 # Published rows for BEIR SciFact, test split (see the dataset README for sources).
 SCIFACT_REFERENCES = [
@@ -158,9 +159,9 @@ def prepare(
         # `sourced --store URL bench beir`: the same run on the PostgreSQL store, in a schema
         # of its own per corpus and setup (the folder keeps only the sync state).
         schema = "sourced_bench_" + hashlib.sha1(str(cache).encode()).hexdigest()[:12]
-        store = store_for(config, cache, namespace=schema)
+        store = open_store(config, cache, namespace=schema)
     else:
-        store = store_for(config, cache)
+        store = open_store(config, cache)
     Indexer(config, store, embedder).index_documents(dataset.documents(), progress, label=str(folder))
     snap = store.open()
     by_document = snap.chunk_records()

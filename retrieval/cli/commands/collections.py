@@ -17,15 +17,14 @@ def overview(config) -> list[dict[str, object]]:
     from retrieval.config import resolve_path
     from retrieval.desk.collections import known_collections
     from retrieval.errors import SourcedError
-    from retrieval.store import store_for
-    from retrieval.wiring import collection_index_dir, default_index_dir
+    from retrieval.wiring import collection_index_dir, default_index_dir, open_store
 
     default, _ = default_index_dir(config)
     configured = resolve_path(config, config.index.collections_dir) if config.index.collections_dir else None
     rows: list[dict[str, object]] = []
     for name in known_collections(default, configured):
         folder = collection_index_dir(config, name)
-        store = store_for(config, folder, reading=True)
+        store = open_store(config, folder, reading=True)
         row: dict[str, object] = {"name": name, "where": store.where, "sources": 0, "articles": 0, "generation": None}
         try:
             if store.exists():

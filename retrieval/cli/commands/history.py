@@ -24,11 +24,11 @@ def history(obj: CliContext, index_dir: Path | None, as_json: bool) -> None:
     """Each kept generation (oldest first): what made it, and the articles and sources it
     added, removed and changed. `sourced rollback` undoes the live (last) one."""
     from retrieval.errors import IndexMissingError
-    from retrieval.store import store_for
     from retrieval.store.history import history as generations
+    from retrieval.wiring import open_store
 
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    store = store_for(obj.config, folder, reading=True)
+    store = open_store(obj.config, folder, reading=True)
     if not store.exists():
         raise IndexMissingError(f"No index at {store.where} yet. Run `sourced index` to build one.")
     rows = generations(store)

@@ -184,10 +184,11 @@ def rollback(obj: CliContext, index_dir: Path | None) -> None:
 @click.pass_obj
 def doctor(obj: CliContext, index_dir: Path | None) -> None:
     """Check that the index is whole: vectors, passages, documents and manifest agree."""
-    from retrieval.store import check_index, store_for
+    from retrieval.store import check_index
+    from retrieval.wiring import open_store
 
     folder, _ = resolve_index_dir(obj.config, index_dir)
-    store = store_for(obj.config, folder)
+    store = open_store(obj.config, folder)
     report = check_index(store)
     for fact in report.facts:
         click.echo(f"  {fact}")
