@@ -8,7 +8,7 @@ copies) are shared by both; ``testing`` has the contract tests a third store run
 """
 
 from retrieval.store.base import STORES, HealthReport, Snapshot, Store, check_index, store_for, store_kind
-from retrieval.store.folder.writer import FolderStore
+from retrieval.store.folder.store import FolderStore
 from retrieval.store.records import (
     FORMAT_VERSION,
     Change,

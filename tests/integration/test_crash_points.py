@@ -26,7 +26,7 @@ RUNNER = r"""
 import os, signal, sys
 from pathlib import Path
 import retrieval.store.lexical as lexical
-import retrieval.store.folder.writer as writer
+import retrieval.store.folder.store as writer
 import retrieval.ingest.web.source as web_source
 
 point, marker = os.environ["CRASH_AT"], Path(os.environ["CRASH_MARKER"])

@@ -20,7 +20,7 @@ from retrieval.store.folder.segment import (
 from retrieval.store.lexical import POSTINGS, VOCABULARY
 
 if TYPE_CHECKING:
-    from retrieval.store.folder.writer import FolderStore
+    from retrieval.store.folder.store import FolderStore
 
 
 def verify_checksums(store: FolderStore, generation: str) -> tuple[list[str], list[str]]:

@@ -56,8 +56,16 @@ def state_folder(folder: Path, url: str, schema: str) -> Path:
     return Path(folder) / f"postgresql-{stable_hash(*where, schema, length=12)}"
 
 
-def is_store_url(value: str | None) -> bool:
-    return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
+def check_url(url: str) -> None:
+    """One line if ``url`` does not name this store (the scheme table is the contract's)."""
+    from retrieval.store.base import store_kind
+
+    try:
+        kind = store_kind(url, what="The store")
+    except SourcedError as exc:
+        raise StoreError(str(exc)) from None
+    if kind != "postgresql":
+        raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
 
 
 def connect(url: str, autocommit: bool = True):
@@ -67,8 +75,7 @@ def connect(url: str, autocommit: bool = True):
         import psycopg
     except ModuleNotFoundError:
         raise StoreError("The PostgreSQL store needs psycopg: pip install 'sourced[postgres]'.") from None
-    if not is_store_url(url):
-        raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
+    check_url(url)
     try:
         return psycopg.connect(url, connect_timeout=10, autocommit=autocommit)
     except psycopg.Error as exc:

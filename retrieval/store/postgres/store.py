@@ -36,11 +36,11 @@ from retrieval.store.postgres.connection import (
     LAYOUT,
     Connections,
     StoreError,
+    check_url,
     connect,
     first_line,
     gen_name,
     gen_number,
-    is_store_url,
     safe_url,
 )
 from retrieval.store.postgres.ddl import SchemaMixin
@@ -77,8 +77,7 @@ class PgStore(SchemaMixin, WritesMixin, HealthMixin):
         merge_factor: int = 10,
         hnsw: tuple[int, int, int] = HNSW,
     ) -> None:
-        if not is_store_url(url):
-            raise StoreError(f"{url!r} is not a PostgreSQL URL (postgresql://user@host:port/db).")
+        check_url(url)
         self.url = url
         self.path = Path(path)
         self.schema = schema
