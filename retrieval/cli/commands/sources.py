@@ -33,10 +33,10 @@ def sources(obj: CliContext, index_dir: Path | None, with_articles: bool, as_jso
         return
     stats = service.stats()
     out = console(stderr=False)
-    newest = stats.newest.date().isoformat() if stats.newest else "unknown"
+    newest = f"newest {stats.newest.date().isoformat()}" if stats.newest else "none dated"
     out.print(
-        f"{stats.documents} articles, {stats.chunks} passages, {len(stats.outlets)} outlets; newest {newest}. "
-        f"Model {stats.model_id}, index {service.store.where}."
+        f"{_count(stats.documents, 'article')}, {_count(stats.chunks, 'passage')}, "
+        f"{_count(len(stats.outlets), 'outlet')}; {newest}. Model {stats.model_id}, index {service.store.where}."
     )
     samples = samples_key()
     out.print(f"\n[bold]{len(registered)} source{'s' if len(registered) != 1 else ''}[/]")
@@ -54,3 +54,7 @@ def sources(obj: CliContext, index_dir: Path | None, with_articles: bool, as_jso
         date = doc.published.date().isoformat() if doc.published else "----------"
         where = f"[link={doc.url}]{escape(doc.url)}[/link]" if doc.url else escape(doc.source)
         out.print(f"{date}  [bold]{escape(doc.title)}[/] [cyan]{escape(doc.outlet or '')}[/]\n            {where}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
