@@ -45,15 +45,39 @@ BENCH_QUESTIONS = (
 )
 
 
-def _latency(service: QueryService, questions: Sequence[str], rounds: int) -> dict[str, float]:
-    service.ask(questions[0], k=5)  # warm: model, index and caches loaded
+def _latency(service: QueryService, questions: Sequence[str], rounds: int, **ask: Any) -> dict[str, float]:
+    """Warm latency of ``service.ask(q, k=5, **ask)`` over ``questions``, ``rounds`` times."""
+    service.ask(questions[0], k=5, **ask)  # warm: model, index and caches loaded
     times = []
     for _ in range(rounds):
         for q in questions:
             started = time.perf_counter()
-            service.ask(q, k=5)
+            service.ask(q, k=5, **ask)
             times.append((time.perf_counter() - started) * 1000)
     return {"p50_ms": round(percentile(times, 0.5), 2), "p95_ms": round(percentile(times, 0.95), 2), "n": len(times)}
+
+
+def _dated_latency(service: QueryService, questions: Sequence[str], rounds: int) -> dict[str, float]:
+    """The as-of path beside the plain one and a plain date filter, in the same run, rounds
+    interleaved so a busy machine weighs on all three alike: issue 26 asks that answering
+    as of a day cost no more than a filter."""
+    from datetime import UTC, datetime
+
+    from retrieval.query.ranking import Filters
+
+    day = datetime(2021, 6, 1, tzinfo=UTC)
+    plain, dated, filtered = [], [], []
+    for _ in range(rounds):
+        plain.append(_latency(service, questions, 1)["p50_ms"])
+        dated.append(_latency(service, questions, 1, as_of=day, filters=Filters(until=day))["p50_ms"])
+        filtered.append(_latency(service, questions, 1, filters=Filters(until=day))["p50_ms"])
+    p50 = {name: percentile(values, 0.5) for name, values in (("plain", plain), ("as_of", dated), ("filter", filtered))}
+    return {
+        "query_plain_p50_ms": round(p50["plain"], 2),
+        "query_as_of_p50_ms": round(p50["as_of"], 2),
+        "query_until_filter_p50_ms": round(p50["filter"], 2),
+        "as_of_vs_filter": round(p50["as_of"] / p50["filter"], 3) if p50["filter"] else 0.0,
+    }
 
 
 def _embedded_texts(config: Config, embedder: Embedder, documents: Sequence[Document]) -> tuple[list[str], list[str]]:
@@ -151,6 +175,7 @@ def bench_speed(
         service = QueryService(FolderStore(bundled_dir), lambda: embedder, config.search)
         lat = _latency(service, BENCH_QUESTIONS, rounds=10)
         result.update({"query_p50_ms": lat["p50_ms"], "query_p95_ms": lat["p95_ms"]})
+        result.update(_dated_latency(service, BENCH_QUESTIONS, rounds=5))
         # -------- queries on a large index: the ingested passages' real vectors grown along
         # their neighbours (as `bench scale` does), with their texts and sentences repeated
         log(f"queries: {scale_chunks} passage index")
