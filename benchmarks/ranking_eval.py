@@ -66,6 +66,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The default before issue 29: one weight per form, `answered` by min_score alone.
     "before": {"name_alpha": None, "named_min_score": None},
     "unknown-named": {"_unknown": "named"},
+    # Issue 29, second round: the answer re-ranker (retrieval/query/rerank.py) on and off.
+    "rerank-off": {"rerank": False},
+    "rerank-depth-8": {"rerank_depth": 8},
+    "rerank-depth-20": {"rerank_depth": 20},
+    "rerank-depth-30": {"rerank_depth": 30},
+    "rerank-tokens-96": {"rerank_tokens": 96},
+    "rerank-weight-0.1": {"rerank_weight": 0.1},
+    "rerank-weight-0.3": {"rerank_weight": 0.3},
 }
 
 
@@ -95,16 +103,19 @@ def _rate(values) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
-def _record(records: list, kind: str, answer, should_answer: bool) -> None:
-    """What `answered` is decided on, per question, to calibrate it afterwards."""
-    records.append([kind, round(answer.confidence, 4), answer.evidence, should_answer])
+def _record(records: list, kind: str, answer, should_answer: bool, key: str = "") -> None:
+    """What `answered` is decided on, per question, to calibrate it afterwards: kind,
+    confidence, evidence, whether it should be answered, the re-ranker's support and the
+    question's id in its dev set (which calibration fold it is in)."""
+    support = None if answer.support is None else round(answer.support, 4)
+    records.append([kind, round(answer.confidence, 4), answer.evidence, should_answer, support, key])
 
 
 def _name_rows(service: QueryService, rows: list[dict[str, Any]], records: list, kind: str) -> dict[str, Any]:
     ranks, answered = [], []
     for row in rows:
         answer = service.ask(row["q"], k=5)
-        _record(records, kind, answer, True)
+        _record(records, kind, answer, True, row["id"])
         name = row["name"].lower()
         found = [name in " ".join(h.text.split()).lower() for h in answer.hits]
         ranks.append(found.index(True) + 1 if any(found) else None)
@@ -131,9 +142,9 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
     out: dict[str, Any] = {"variant": variant, "search": overrides}
     records: list = []
 
-    def ask(svc, q, kind, should_answer, **kw):
-        answer = svc.ask(q, k=5, **kw)
-        _record(records, kind, answer, should_answer)
+    def ask(svc, q, kind, should_answer, key="", k=5, **kw):
+        answer = svc.ask(q, k=k, **kw)
+        _record(records, kind, answer, should_answer, key)
         return answer
 
     for split in ("train", "test"):
@@ -141,25 +152,33 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
         unknown = _jsonl(DEVSETS / f"unknown-names-{split}.jsonl")
         out[f"unknown_names_{split}"] = {
             "n": len(unknown),
-            "abstained": _rate(not ask(service, r["q"], f"unknown_{split}", False).answered for r in unknown),
+            "abstained": _rate(not ask(service, r["q"], f"unknown_{split}", False, r["id"]).answered for r in unknown),
         }
         dataset = pool[split]
         params = FusionParams.from_settings(search)
         mode = search.mode
-        mrr, answered = [], []
+        mrr, shown_mrr, answered = [], [], []
         for qid, text in dataset.queries.items():
             vector = embedder.embed_query(text)
             candidates = retrieve(pool["run"].snapshot, vector, text, mode, 300, params)
             ranked = pool["run"].rank_documents([c.row for c in candidates])
             mrr.append(mrr_at_k(ranked, dataset.qrels[qid], 10))
-            answered.append(ask(service, text, f"quiz_{split}", True).answered)
-        out[f"quiz_{split}"] = {"n": len(mrr), "mrr@10": round(float(np.mean(mrr)), 4), "answered": _rate(answered)}
+            answer = ask(service, text, f"quiz_{split}", True, qid, k=10)
+            # What the user sees: the articles shown, in order (after the re-ranker, if on).
+            shown_mrr.append(mrr_at_k([h.document.id for h in answer.hits], dataset.qrels[qid], 10))
+            answered.append(answer.answered)
+        out[f"quiz_{split}"] = {
+            "n": len(mrr),
+            "mrr@10": round(float(np.mean(mrr)), 4),
+            "mrr@10_shown": round(float(np.mean(shown_mrr)), 4),
+            "answered": _rate(answered),
+        }
         abstained = []
         everything = set(dataset.corpus)
         for row in _jsonl(DEVSETS / f"quiz-unanswerable-{split}.jsonl"):
             text = pool["all_queries"][row["query_id"]]
             keep = Filters(documents=frozenset(everything - set(row["exclude"])))
-            abstained.append(not ask(service, text, f"quizU_{split}", False, filters=keep).answered)
+            abstained.append(not ask(service, text, f"quizU_{split}", False, row["query_id"], filters=keep).answered)
         out[f"quiz_unanswerable_{split}"] = {"n": len(abstained), "abstained": _rate(abstained)}
     off = [q.strip() for q in (ROOT / "data" / "calibration-offtopic.txt").read_text().splitlines()]
     off = [q for q in off if q and not q.startswith("#")]
@@ -238,6 +257,7 @@ def _brief(row: dict[str, Any]) -> dict[str, Any]:
         **{f"names_{s}_answered": row[f"names_{s}"]["answered"] for s in ("train", "test")},
         **{f"unknown_{s}_abstained": row[f"unknown_names_{s}"]["abstained"] for s in ("train", "test")},
         **{f"quiz_{s}_mrr": row[f"quiz_{s}"]["mrr@10"] for s in ("train", "test")},
+        **{f"quiz_{s}_mrr_shown": row[f"quiz_{s}"]["mrr@10_shown"] for s in ("train", "test")},
         **{f"quiz_{s}_answered": row[f"quiz_{s}"]["answered"] for s in ("train", "test")},
         **{f"quizU_{s}_abstained": row[f"quiz_unanswerable_{s}"]["abstained"] for s in ("train", "test")},
         "offtopic_abstained": row["offtopic_calibration"]["abstained"],

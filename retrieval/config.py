@@ -287,6 +287,27 @@ class SearchSettings:
         "When one of the first three passages shown holds every specific term of the question, this "
         "cosine is enough to count as answered (instead of min_score). Empty: min_score always.",
     )
+    rerank: bool = _setting(
+        False,
+        "Experimental, off: re-rank the best fused passages with an answer re-ranker (a small "
+        "cross-encoder, retrieval/query/rerank.py; weights made by benchmarks/train_reranker.py, not "
+        "shipped) and decide `answered` by its score. Measured worse than the default on every kind "
+        "of question and 20-80x slower per question (docs/quality.md, issue 29).",
+    )
+    rerank_depth: int = _setting(12, "How many of the best fused passages the re-ranker reads.")
+    rerank_weight: float = _setting(
+        0.0,
+        "With rerank: how much of the re-ranker's score is added to a passage's fused score (0: "
+        "articles keep the fused order; each shows the passage of it the re-ranker prefers).",
+    )
+    rerank_tokens: int = _setting(
+        128, "Word pieces of question + passage the re-ranker reads per passage (the passage is cut to fit)."
+    )
+    rerank_min: float = _setting(
+        0.5,
+        "With rerank: the re-ranker's score (0..1, how likely the passage answers) one of the first "
+        "three passages shown must reach for the question to count as answered.",
+    )
     per_document: int = _setting(1, "Most passages from one article among the results.")
     duplicate_threshold: float = _setting(
         0.95, "Passages at least this similar (cosine) are one passage repeated: shown once."

@@ -146,3 +146,6 @@ class Answer:
     until: datetime | None = None
     # What was read from the question about time, as shown ("since 2024-05-01, from “last week”").
     understood: str | None = None
+    # The answer re-ranker's score (0..1: how likely it answers) of the best of the first
+    # three passages shown; what `answered` is decided on. None when the stage is off.
+    support: float | None = None

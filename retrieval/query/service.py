@@ -24,6 +24,7 @@ from retrieval.embedding import Embedder
 from retrieval.errors import IndexMismatchError, QuestionError
 from retrieval.query.highlight import sentence_coverage
 from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
+from retrieval.query.rerank import Scorer
 from retrieval.query.strength import rate
 from retrieval.store import Snapshot, Store
 from retrieval.types import Answer, Document, Hit
@@ -119,11 +120,18 @@ class QueryService:
         store: Store,
         embedder_factory: Callable[[], Embedder],
         settings: SearchSettings | None = None,
+        reranker: Callable[[], Scorer | None] | None = None,
     ) -> None:
+        """``reranker``: makes the answer re-ranker (retrieval.query.rerank); by default the
+        shipped one, unless ``search.rerank`` is off or the embedder is the hash embedder
+        (a stand-in for tests with no model, so no re-ranker either)."""
         self.store = store
         self.settings = settings or SearchSettings()
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
+        self._reranker_factory = reranker
+        self._reranker: Scorer | None = None
+        self._reranker_made = False
         self._snapshot: Snapshot | None = None
         self._dates: tuple[str, dict[str, datetime | None]] | None = None
         self._lock = threading.Lock()
@@ -135,6 +143,24 @@ class QueryService:
                 if self._embedder is None:
                     self._embedder = self._embedder_factory()
         return self._embedder
+
+    def reranker(self) -> Scorer | None:
+        """The answer re-ranker in use, or None (``search.rerank`` off)."""
+        if not self.settings.rerank:
+            return None
+        if not self._reranker_made:
+            with self._lock:
+                if not self._reranker_made:
+                    if self._reranker_factory is not None:
+                        self._reranker = self._reranker_factory()
+                    elif not str(getattr(self._embedder or self._embedder_factory(), "model_id", "")).startswith(
+                        "hash"
+                    ):
+                        from retrieval.query.rerank import CrossEncoder
+
+                        self._reranker = CrossEncoder(max_tokens=self.settings.rerank_tokens)
+                    self._reranker_made = True
+        return self._reranker
 
     def snapshot(self) -> Snapshot:
         """The live index generation, reopened if a writer replaced it since last time."""
@@ -339,6 +365,10 @@ class QueryService:
         # Exact ties go by article and position, not by row number: rows are numbered
         # differently once segments merge, and the answer must not change when they do.
         candidates = sorted((c for c in candidates if c.row in refs), key=lambda c: (-c.score, refs[c.row][:2]))
+        reranker = self.reranker()
+        support: dict[int, float] | None = None
+        if reranker is not None and candidates:
+            candidates, support = self._rerank(reranker, snap, text, candidates, refs)
         vectors = snap.vectors([c.row for c in candidates]) if candidates else np.zeros((0, 1), np.float32)
         stories = None
         if self.settings.same_story <= 1.0:
@@ -355,19 +385,63 @@ class QueryService:
             self.settings.same_story,
         )
         shown_tokens: list[set[str]] = []
-        hits = self._hits(tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens)
+        shown_rows: list[int] = []
+        hits = self._hits(
+            tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens, support or {}, shown_rows
+        )
         if hits:
             hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
         evidence = self._evidence(text, tokens, snap, shown_tokens)
-        answered = bool(hits) and self._answered(confidence, evidence)
+        if support is not None:
+            # What the re-ranker says of the first three passages shown (it read them all
+            # when they are among the rerank_depth best; one shown from deeper counts 0).
+            best = max((support.get(row, 0.0) for row in shown_rows[:3]), default=0.0)
+            answered = bool(hits) and best >= self.settings.rerank_min
+        else:
+            best = None
+            answered = bool(hits) and self._answered(confidence, evidence)
         hits = rate(hits, confidence, self.settings.min_score)
         took = (time.perf_counter() - started) * 1000
         return Answer(
-            question=text, hits=tuple(hits), answered=answered, took_ms=took, confidence=confidence, evidence=evidence
+            question=text,
+            hits=tuple(hits),
+            answered=answered,
+            took_ms=took,
+            confidence=confidence,
+            evidence=evidence,
+            support=best,
         )
+
+    def _rerank(
+        self, reranker: Scorer, snap: Snapshot, text: str, candidates: list[Candidate], refs
+    ) -> tuple[list[Candidate], dict[int, float]]:
+        """The candidates after the re-ranker read the best ``rerank_depth``, and its score
+        of each it read.
+
+        Within an article, the passages read take the article's fused scores in the
+        re-ranker's order: the article keeps its place and shows the passage the re-ranker
+        prefers. ``rerank_weight`` > 0 also moves articles, by that much of the score."""
+        top = candidates[: self.settings.rerank_depth]
+        found = snap.chunks([c.row for c in top])
+        top = [c for c in top if c.row in found]
+        scores = reranker.score(text, [found[c.row][0].text for c in top])
+        support = {c.row: float(s) for c, s in zip(top, scores, strict=True)}
+        by_doc: dict[str, list[Candidate]] = {}
+        for c in top:
+            by_doc.setdefault(refs[c.row][0], []).append(c)
+        weight = self.settings.rerank_weight
+        moved: dict[int, Candidate] = {}
+        for group in by_doc.values():
+            slots = sorted((c.score for c in group), reverse=True)
+            preferred = sorted(group, key=lambda c: -support[c.row])  # stable: ties keep the fused order
+            for c, score in zip(preferred, slots, strict=True):
+                moved[c.row] = dataclasses.replace(c, score=score + weight * support[c.row])
+        out = [moved.get(c.row, c) for c in candidates]
+        out.sort(key=lambda c: (-c.score, refs[c.row][:2]))
+        return out, support
 
     @staticmethod
     def _evidence(text: str, tokens: list[str], snap: Snapshot, shown: list[set[str]]) -> float | None:
@@ -431,14 +505,26 @@ class QueryService:
         return [dataclasses.replace(h, newer=docs.get(picks[n])) if n in picks else h for n, h in enumerate(hits)]
 
     def _hits(
-        self, q_tokens, qvec, plain, snap: Snapshot, refs, candidates, chosen, offset: int, shown_tokens=None
+        self,
+        q_tokens,
+        qvec,
+        plain,
+        snap: Snapshot,
+        refs,
+        candidates,
+        chosen,
+        offset: int,
+        shown_tokens=None,
+        reranked: dict[int, float] | None = None,
+        shown_rows: list[int] | None = None,
     ) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
         Articles are ranked by passage scores, but the passage shown (and the sentence in
         bold) is decided at sentence level: among the article's best passages, the one
         whose best sentence is closest to the question. Sentence vectors are stored in
-        the index, so this costs no model run; term overlap breaks near-ties.
+        the index, so this costs no model run; term overlap breaks near-ties. A passage the
+        re-ranker read (``reranked``) is its article's best by the re-ranker: shown as is.
         """
         import numpy as np
 
@@ -452,7 +538,13 @@ class QueryService:
         plans: list[list[Candidate]] = []
         for n, entry in enumerate(page):
             alternatives = [entry.candidate]
-            if n < COMPETE_RESULTS and self.settings.per_document == 1 and self.settings.sentence_passages > 1:
+            compete = not reranked or entry.candidate.row not in reranked
+            if (
+                compete
+                and n < COMPETE_RESULTS
+                and self.settings.per_document == 1
+                and self.settings.sentence_passages > 1
+            ):
                 others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
                 alternatives += others[: self.settings.sentence_passages - 1]
             plans.append(alternatives)
@@ -500,6 +592,8 @@ class QueryService:
                     best = candidate_best
             _, alt, span, closest, group = best
             shown.append(alt.row)
+            if shown_rows is not None:
+                shown_rows.append(alt.row)
             if shown_tokens is not None:
                 shown_tokens.append({tok for *_, t in group for tok in t.split()})
             chunk, doc = found[alt.row]
