@@ -233,12 +233,13 @@ def run_benchmark(
     for mode in modes:
         rows.append({"system": mode, **evaluate_mode(run, mode, params)})
     if config.search.rerank and "hybrid" in modes and not embedder.model_id.startswith("hash"):
-        # What `sourced ask` shows by default: hybrid, then the answer re-ranker.
+        # Hybrid, then the best rerank_depth passages in the re-ranker's order (what the stage
+        # does with rerank_weight large; at 0 it keeps the article order, so nothing to measure).
         from retrieval.query.rerank import CrossEncoder
 
         scorer = CrossEncoder(max_tokens=config.search.rerank_tokens)
         row = evaluate_mode(run, "hybrid", params, reranker=scorer, rerank_depth=config.search.rerank_depth)
-        rows.append({"system": "hybrid + rerank", **row})
+        rows.append({"system": "hybrid + re-ranker's order", **row})
     if reference_setup:
         reference = reference_embedder_factory() if reference_embedder_factory else embedder
         whole = prepare(
