@@ -2,7 +2,7 @@
 """Train the answer re-ranker (a small cross-encoder) from the packaged all-MiniLM-L6-v2.
 
     PYTHONPATH=. .venv/bin/python benchmarks/train_reranker.py ../shared/benchmarks/realtimeqa-dev \\
-        [--layers 3] [--epochs 2] [--out retrieval/embedding/models/rerank-news-v1.npz]
+        [--layers 3] [--epochs 3] [--swaps] [--out retrieval/embedding/models/rerank-news-v1.npz]
 
 The model reads a question and a passage together and says whether the passage answers it
 (one logit; ``retrieval.query.rerank``). Its body is the first ``--layers`` transformer
@@ -12,13 +12,13 @@ only, and only 2020 passages are used as text:
 
 - a quiz question and its evidence passage (positive), the same passage glued to another
   passage (positive: a long news passage holds the answer somewhere), the evidence with its
-  answer sentence dropped (negative: on topic, answer gone), the question with one of its
-  names that the evidence holds swapped for a name it lacks (negative: "Which Texas city"
-  asked of a passage about another city), the best hybrid-ranked 2020
+  answer sentence dropped (negative: on topic, answer gone), with ``--swaps`` the question
+  with one of its names that the evidence holds swapped for a name it lacks (negative:
+  "Which Texas city" asked of a passage about another city), the best hybrid-ranked 2020
   passages that do not contain the quiz answer (negatives) and one random passage;
 - "Who is NAME?" / "What did NAME do?" for names found in 2020 passages (positive: a passage
-  with the name; negatives: the best-ranked passages without it, and the same passage asked
-  with the first name or surname swapped), and unknown names (a first
+  with the name; negatives: the best-ranked passages without it, and with ``--swaps`` the
+  same passage asked with the first name or surname swapped), and unknown names (a first
   name and a surname of two people: every passage is a negative).
 
 A calibration fold (a fifth of the train questions and names, by a hash of their id) is kept
@@ -95,7 +95,7 @@ class Miner:
         return [d for d in self.run.rank_documents(rows, 200) if d in self.train_ids][:n]
 
 
-def build_pairs(folder: Path, seed: int = 0) -> tuple[list, list, dict]:
+def build_pairs(folder: Path, seed: int = 0, swaps: bool = False) -> tuple[list, list, dict]:
     """(training pairs, calibration pairs, counts); a pair is (question, passage, label)."""
     rng = random.Random(seed)
     corpus, queries, splits = _load(folder)
@@ -118,7 +118,7 @@ def build_pairs(folder: Path, seed: int = 0) -> tuple[list, list, dict]:
             kept = " ".join(s for s in sentences if answer.lower() not in s.lower())
             if kept and kept != evidence and answer.lower() not in kept.lower():
                 out.append((question, kept, 0.0))
-        changed = swapped(question, evidence, words, rng)
+        changed = swapped(question, evidence, words, rng) if swaps else None
         if changed:
             out.append((changed, evidence, 0.0))
         negatives = [d for d in miner.top(question) if d != pid and not (answer and _contains(texts[d], answer))]
@@ -141,9 +141,10 @@ def build_pairs(folder: Path, seed: int = 0) -> tuple[list, list, dict]:
         with_name = sorted(names[name])
         shown = texts[rng.choice(with_name)]
         out.append((question, shown, 1.0))
-        first, last = name.split(" ", 1)
-        other = rng.choice([w for w in words if w not in shown] or [last])
-        out.append((question.replace(rng.choice([first, last]), other, 1), shown, 0.0))
+        if swaps:
+            first, last = name.split(" ", 1)
+            other = rng.choice([w for w in words if w not in shown] or [last])
+            out.append((question.replace(rng.choice([first, last]), other, 1), shown, 0.0))
         without = [d for d in miner.top(question, 8) if name.lower() not in texts[d].lower()]
         for d in without[:2]:
             out.append((question, texts[d], 0.0))
@@ -211,7 +212,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--swaps", action="store_true", help="add the name-swap negatives (v2, docs/quality.md)")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -225,7 +227,7 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(2)
     started = time.perf_counter()
-    fit, held, counts = build_pairs(args.folder)
+    fit, held, counts = build_pairs(args.folder, swaps=args.swaps)
     print(json.dumps(counts), flush=True)
     tokenizer = AutoTokenizer.from_pretrained(str(packaged_model_path()))
     body, head = make_model(args.layers)
@@ -287,6 +289,7 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "layers": args.layers,
         "epochs": args.epochs,
+        "swaps": args.swaps,
         "lr": args.lr,
         "max_tokens": args.max_tokens,
         **counts,
