@@ -66,14 +66,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The default before issue 29: one weight per form, `answered` by min_score alone.
     "before": {"name_alpha": None, "named_min_score": None},
     "unknown-named": {"_unknown": "named"},
-    # Issue 29, second round: the answer re-ranker (retrieval/query/rerank.py) on and off.
+    # Issue 29, second round: the answer re-ranker (retrieval/query/rerank.py; off by default,
+    # its weights made by benchmarks/train_reranker.py). "rerank-order": its own order.
     "rerank-off": {"rerank": False},
-    "rerank-depth-8": {"rerank_depth": 8},
-    "rerank-depth-20": {"rerank_depth": 20},
-    "rerank-depth-30": {"rerank_depth": 30},
-    "rerank-tokens-96": {"rerank_tokens": 96},
-    "rerank-weight-0.1": {"rerank_weight": 0.1},
-    "rerank-weight-0.3": {"rerank_weight": 0.3},
+    "rerank-on": {"rerank": True},
+    "rerank-order": {"rerank": True, "rerank_weight": 10.0},
+    "rerank-depth-8": {"rerank": True, "rerank_depth": 8},
+    "rerank-depth-20": {"rerank": True, "rerank_depth": 20},
+    "rerank-depth-30": {"rerank": True, "rerank_depth": 30},
+    "rerank-tokens-96": {"rerank": True, "rerank_tokens": 96},
+    "rerank-weight-0.1": {"rerank": True, "rerank_weight": 0.1},
+    "rerank-weight-0.3": {"rerank": True, "rerank_weight": 0.3},
 }
 
 
