@@ -297,7 +297,7 @@ def main() -> None:
         "out": str(args.out.relative_to(ROOT)) if args.out.is_relative_to(ROOT) else str(args.out),
         "bytes": args.out.stat().st_size,
     }
-    target = args.report or ROOT / "benchmarks" / "results" / f"rerank-train-{date.today().isoformat()}.json"
+    target = args.report or ROOT / "benchmarks" / "results" / f"rerank-train-folder-{date.today().isoformat()}.json"
     target.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) and {target}")
 
