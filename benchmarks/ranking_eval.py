@@ -65,6 +65,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "name-0.3-from-0.7": {"name_alpha": 0.3, "_share_from": 0.7},
     # The default before issue 29: one weight per form, `answered` by min_score alone.
     "before": {"name_alpha": None, "named_min_score": None},
+    # Every specific term of the question in a passage shown is enough to answer (the
+    # issue's rule: a name question whose name is shown is answered), whatever the cosine.
+    "named-0.0": {"named_min_score": 0.0},
     "unknown-named": {"_unknown": "named"},
     # Issue 29, second round: the answer re-ranker (retrieval/query/rerank.py; off by default,
     # its weights made by benchmarks/train_reranker.py). "rerank-order": its own order.

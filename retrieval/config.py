@@ -283,9 +283,10 @@ class SearchSettings:
         "count as answered; questions without such terms go by min_score alone. 0: not checked.",
     )
     named_min_score: float | None = _setting(
-        0.2,
-        "When one of the first three passages shown holds every specific term of the question, this "
-        "cosine is enough to count as answered (instead of min_score). Empty: min_score always.",
+        0.0,
+        "When one of the first three passages shown holds every specific term of the question (a "
+        "name, a number, a word the collection lacks), this cosine is enough to count as answered "
+        "(instead of min_score): 0, a question whose name is shown is answered. Empty: min_score always.",
     )
     rerank: bool = _setting(
         False,
