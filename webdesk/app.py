@@ -280,7 +280,9 @@ def result_views(answer) -> list[dict[str, Any]]:
                 "before": text[:a],
                 "bold": text[a:b],
                 "after": text[b:],
-                "similarity": max(data["similarity"], data["sentence_similarity"]),
+                # The figure that follows the order and its word, as the terminal and Discord show.
+                "strength": data.get("strength", 0.0),
+                "label": data.get("label", ""),
                 "more": data["more_in_document"],
                 "also": reported_by(hit.duplicates) if hit.duplicates else None,
             }

@@ -62,8 +62,12 @@ def _env(folder: Path) -> dict[str, str]:
 def desk(tmp_path_factory):
     """(base URL, env) of `sourced web` on 127.0.0.1 over the bundled articles (default model)."""
     folder = tmp_path_factory.mktemp("web-desk")
-    # Clients are told apart by X-Forwarded-For here, so the tests can be many clients.
-    (folder / "config.yaml").write_text("web_desk:\n  trust_forwarded_for: true\n  burst: 5\n")
+    # Clients are told apart by X-Forwarded-For here, so the tests can be many clients. One
+    # question a minute refills a bucket: a burst that takes seconds on a loaded machine must
+    # not earn a sixth answer (at the default 30 a minute, 2 s of it did).
+    (folder / "config.yaml").write_text(
+        "web_desk:\n  trust_forwarded_for: true\n  burst: 5\n  questions_per_minute: 1\n"
+    )
     env = _env(folder)
     subprocess.run([*SOURCED, "index", str(BUNDLED)], env=env, check=True, capture_output=True, timeout=600)
     port = _free_port()

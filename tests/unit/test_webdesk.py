@@ -137,6 +137,10 @@ def test_page_shows_the_answer_with_its_sources(client):
     assert 'href="/?q=who+urged+Amazon+to+stop+selling+Rekognition%3F#r1"' in html
     assert '<input type="search" id="q" name="q" value="who urged Amazon to stop selling Rekognition?"' in html
     assert "<script" not in html
+    # Each hit's figure follows the order and carries its word, as in the terminal and Discord.
+    shown = [f"relevance {h['strength']:.2f} · {h['label']}" for h in api["hits"]]
+    assert all(s in html for s in shown)
+    assert [h["strength"] for h in api["hits"]] == sorted((h["strength"] for h in api["hits"]), reverse=True)
 
 
 def test_page_filters_by_outlet_and_date_and_lists_the_outlets(client):
