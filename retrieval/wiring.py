@@ -172,13 +172,15 @@ def open_service(
     build_if_missing: bool = True,
     say: Say = _quiet,
     sync: Sync = plain_sync,
+    embedder: Callable[[], object] | None = None,
 ) -> QueryService:
     """The query service of the collection ``config`` names (or of ``index_dir``).
 
     The default collection's index is built on first use, upgraded once when an earlier
     version wrote it, and re-embedded once when an earlier default model built it; ``say``
     tells the user which of these is happening, ``sync`` runs it. An index the user chose
-    is theirs: a missing one is an error that says what to run.
+    is theirs: a missing one is an error that says what to run. ``embedder``: a shared
+    model's factory (default: the configured model, loaded when first needed).
     """
     from retrieval.embedding import configured_embedder
     from retrieval.query.service import QueryService
@@ -186,7 +188,8 @@ def open_service(
     check_choices(config)
     folder, chosen = resolve_index_dir(config, index_dir)
     store = open_store(config, folder, reading=True)
-    embedder = None
+    load = embedder or (lambda: configured_embedder(config.embedding))
+    loaded = None
     if config.index.store:
         chosen = True  # the database is the user's: only the default folder is built on first use
     if not store.exists():
@@ -221,12 +224,12 @@ def open_service(
             # Written by an earlier version of sourced: upgrade it once, keeping its sources.
             say("The index was written by an earlier version of sourced: updating it (this happens once).")
             sync(config, folder)
-        elif not chosen and built_with != (embedder := configured_embedder(config.embedding)).model_id:
+        elif not chosen and built_with != (loaded := load()).model_id:
             # The default index, built by an earlier default model: re-embed it once. An
             # index the user chose is theirs to rebuild (the query service says how).
-            say(f"The index was built with {built_with}; re-embedding it with {embedder.model_id} (this happens once).")
+            say(f"The index was built with {built_with}; re-embedding it with {loaded.model_id} (this happens once).")
             sync(config, folder)
-    return QueryService(store, lambda: embedder or configured_embedder(config.embedding), config.search)
+    return QueryService(store, lambda: loaded or load(), config.search)
 
 
 @dataclass
@@ -272,11 +275,9 @@ def open_collection(
         load = embedder or (lambda: configured_embedder(config.embedding))
         service = QueryService(open_store(config, folder, reading=True), load, config.search)
     else:
-        service = open_service(config, index_dir, build_if_missing, say=say, sync=sync)
+        service = open_service(config, index_dir, build_if_missing, say=say, sync=sync, embedder=embedder)
         # The collection's folder (a PostgreSQL store keeps its sync state in a subfolder of it).
         folder, _ = resolve_index_dir(config, index_dir)
-        if embedder is not None:
-            service = QueryService(open_store(config, folder, reading=True), embedder, config.search)
 
     def indexer() -> Indexer:
         return make_indexer(
