@@ -321,3 +321,36 @@ def test_timeline_pages_and_newer_coverage_render_within_limits(dated_service):
     assert "*Searching: as of 2021-12-31*" in reply.content
     fields = [f for e in reply.embeds for f in e.fields if f.name == "Newer coverage"]
     assert fields and "[Planet, 2021-06-01](https://news.example/bob)" in fields[0].value
+
+
+def test_alerts_are_as_of_now_an_article_dated_in_the_future_waits(tmp_path, hash_config):
+    # The desk's default as-of is now, for alerts too: a feed item dated next year (a bad
+    # clock, a scheduled embargo) is not posted as news before its day.
+    from retrieval.desk.follows import Follow, matching_alerts
+
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    rows = [("today", "2026-01-05", "Gazette"), ("embargoed", "2999-01-01", "Sentinel")]
+    (folder / "items.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "title": f"{name} story",
+                    "text": f"Carol King was elected {PARTY} this morning, the {name} report says.",
+                    "url": f"https://news.example/{name}",
+                    "published": f"{published}T09:00:00+00:00",
+                    "outlet": outlet,
+                }
+            )
+            + "\n"
+            for name, published, outlet in rows
+        )
+    )
+    config = replace(hash_config, search={"min_score": 0.1, "same_story": 1.01})
+    build(config, tmp_path / "feed-index", [folder])
+    service = service_for(config, tmp_path / "feed-index")
+    follow = Follow(1, None, 10, 20, f"who was elected {PARTY}?", 0.0)
+    every = [doc.id for doc in service.documents()]
+    assert len(every) == 2
+    alerts = matching_alerts(service, [follow], every)
+    assert [a.hit.document.url.rsplit("/", 1)[1] for a in alerts] == ["today"]
