@@ -114,7 +114,8 @@ def _record(records: list, kind: str, answer, should_answer: bool, key: str = ""
     confidence, evidence, whether it should be answered, the re-ranker's support and the
     question's id in its dev set (which calibration fold it is in)."""
     support = None if answer.support is None else round(answer.support, 4)
-    records.append([kind, round(answer.confidence, 4), answer.evidence, should_answer, support, key])
+    signals = answer.signals.as_dict() if answer.signals is not None else None
+    records.append([kind, round(answer.confidence, 4), answer.evidence, should_answer, support, key, signals])
 
 
 def _name_rows(service: QueryService, rows: list[dict[str, Any]], records: list, kind: str) -> dict[str, Any]:

@@ -101,6 +101,41 @@ def product_confidences(model, dataset_dir: Path, split: str, question_ids: list
         return {q: service.ask(dataset.queries[q], k=5).confidence for q in question_ids}
 
 
+def product_signals(model, dataset_dir: Path, split: str, question_ids: list[str]) -> dict[str, list]:
+    """What ``answered`` is weighed on (``Answer.signals``) for these questions with
+    ``model``: each asked as is (it should be answered) and, when it is in
+    ``benchmarks/devsets/quiz-unanswerable-<split>.jsonl``, again with its evidence filtered
+    out (it should not). Records as ``benchmarks/ranking_eval.py`` writes them."""
+    from retrieval.config import load_config
+    from retrieval.query.ranking import Filters
+    from retrieval.query.service import QueryService
+    from retrieval.store import FolderStore
+
+    unanswerable = {}
+    path = ROOT / "benchmarks" / "devsets" / f"quiz-unanswerable-{split}.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            unanswerable[row["query_id"]] = row["exclude"]
+    config = load_config()
+    out: dict[str, list] = {}
+    with product_run(model, dataset_dir, split, config, sentences=True) as (dataset, embedder, run):
+        service = QueryService(FolderStore(run.snapshot.path.parent), lambda: embedder, config.search)
+        everything = set(dataset.corpus)
+
+        def record(kind, answer, should, key):
+            signals = answer.signals.as_dict() if answer.signals is not None else None
+            return [kind, round(answer.confidence, 4), answer.evidence, should, None, key, signals]
+
+        for q in question_ids:
+            text = dataset.queries[q]
+            out[q] = [record(f"quiz_{split}", service.ask(text, k=10), True, q)]
+            if q in unanswerable:
+                keep = Filters(documents=frozenset(everything - set(unanswerable[q])))
+                out[q].append(record(f"quizU_{split}", service.ask(text, k=5, filters=keep), False, q))
+    return out
+
+
 FUSION_ALPHAS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
@@ -184,6 +219,13 @@ def main() -> None:
         help="write each question's out-of-fold MRR@10 in the product's ranking (dense, bm25, "
         "hybrid at several alphas) to JSON and print the means; writes no model",
     )
+    parser.add_argument(
+        "--oof-signals",
+        type=Path,
+        metavar="JSON",
+        help="write each question's out-of-fold answer signals, asked as is and with its evidence "
+        "filtered out, to JSON, for benchmarks/fit_answerable.py --oof; writes no model",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     if not 1 <= args.layers <= 6:
@@ -224,6 +266,12 @@ def main() -> None:
         confidences = out_of_fold(product_confidences)
         args.oof.write_text(json.dumps(confidences, indent=0, sort_keys=True))
         print(f"wrote {args.oof}: {len(confidences)} out-of-fold confidences")
+        return
+    if args.oof_signals:
+        found = out_of_fold(product_signals)
+        records = [r for q in sorted(found) for r in found[q]]
+        args.oof_signals.write_text(json.dumps({"records": records}, indent=0) + "\n")
+        print(f"wrote {args.oof_signals}: {len(records)} out-of-fold records")
         return
     if args.oof_fusion:
         ranks = out_of_fold(fusion_ranks)

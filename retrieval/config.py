@@ -288,6 +288,13 @@ class SearchSettings:
         "name, a number, a word the collection lacks), this cosine is enough to count as answered "
         "(instead of min_score): 0, a question whose name is shown is answered. Empty: min_score always.",
     )
+    answer_model: bool = _setting(
+        True,
+        "Decide `answered` with the answer model (retrieval/query/answerable.py, fitted on the dev "
+        "train sets by benchmarks/fit_answerable.py): it weighs the cosine with how much of the "
+        "question is in what is shown and how far the best passage stands out. false: min_score and "
+        "named_min_score on the cosine alone (docs/quality.md).",
+    )
     rerank: bool = _setting(
         False,
         "Experimental, off: re-rank the best fused passages with an answer re-ranker (a small "

@@ -64,6 +64,8 @@ def answer_json(answer) -> dict[str, Any]:
         "question": answer.question,
         "answered": answer.answered,
         "confidence": round(answer.confidence, 4),
+        # How likely what is shown answers (the answer model's probability), or null.
+        "support": None if answer.support is None else round(answer.support, 4),
         "hits": [hit_json(h) for h in answer.hits],
         "took_ms": round(answer.took_ms, 2),
         "as_of": _date(answer.as_of.date()) if answer.as_of else None,

@@ -9,6 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval.query.answerable import Signals
 
 
 def stable_hash(*parts: str, length: int = 16) -> str:
@@ -146,6 +150,9 @@ class Answer:
     until: datetime | None = None
     # What was read from the question about time, as shown ("since 2024-05-01, from “last week”").
     understood: str | None = None
-    # The answer re-ranker's score (0..1: how likely it answers) of the best of the first
-    # three passages shown; what `answered` is decided on. None when the stage is off.
+    # How likely what is shown answers (0..1): the answer model's probability
+    # (retrieval.query.answerable; `answered` is support >= its threshold, or every name
+    # shown), or the answer re-ranker's score when that stage is on. None when neither is.
     support: float | None = None
+    # What `answered` is weighed on (retrieval.query.answerable.Signals); None with no hits.
+    signals: Signals | None = None

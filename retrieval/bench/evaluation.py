@@ -112,8 +112,8 @@ class EvalReport:
 
     @property
     def abstained(self) -> list[dict[str, Any]]:
-        """On-topic questions whose answer was among the hits, yet not answered (the
-        confidence was below search.min_score): the threshold's misses, not the ranking's."""
+        """On-topic questions whose answer was among the hits, yet not answered (below
+        the answering threshold): the threshold's misses, not the ranking's."""
         return [
             r
             for r in self.rows
@@ -157,6 +157,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
     report = EvalReport()
     for question, answer in zip(questions, answers, strict=True):
         best = round(answer.confidence, 4)
+        support = None if answer.support is None else round(answer.support, 4)
         if question.off_topic:
             report.off_topic += 1
             report.abstention_rate += 0.0 if answer.answered else 1.0
@@ -168,6 +169,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
                     "answered": answer.answered,
                     "rank": None,
                     "confidence": best,
+                    "support": support,
                 }
             )
             continue
@@ -182,6 +184,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
                     "answered": answer.answered,
                     "rank": None,
                     "confidence": best,
+                    "support": support,
                     "top": answer.hits[0].document.title if answer.hits else None,
                 }
             )
@@ -202,6 +205,7 @@ def evaluate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Ev
                 "answered": answer.answered,
                 "rank": rank,
                 "confidence": best,
+                "support": support,
                 "top": answer.hits[0].document.title if answer.hits else None,
             }
         )

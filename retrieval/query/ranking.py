@@ -86,6 +86,11 @@ class Specifics:
         return sum(w for t, w in self.named.items() if t in tokens) / weight
 
 
+def asking_tokens(lexical) -> set[str]:
+    """The BM25 tokens of the words that ask rather than say what about (who, is, did…)."""
+    return set(lexical.query_tokens(_ASKING))
+
+
 def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], lexical) -> Specifics:
     """The :class:`Specifics` of ``question``; ``tokens`` are its BM25 tokens and ``idf``
     their IDF in the collection (``lexical.idf``), missing for tokens it does not hold."""
@@ -93,7 +98,7 @@ def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], le
     if words and question.lstrip().startswith(words[0]) and not words[0][0].isdigit():
         words = words[1:]  # the first word is capitalised anyway
     named_tokens = set(lexical.query_tokens(" ".join(words))) if words else set()
-    asking = set(lexical.query_tokens(_ASKING))
+    asking = asking_tokens(lexical)
     tokens = [t for t in tokens if t not in asking or t in named_tokens]
     named = {t: idf[t] for t in named_tokens if t in idf}
     pool = tokens if UNKNOWN_WORDS == "all" else [t for t in tokens if t in named_tokens]

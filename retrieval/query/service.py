@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 from retrieval.config import SearchSettings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexMismatchError, QuestionError
+from retrieval.query.answerable import load_model, read_signals
+from retrieval.query.asked import asked_kind, holds
 from retrieval.query.highlight import sentence_coverage
-from retrieval.query.ranking import Candidate, Filters, FusionParams, retrieve, select, specifics
+from retrieval.query.ranking import Candidate, Filters, FusionParams, asking_tokens, retrieve, select, specifics
 from retrieval.query.rerank import Scorer
 from retrieval.query.strength import rate
 from retrieval.store import Snapshot, Store
@@ -44,6 +46,11 @@ MAX_FOLLOWUP_CHARS = 1000
 # sentence level for the one shown; deeper results show their best passage (a deep list
 # is for scripts and stays cheap).
 COMPETE_RESULTS = 10
+# How the sentence shown in bold is chosen among an article's best passages: its cosine,
+# plus this much of the IDF share of the question's words it holds, plus KIND_BONUS when it
+# holds the kind of thing asked for (retrieval.query.asked). Chosen on dev train (docs/quality.md).
+SENTENCE_COVERAGE = 0.5
+KIND_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -387,14 +394,29 @@ class QueryService:
         shown_tokens: list[set[str]] = []
         shown_rows: list[int] = []
         hits = self._hits(
-            tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens, support or {}, shown_rows
+            tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens, support or {}, shown_rows, text
         )
         if hits:
             hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
-        evidence = self._evidence(text, tokens, snap, shown_tokens)
+        found = specifics(text, tokens, snap.lexical.idf(tokens), snap.lexical)
+        evidence = max((p for p in (found.presence(t) for t in shown_tokens[:3]) if p is not None), default=None)
+        signals = None
+        if hits:
+            asking = asking_tokens(snap.lexical)
+            idf = snap.lexical.idf(tokens)
+            content = {t: idf[t] for t in set(tokens) if t in idf and (t not in asking or t in found.named)}
+            signals = read_signals(
+                confidence,
+                hits[0].sentence_similarity,
+                candidates,
+                lambda row: refs[row][0],
+                found,
+                content,
+                shown_tokens,
+            )
         if support is not None:
             # What the re-ranker says of the first three passages shown (it read them all
             # when they are among the rerank_depth best; one shown from deeper counts 0).
@@ -403,7 +425,14 @@ class QueryService:
         else:
             best = None
             answered = bool(hits) and self._answered(confidence, evidence)
-        hits = rate(hits, confidence, self.settings.min_score)
+            model = load_model(snap.model_id) if self.settings.answer_model and signals is not None else None
+            if model is not None:
+                best = model.probability(signals)
+                named = self.settings.named_min_score
+                # A question all of whose names are shown is answered (issue 29's rule).
+                shown_all = evidence is not None and evidence >= 1.0 - 1e-6 and named is not None
+                answered = best >= model.threshold or (shown_all and confidence >= named)
+        hits = rate(hits, confidence, self.settings.min_score, answered)
         took = (time.perf_counter() - started) * 1000
         return Answer(
             question=text,
@@ -413,6 +442,7 @@ class QueryService:
             confidence=confidence,
             evidence=evidence,
             support=best,
+            signals=signals,
         )
 
     def _rerank(
@@ -442,14 +472,6 @@ class QueryService:
         out = [moved.get(c.row, c) for c in candidates]
         out.sort(key=lambda c: (-c.score, refs[c.row][:2]))
         return out, support
-
-    @staticmethod
-    def _evidence(text: str, tokens: list[str], snap: Snapshot, shown: list[set[str]]) -> float | None:
-        """IDF-weighted share of the question's specific terms (names, numbers, words the
-        collection lacks) in the best of the first three passages shown; None when the
-        question names nothing specific."""
-        found = specifics(text, tokens, snap.lexical.idf(tokens), snap.lexical)
-        return max((p for p in (found.presence(t) for t in shown[:3]) if p is not None), default=None)
 
     def _answered(self, confidence: float, evidence: float | None) -> bool:
         """Whether what is shown answers: close enough in meaning (``min_score``) and, when
@@ -517,6 +539,7 @@ class QueryService:
         shown_tokens=None,
         reranked: dict[int, float] | None = None,
         shown_rows: list[int] | None = None,
+        question: str = "",
     ) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
@@ -569,7 +592,18 @@ class QueryService:
         tokens_top = [t.split() for t in itertools.islice((t for g in spans for *_, t in g), covered)]
         coverage = np.zeros(len(sentence_rows), dtype=np.float32)
         coverage[:covered] = sentence_coverage(tokens_top, q_tokens, idf)
-        scores = dense + 0.1 * coverage
+        scores = dense + SENTENCE_COVERAGE * coverage
+        kind = asked_kind(question) if KIND_BONUS else None
+        if kind is not None:
+            # A sentence holding the kind of thing asked for (a number for "how many", a
+            # name for "who") that the question does not already say.
+            texts = []
+            for alt, group in zip(flat, spans, strict=True):
+                chunk = found[alt.row][0]
+                texts += [chunk.text[a - chunk.start : b - chunk.start] for _, a, b, _ in group]
+            for i in range(covered):
+                if holds(texts[i], kind, question):
+                    scores[i] += KIND_BONUS
         hits = []
         shown: list[int] = []
         cursor = 0

@@ -29,8 +29,11 @@ def label_for(strength: float, min_score: float) -> str:
     return WEAK
 
 
-def rate(hits: Sequence[Hit], confidence: float, min_score: float) -> list[Hit]:
-    """``hits`` with ``strength`` and ``label`` set (in the order given, best first)."""
+def rate(hits: Sequence[Hit], confidence: float, min_score: float, answered: bool | None = None) -> list[Hit]:
+    """``hits`` with ``strength`` and ``label`` set (in the order given, best first).
+
+    ``answered``: what the answer said; when it abstained no hit reads "strong", and when
+    it answered the first does, so the word never contradicts the verdict above it."""
     if not hits:
         return []
     top = hits[0].score
@@ -43,5 +46,10 @@ def rate(hits: Sequence[Hit], confidence: float, min_score: float) -> list[Hit]:
             figure = max(hit.similarity, hit.sentence_similarity)
         figure = min(max(0.0, figure), ceiling)  # never above a result ranked before it
         ceiling = figure
-        out.append(dataclasses.replace(hit, strength=figure, label=label_for(figure, min_score)))
+        label = label_for(figure, min_score)
+        if answered is False and label == STRONG:
+            label = FAIR
+        elif answered and not out:
+            label = STRONG
+        out.append(dataclasses.replace(hit, strength=figure, label=label))
     return out

@@ -45,6 +45,7 @@ def test_index_then_ask_json(env):
         "question",
         "answered",
         "confidence",
+        "support",
         "hits",
         "took_ms",
         "as_of",

@@ -239,21 +239,29 @@ def eval_cmd(obj: CliContext, questions_file: Path, index_dir: Path | None, k: i
     from rich.table import Table
 
     abstained = report.abstained
+    # The answer model's support, beside the cosine, when it decided (search.answer_model).
+    with_support = any(r.get("support") is not None for r in report.rows)
+
+    def figures(r: dict) -> list[str]:
+        support = r.get("support")
+        return [f"{r['confidence']:.2f}"] + ([f"{support:.2f}" if support is not None else ""] if with_support else [])
+
+    figure_columns = ["confidence"] + (["support"] if with_support else [])
     if abstained:
-        # Found, but the confidence stayed below search.min_score: the threshold's misses.
-        table = Table(title="Found but abstained (confidence below search.min_score)")
-        for column in ("question", "found at", "confidence"):
+        # Found, but below the answering threshold: the threshold's misses.
+        table = Table(title="Found but abstained (below the answering threshold)")
+        for column in ("question", "found at", *figure_columns):
             table.add_column(column)
         for r in abstained:
-            table.add_row(escape(r["q"]), str(r["rank"]), f"{r['confidence']:.2f}")
+            table.add_row(escape(r["q"]), str(r["rank"]), *figures(r))
         out.print(table)
     misses = report.misses
     if misses:
         table = Table(title="Questions not found at rank 1")
-        for column in ("question", "found at", "answered", "confidence"):
+        for column in ("question", "found at", "answered", *figure_columns):
             table.add_column(column)
         for r in misses:
             found = "off-topic" if r["off_topic"] else (str(r["rank"]) if r["rank"] else f"not in top {k}")
             found = "unanswerable" if r["unanswerable"] else found
-            table.add_row(escape(r["q"]), found, str(r["answered"]), f"{r['confidence']:.2f}")
+            table.add_row(escape(r["q"]), found, str(r["answered"]), *figures(r))
         out.print(table)

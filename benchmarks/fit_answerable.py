@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Fit the answer model (retrieval/query/answerable.py) on the dev *train* sets.
+
+Needs scikit-learn (installed with sentence-transformers). The records are what
+``benchmarks/ranking_eval.py`` writes per question (kind, confidence,
+evidence, whether it should be answered, …, the :class:`Signals`); only train kinds are
+read. The quiz train questions were learnt by the news model, so their signals are read
+from ``--oof`` (``benchmarks/train_news_model.py --oof-signals``: each asked of the model
+trained without its fold, as is and with its evidence filtered out) rather than from the
+shipped model, whose cosines for them are too good. Each kind weighs the same in the fit
+and in the threshold's objective: the mean, over the kinds, of the share right (answered
+when it should be, abstained when not), answerable and unanswerable groups weighing one
+half each. Writes the model (``--model``, default the shipped ``answerable.json``) and the
+figures per threshold (``--out``). Usage::
+
+    .venv/bin/python -m benchmarks.fit_answerable RECORDS.json --oof OOF.json [--variant default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.query.answerable import MODEL_FILE, AnswerModel, Signals
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_KINDS = ("names_train", "unknown_train", "quiz_train", "quizU_train", "offtopic", "bundledU_train")
+OOF_KINDS = ("quiz_train", "quizU_train")
+FEATURES = tuple(Signals.__dataclass_fields__)
+THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.05, 0.951, 0.025))
+C = 1.0  # inverse L2 strength of the logistic regression (sklearn's default)
+
+
+def load_records(path: Path, variant: str | None) -> list[list]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if "variants" in data:
+        rows = [v for v in data["variants"] if variant is None or v["variant"] == variant]
+        if not rows:
+            raise SystemExit(f"{path}: no variant {variant!r}")
+        return rows[0]["records"]
+    return data["records"]
+
+
+def per_kind(records: list[list], probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+    out: dict[str, list[bool]] = {}
+    for record, p in zip(records, probabilities, strict=True):
+        answered = p >= threshold
+        out.setdefault(record[0], []).append(answered if record[3] else not answered)
+    return {k: round(float(np.mean(v)), 4) for k, v in sorted(out.items())}
+
+
+def objective(rates: dict[str, float], should: dict[str, bool]) -> float:
+    good = [r for k, r in rates.items() if should[k]]
+    bad = [r for k, r in rates.items() if not should[k]]
+    return 0.5 * float(np.mean(good)) + 0.5 * float(np.mean(bad))
+
+
+def fit(records: list[list], model_id: str) -> tuple[AnswerModel, list[dict]]:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[r[6][f] for f in FEATURES] for r in records], dtype=np.float64)
+    y = np.array([bool(r[3]) for r in records])
+    kinds = [r[0] for r in records]
+    counts = {k: kinds.count(k) for k in set(kinds)}
+    weight = np.array([1.0 / counts[k] for k in kinds])
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    regression = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
+    probabilities = regression.predict_proba((x - mean) / scale)[:, 1]
+    should = {r[0]: bool(r[3]) for r in records}
+    grid = []
+    for t in THRESHOLDS:
+        rates = per_kind(records, probabilities, t)
+        grid.append({"threshold": t, "objective": round(objective(rates, should), 4), "rates": rates})
+    best = max(grid, key=lambda g: (g["objective"], -abs(g["threshold"] - 0.5)))
+    model = AnswerModel(
+        model_id=model_id,
+        features=FEATURES,
+        mean=tuple(round(float(v), 6) for v in mean),
+        scale=tuple(round(float(v), 6) for v in scale),
+        weights=tuple(round(float(v), 6) for v in regression.coef_[0]),
+        bias=round(float(regression.intercept_[0]), 6),
+        threshold=best["threshold"],
+    )
+    return model, grid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("records", type=Path, help="benchmarks/ranking_eval.py output (its records)")
+    parser.add_argument("--variant", default="default")
+    parser.add_argument("--oof", type=Path, help="train_news_model.py --oof-signals output for the quiz kinds")
+    parser.add_argument("--model", type=Path, default=MODEL_FILE)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    records = [r for r in load_records(args.records, args.variant) if r[0] in TRAIN_KINDS and r[6]]
+    if args.oof:
+        records = [r for r in records if r[0] not in OOF_KINDS]
+        records += [r for r in load_records(args.oof, None) if r[0] in OOF_KINDS and r[6]]
+    else:
+        print("warning: no --oof; the quiz train signals are the shipped model's (in sample)")
+    model_id = json.loads(args.records.read_text(encoding="utf-8")).get("model")
+    if not model_id:
+        raise SystemExit(f"{args.records}: no embedding model named (a ranking_eval.py output has one)")
+    model, grid = fit(records, model_id)
+    args.model.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    chosen = next(g for g in grid if g["threshold"] == model.threshold)
+    print(json.dumps({"threshold": model.threshold, **chosen["rates"], "objective": chosen["objective"]}))
+    print(json.dumps(dict(zip(model.features, model.weights, strict=True))))
+    out = args.out or ROOT / "benchmarks" / "results" / f"fit-answerable-folder-{date.today().isoformat()}.json"
+    payload = {
+        "date": date.today().isoformat(),
+        "command": "python -m benchmarks.fit_answerable "
+        + f"{args.records.name} --variant {args.variant}"
+        + (f" --oof {args.oof.name}" if args.oof else ""),
+        "records": {k: sum(1 for r in records if r[0] == k) for k in TRAIN_KINDS},
+        "model": model.to_json(),
+        "grid": grid,
+    }
+    out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.model} and {out}")
+
+
+if __name__ == "__main__":
+    main()

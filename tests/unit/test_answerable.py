@@ -1,0 +1,151 @@
+"""The answer model: the signals read off a search, the model that weighs them, and how
+the service decides `answered` with it (issue 29)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace as dc_replace
+
+import pytest
+
+from retrieval.config import replace
+from retrieval.query import answerable
+from retrieval.query.answerable import AnswerModel, Signals, load_model, read_signals
+from retrieval.query.ranking import Candidate, Specifics
+from tests.helpers import build, service_for
+
+FEATURES = tuple(Signals.__dataclass_fields__)
+
+
+def _model(model_id: str, threshold: float = 0.5, **weights: float) -> AnswerModel:
+    return AnswerModel(
+        model_id=model_id,
+        features=FEATURES,
+        mean=tuple(0.0 for _ in FEATURES),
+        scale=tuple(1.0 for _ in FEATURES),
+        weights=tuple(weights.get(f, 0.0) for f in FEATURES),
+        bias=0.0,
+        threshold=threshold,
+    )
+
+
+def test_signals_say_how_much_of_the_question_is_shown_and_how_far_the_best_stands_out():
+    candidates = [
+        Candidate(0, 1.0, 0.8, 5.0),  # article a: best by meaning and by words
+        Candidate(1, 0.6, 0.4, 1.0),
+        Candidate(2, 0.5, 0.2, 0.0),
+    ]
+    doc_of = {0: "a", 1: "b", 2: "c"}.get
+    found = Specifics(named={"ozer": 4.0}, unknown=frozenset({"zyx"}), total=6.0, top_idf=2.0)
+    content = {"ozer": 4.0, "warn": 2.0}
+    shown = [{"ozer", "warn", "aclu"}, {"warn"}]
+    s = read_signals(0.7, 0.65, candidates, doc_of, found, content, shown)
+    assert s.gap == pytest.approx(0.8 - (0.4 + 0.2) / 2)
+    # 6 of the question's word weight shown, out of 6 + 2 for the word no passage holds
+    assert s.coverage == pytest.approx(6.0 / 8.0)
+    assert s.evidence == pytest.approx(4.0 / 6.0)  # the name shown, the unknown word not
+    assert s.named == 1.0 and s.unknown == pytest.approx(2.0 / 8.0) and s.agree == 1.0
+    # The best by words in another article: they disagree.
+    other = [Candidate(0, 1.0, 0.8, 1.0), Candidate(1, 0.6, 0.4, 5.0)]
+    assert read_signals(0.7, 0.65, other, doc_of, found, content, shown).agree == 0.0
+
+
+def test_signals_of_a_question_that_names_nothing_and_a_single_candidate():
+    found = Specifics(named={}, unknown=frozenset(), total=3.0, top_idf=2.0)
+    s = read_signals(0.5, 0.5, [Candidate(0, 1.0, 0.6, 0.0)], {0: "a"}.get, found, {"bread": 3.0}, [set()])
+    assert s.named == 0.0 and s.evidence == 0.0 and s.coverage == 0.0
+    assert s.gap == pytest.approx(0.6) and s.agree == 0.0  # no BM25 match: no agreement to speak of
+
+
+def test_the_model_is_a_logistic_regression_and_round_trips_through_json():
+    model = _model("m", coverage=2.0, confidence=1.0)
+    signals = Signals(0.5, 0.5, 0.1, 0.75, 0.0, 0.0, 0.0, 1.0)
+    assert model.probability(signals) == pytest.approx(1 / (1 + math.exp(-(2.0 * 0.75 + 0.5))))
+    again = AnswerModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again == model
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"features": ["confidence", "vibes"]}, "unknown signals"),
+        ({"weights": [1.0]}, "differ in length"),
+    ],
+)
+def test_a_malformed_model_file_is_refused(change, message):
+    data = _model("m").to_json() | change
+    with pytest.raises(ValueError, match=message):
+        AnswerModel.from_json(data)
+
+
+def test_the_shipped_model_loads_and_is_for_the_default_embedding_model():
+    from retrieval.config import build_config
+    from retrieval.embedding.tuned import TUNED
+
+    shipped = json.loads(answerable.MODEL_FILE.read_text(encoding="utf-8"))
+    model = AnswerModel.from_json(shipped)
+    assert set(model.features) == set(FEATURES)
+    assert 0.0 < model.threshold < 1.0
+    # Fitted on the default model's signals: an index built with it uses the model.
+    default = build_config({}).embedding.model
+    assert default in TUNED and model.model_id.endswith("+news-v1")
+    assert load_model(model.model_id) == model
+    assert load_model("hash") is None  # another embedding model: the cosine rule
+
+
+def test_a_missing_model_file_means_the_cosine_rule(tmp_path):
+    assert load_model("m", tmp_path / "none.json") is None
+
+
+@pytest.fixture
+def small_service(tmp_path, hash_config):
+    config = replace(hash_config, search={"min_score": 0.3})
+    build(config, tmp_path / "index", [_articles(tmp_path)])
+    return service_for(config, tmp_path / "index")
+
+
+def _articles(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "Coalition urges Amazon\n\nA coalition of civil rights groups urged Amazon to stop selling Rekognition."
+    )
+    (folder / "b.txt").write_text("Rain in Paris\n\nHeavy rain is forecast for Paris this weekend.")
+    return folder
+
+
+def test_the_service_decides_with_the_model_fitted_for_its_embedding_model(small_service, monkeypatch):
+    question = "who urged them to stop selling that software?"  # no name: the model decides alone
+    plain = small_service.ask(question, k=2)
+    assert plain.signals is not None and plain.support is None  # hash embedder: no model for it
+    model_id = small_service.snapshot().model_id
+    for threshold, expected in ((0.01, True), (0.99, False)):
+        model = _model(model_id, threshold, coverage=1.0)
+        monkeypatch.setattr(answerable, "_read", lambda path, m=model: m)
+        answer = small_service.ask(question, k=2)
+        assert answer.support == pytest.approx(model.probability(answer.signals))
+        assert answer.answered is expected
+        # The word beside the first result never contradicts the verdict.
+        assert (answer.hits[0].label == "strong") is expected
+    # A question whose names are all shown is answered whatever the model says.
+    named = small_service.ask("Who urged Amazon to stop selling Rekognition?", k=2)
+    assert named.evidence == 1.0 and named.answered
+    off = dc_replace(small_service.settings, answer_model=False)
+    small_service.settings = off
+    assert small_service.ask(question, k=2).support is None
+
+
+def test_eval_reports_the_support_it_decided_on(small_service, monkeypatch):
+    from retrieval.bench.evaluation import EvalQuestion, evaluate
+
+    questions = [EvalQuestion(q="who urged them to stop selling that software?", expect=("Rekognition",))]
+    before = evaluate(questions, [small_service.ask(q.q, k=2) for q in questions])
+    assert before.rows[0]["support"] is None  # the cosine rule: nothing to show
+    model = _model(small_service.snapshot().model_id, 0.99, coverage=1.0)
+    monkeypatch.setattr(answerable, "_read", lambda path: model)
+    answers = [small_service.ask(q.q, k=2) for q in questions]
+    report = evaluate(questions, answers)
+    row = report.rows[0]
+    assert row["support"] == pytest.approx(answers[0].support, abs=1e-4) and not row["answered"]
+    assert row["rank"] == 1 and report.abstained == [row]  # found, but below the threshold
