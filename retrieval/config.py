@@ -295,6 +295,13 @@ class SearchSettings:
         "question is in what is shown and how far the best passage stands out. false: min_score and "
         "named_min_score on the cosine alone (docs/quality.md).",
     )
+    answer_threshold: float | None = _setting(
+        None,
+        "The answer model's support (0-1) at or above which a question counts as answered. Empty: "
+        "the threshold it was fitted with (0.35: on-topic questions the collection cannot answer "
+        "abstain about 4 times in 5, about 3 answerable news-quiz questions in 10 abstain too). "
+        "Lower answers more and abstains less (docs/quality.md has the trade per threshold).",
+    )
     rerank: bool = _setting(
         False,
         "Experimental, off: re-rank the best fused passages with an answer re-ranker (a small "
@@ -600,6 +607,9 @@ def _validate(config: Config) -> None:
             "Settings 'search.alpha' and 'search.question_alpha' must be in [0, 1] (so must "
             "'search.name_alpha' when set) and 'search.mmr_lambda' in (0, 1]."
         )
+    threshold = config.search.answer_threshold
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError("Setting 'search.answer_threshold' must be in [0, 1], or empty for the model's own.")
     web = config.web
     if web.timeout_seconds <= 0 or web.max_megabytes <= 0 or web.max_redirects < 0 or web.host_delay_seconds < 0:
         raise ConfigError(

@@ -431,7 +431,9 @@ class QueryService:
                 named = self.settings.named_min_score
                 # A question all of whose names are shown is answered (issue 29's rule).
                 shown_all = evidence is not None and evidence >= 1.0 - 1e-6 and named is not None
-                answered = best >= model.threshold or (shown_all and confidence >= named)
+                threshold = self.settings.answer_threshold
+                threshold = model.threshold if threshold is None else threshold
+                answered = best >= threshold or (shown_all and confidence >= named)
         hits = rate(hits, confidence, self.settings.min_score, answered)
         took = (time.perf_counter() - started) * 1000
         return Answer(

@@ -128,6 +128,10 @@ def test_the_service_decides_with_the_model_fitted_for_its_embedding_model(small
         assert answer.answered is expected
         # The word beside the first result never contradicts the verdict.
         assert (answer.hits[0].label == "strong") is expected
+    # search.answer_threshold moves the line without refitting.
+    small_service.settings = dc_replace(small_service.settings, answer_threshold=0.0)
+    assert small_service.ask(question, k=2).answered
+    small_service.settings = dc_replace(small_service.settings, answer_threshold=None)
     # A question whose names are all shown is answered whatever the model says.
     named = small_service.ask("Who urged Amazon to stop selling Rekognition?", k=2)
     assert named.evidence == 1.0 and named.answered

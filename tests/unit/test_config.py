@@ -34,6 +34,7 @@ def test_default_file_loads_to_defaults():
         ({"clean": {"drop_lines": ["(unclosed"]}}, "invalid pattern"),
         ({"search": 3}, "must be a mapping"),
         ({"search": {"question_alpha": 1.5}}, "Settings 'search.alpha' and 'search.question_alpha' must be in"),
+        ({"search": {"answer_threshold": 1.2}}, "Setting 'search.answer_threshold' must be in \\[0, 1\\]"),
         (["a"], "must be a mapping"),
     ],
 )
