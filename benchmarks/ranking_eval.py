@@ -80,6 +80,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "rerank-tokens-96": {"rerank": True, "rerank_tokens": 96},
     "rerank-weight-0.1": {"rerank": True, "rerank_weight": 0.1},
     "rerank-weight-0.3": {"rerank": True, "rerank_weight": 0.3},
+    # Issue 29, third round: `answered` by the answer model (retrieval/query/answerable.py)
+    # at other thresholds, and the cosine rule it replaced.
+    "cosine-rule": {"answer_model": False},
+    **{f"answer-{t}": {"answer_threshold": t} for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)},
 }
 
 

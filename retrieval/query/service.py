@@ -25,7 +25,16 @@ from retrieval.errors import IndexMismatchError, QuestionError
 from retrieval.query.answerable import load_model, read_signals
 from retrieval.query.asked import asked_kind, holds
 from retrieval.query.highlight import sentence_coverage
-from retrieval.query.ranking import Candidate, Filters, FusionParams, asking_tokens, retrieve, select, specifics
+from retrieval.query.ranking import (
+    NAME_SHARE_FROM,
+    Candidate,
+    Filters,
+    FusionParams,
+    asking_tokens,
+    retrieve,
+    select,
+    specifics,
+)
 from retrieval.query.rerank import Scorer
 from retrieval.query.strength import rate
 from retrieval.store import Snapshot, Store
@@ -429,8 +438,16 @@ class QueryService:
             if model is not None:
                 best = model.probability(signals)
                 named = self.settings.named_min_score
-                # A question all of whose names are shown is answered (issue 29's rule).
-                shown_all = evidence is not None and evidence >= 1.0 - 1e-6 and named is not None
+                # A name question ("Who is Nicole Ozer?": its names carry most of its word
+                # weight) whose names are all shown is answered (issue 29's rule). Not any
+                # question with a name: "What is the population of Canada?" is not answered
+                # by a passage that says "Canada".
+                shown_all = (
+                    evidence is not None
+                    and evidence >= 1.0 - 1e-6
+                    and named is not None
+                    and found.share >= NAME_SHARE_FROM
+                )
                 threshold = self.settings.answer_threshold
                 threshold = model.threshold if threshold is None else threshold
                 answered = best >= threshold or (shown_all and confidence >= named)
