@@ -139,7 +139,10 @@ def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord
         names = escape(reported_by(hit.duplicates))
         embed.add_field(name="Also reported by", value=_cut_words(names, FIELD_LIMIT), inline=False)
     if hit.newer is not None:
-        embed.add_field(name="Newer coverage", value=newer_markdown(hit.newer), inline=False)
+        value = newer_markdown(hit.newer)
+        if hit.newer_rank is not None:
+            value += f" (#{hit.newer_rank})"
+        embed.add_field(name="Newer coverage", value=value, inline=False)
     return embed
 
 

@@ -41,15 +41,17 @@ def hit_json(hit) -> dict[str, Any]:
             {"title": d.title, "url": d.url, "outlet": d.outlet, "published": _date(d.published), "source": d.source}
             for d in hit.duplicates
         ],
-        "newer": _newer(hit.newer),
+        "newer": _newer(hit.newer, hit.newer_rank),
     }
 
 
-def _newer(doc) -> dict[str, Any] | None:
-    """The article published after the hit's that also answers ("newer coverage")."""
+def _newer(doc, rank: int | None = None) -> dict[str, Any] | None:
+    """The article published after the hit's that also answers ("newer coverage"), with
+    the rank it is shown at in the same answer (null when it is not shown)."""
     if doc is None:
         return None
     return {
+        "rank": rank,
         "title": doc.title,
         "url": doc.url,
         "outlet": doc.outlet,

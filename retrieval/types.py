@@ -105,6 +105,9 @@ class Hit:
     # An article published after this one that also answers (its passage at or above
     # search.min_score): "newer coverage". The older answer stays: it may be the one asked for.
     newer: Document | None = None
+    # The rank at which that newer article is itself shown in this answer, when it is (the
+    # reader is pointed at it rather than sent away).
+    newer_rank: int | None = None
 
     @property
     def text(self) -> str:

@@ -131,15 +131,17 @@ def print_answer(answer) -> None:
         if notes:
             out.print(f"   [dim]({escape('; '.join(notes))})[/]")
         if hit.newer is not None:
-            print_newer(out, hit.newer)
+            print_newer(out, hit.newer, hit.newer_rank)
 
 
-def print_newer(out, doc) -> None:
-    """ "newer coverage: Outlet, date" with its link, under a hit."""
+def print_newer(out, doc, rank: int | None = None) -> None:
+    """ "newer coverage: Outlet, date" with its link, under a hit; when that article is
+    shown in the same answer, which result it is instead of the link."""
     name = doc.outlet or f"“{doc.title}”"
     when = doc.published.date().isoformat() if doc.published else ""
-    out.print(f"   [magenta]newer coverage: {escape(', '.join(x for x in (name, when) if x))}[/]")
-    if doc.url:
+    shown = f" (result {rank})" if rank is not None else ""
+    out.print(f"   [magenta]newer coverage: {escape(', '.join(x for x in (name, when) if x))}{shown}[/]")
+    if doc.url and rank is None:
         out.print(f"   [blue underline]{escape(doc.url)}[/]", no_wrap=True, overflow="ignore", crop=False)
 
 

@@ -543,7 +543,11 @@ class QueryService:
         if not picks:
             return hits
         docs = {doc.id: doc for doc in snap.documents(set(picks.values()))}
-        return [dataclasses.replace(h, newer=docs.get(picks[n])) if n in picks else h for n, h in enumerate(hits)]
+        rank_of = {h.document.id: h.rank for h in hits}
+        return [
+            dataclasses.replace(h, newer=docs.get(picks[n]), newer_rank=rank_of.get(picks[n])) if n in picks else h
+            for n, h in enumerate(hits)
+        ]
 
     def _hits(
         self,

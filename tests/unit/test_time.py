@@ -255,6 +255,16 @@ def test_newer_coverage_in_json_and_terminal(env):
     assert alice["newer"]["url"] == "https://news.example/bob" and alice["newer"]["published"].startswith("2021-06-01")
     text = run("ask", "-k", "5", "--as-of", "2021-12-31", f"who was elected {PARTY}?").output
     assert "newer coverage: Planet, 2021-06-01" in text and "https://news.example/bob" in text
+    # The newer article is shown in the same answer: the reader is pointed at its result.
+    ranks = {h["url"].rsplit("/", 1)[1]: h["rank"] for h in data["hits"]}
+    assert alice["newer"]["rank"] == ranks["bob"]
+    assert f"newer coverage: Planet, 2021-06-01 (result {ranks['bob']})" in text
+    # Asked for one result, the newer article is not shown: its link is.
+    args = ("-k", "1", "--as-of", "2021-12-31", f"who was Alice Smith, elected {PARTY}?")
+    (first,) = json.loads(run("ask", "--json", *args).stdout)["hits"]
+    assert first["url"].endswith("/alice") and first["newer"]["rank"] is None
+    text = run("ask", *args).output
+    assert "newer coverage: Planet, 2021-06-01\n" in text and "https://news.example/bob" in text
     assert "Searching:" in text and "as of 2021-12-31" in text
 
 
@@ -321,6 +331,8 @@ def test_timeline_pages_and_newer_coverage_render_within_limits(dated_service):
     assert "*Searching: as of 2021-12-31*" in reply.content
     fields = [f for e in reply.embeds for f in e.fields if f.name == "Newer coverage"]
     assert fields and "[Planet, 2021-06-01](https://news.example/bob)" in fields[0].value
+    bob = next(h.rank for h in answer.hits if h.document.url.endswith("/bob"))
+    assert fields[0].value.endswith(f"(#{bob})")  # shown in the same answer: which result
 
 
 def test_alerts_are_as_of_now_an_article_dated_in_the_future_waits(tmp_path, hash_config):

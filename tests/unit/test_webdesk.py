@@ -206,6 +206,29 @@ def test_hostile_titles_outlets_and_text_are_shown_as_text(tmp_path):
     assert "script-src 'none'" in CSP and "unsafe-inline" not in CSP
 
 
+def test_page_names_newer_coverage_and_points_at_it_when_shown(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    rows = [
+        ("alice", "2020-01-10", "Daily Bugle", "Alice Smith was elected leader of the Acme party in Springfield."),
+        ("bob", "2021-06-01", "Planet", "Members chose Bob Jones, who was elected leader of the Acme party."),
+    ]
+    lines = [
+        json.dumps({"title": f"{n} story", "text": t, "url": f"https://news.example/{n}", "published": d, "outlet": o})
+        for n, d, o, t in rows
+    ]
+    (folder / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    config = desk_config()
+    build(config, tmp_path / "index", [folder])
+    with TestClient(create_app(service_for(config, tmp_path / "index"), config)) as client:
+        both = client.get("/", params={"q": "who was elected leader of the Acme party?", "k": "5"}).text
+        one = client.get("/", params={"q": "who was Alice Smith, elected leader of the Acme party?", "k": "1"}).text
+    # Both shown: the older one points at the newer one's result on the page.
+    assert '<p class="newer">Newer coverage: <a href="#r' in both and "Planet, 2021-06-01</a> (result " in both
+    # Only the older one shown: the newer one's link.
+    assert '<p class="newer">Newer coverage: <a href="https://news.example/bob"' in one
+
+
 # --- safety: limits, errors, read-only ----------------------------------------------------
 
 
