@@ -318,11 +318,14 @@ class QueryService:
     ) -> Answer:
         """The passages that answer ``question`` (the same test as /ask's answers and alerts:
         passage or sentence at or above ``search.min_score``), one per story with wire
-        copies folded, oldest first. Ranked without the recency prior: a timeline is about
+        copies folded, oldest first; none when /ask would not count the question answered
+        (the answer model's verdict). Ranked without the recency prior: a timeline is about
         every date."""
         answer = self.ask(question, k=min(limit, MAX_RESULTS), filters=filters, as_of=as_of, recency=0.0)
         threshold = self.settings.min_score
         answering = [h for h in answer.hits if max(h.similarity, h.sentence_similarity) >= threshold]
+        if not answer.answered:
+            answering = []  # what /ask shows as low confidence is no story of a timeline
         oldest = datetime.min.replace(tzinfo=UTC)
         ordered = sorted(answering, key=lambda h: (h.document.published is None, _utc(h.document.published) or oldest))
         hits = tuple(dataclasses.replace(h, rank=n) for n, h in enumerate(ordered, start=1))

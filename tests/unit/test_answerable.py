@@ -156,3 +156,14 @@ def test_eval_reports_the_support_it_decided_on(small_service, monkeypatch):
     row = report.rows[0]
     assert row["support"] == pytest.approx(answers[0].support, abs=1e-4) and not row["answered"]
     assert row["rank"] == 1 and report.abstained == [row]  # found, but below the threshold
+
+
+def test_a_timeline_lists_no_story_for_a_question_ask_would_not_count_answered(small_service, monkeypatch):
+    question = "who urged them to stop selling that software?"
+    model_id = small_service.snapshot().model_id
+    for threshold, listed in ((0.01, True), (0.99, False)):
+        model = _model(model_id, threshold, coverage=1.0)
+        monkeypatch.setattr(answerable, "_read", lambda path, m=model: m)
+        assert small_service.ask(question, k=2).answered is listed
+        timeline = small_service.timeline(question)
+        assert bool(timeline.hits) is listed and timeline.answered is listed
