@@ -59,10 +59,10 @@ def objective(rates: dict[str, float], should: dict[str, bool]) -> float:
     return 0.5 * float(np.mean(good)) + 0.5 * float(np.mean(bad))
 
 
-def fit(records: list[list], model_id: str) -> tuple[AnswerModel, list[dict]]:
+def fit(records: list[list], model_id: str, features: tuple[str, ...] = FEATURES) -> tuple[AnswerModel, list[dict]]:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.array([[r[6][f] for f in FEATURES] for r in records], dtype=np.float64)
+    x = np.array([[r[6][f] for f in features] for r in records], dtype=np.float64)
     y = np.array([bool(r[3]) for r in records])
     kinds = [r[0] for r in records]
     counts = {k: kinds.count(k) for k in set(kinds)}
@@ -79,7 +79,7 @@ def fit(records: list[list], model_id: str) -> tuple[AnswerModel, list[dict]]:
     best = max(grid, key=lambda g: (g["objective"], -abs(g["threshold"] - 0.5)))
     model = AnswerModel(
         model_id=model_id,
-        features=FEATURES,
+        features=features,
         mean=tuple(round(float(v), 6) for v in mean),
         scale=tuple(round(float(v), 6) for v in scale),
         weights=tuple(round(float(v), 6) for v in regression.coef_[0]),
@@ -89,12 +89,51 @@ def fit(records: list[list], model_id: str) -> tuple[AnswerModel, list[dict]]:
     return model, grid
 
 
+def cross_validate(records: list[list], features: tuple[str, ...], folds: int = 5) -> dict[str, float]:
+    """Out-of-fold figures of a model over ``features`` on the train records, to compare
+    signal sets on train: ROC AUC with the kinds weighted alike, the quiz pair's AUC, and
+    the best objective over the threshold grid. A question's records share a fold."""
+    import hashlib
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    def fold(r: list) -> int:
+        key = r[5] or json.dumps(r[6], sort_keys=True)
+        return int(hashlib.md5(key.encode()).hexdigest(), 16) % folds
+
+    x = np.array([[r[6][f] for f in features] for r in records], dtype=np.float64)
+    y = np.array([bool(r[3]) for r in records])
+    kinds = [r[0] for r in records]
+    counts = {k: kinds.count(k) for k in set(kinds)}
+    weight = np.array([1.0 / counts[k] for k in kinds])
+    where = np.array([fold(r) for r in records])
+    p = np.zeros(len(records))
+    for k in range(folds):
+        train, held = where != k, where == k
+        mean, scale = x[train].mean(0), x[train].std(0)
+        scale[scale == 0] = 1.0
+        regression = LogisticRegression(C=C, max_iter=2000).fit(
+            (x[train] - mean) / scale, y[train], sample_weight=weight[train]
+        )
+        p[held] = regression.predict_proba((x[held] - mean) / scale)[:, 1]
+    quiz = [i for i, k in enumerate(kinds) if k in OOF_KINDS]
+    should = {r[0]: bool(r[3]) for r in records}
+    return {
+        "auc": round(float(roc_auc_score(y, p, sample_weight=weight)), 4),
+        "quiz_auc": round(float(roc_auc_score(y[quiz], p[quiz])), 4) if quiz else float("nan"),
+        "objective": round(max(objective(per_kind(records, p, t), should) for t in THRESHOLDS), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("records", type=Path, help="benchmarks/ranking_eval.py output (its records)")
     parser.add_argument("--variant", default="default")
     parser.add_argument("--oof", type=Path, help="train_news_model.py --oof-signals output for the quiz kinds")
     parser.add_argument("--model", type=Path, default=MODEL_FILE)
+    parser.add_argument("--features", default=",".join(FEATURES), help="comma-separated Signals fields")
+    parser.add_argument("--cv", action="store_true", help="print 5-fold figures on train for --features; write nothing")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     records = [r for r in load_records(args.records, args.variant) if r[0] in TRAIN_KINDS and r[6]]
@@ -106,7 +145,15 @@ def main() -> None:
     model_id = json.loads(args.records.read_text(encoding="utf-8")).get("model")
     if not model_id:
         raise SystemExit(f"{args.records}: no embedding model named (a ranking_eval.py output has one)")
-    model, grid = fit(records, model_id)
+    features = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown or not features:
+        raise SystemExit(f"--features: unknown signals {unknown}; known: {', '.join(FEATURES)}")
+    records = [r for r in records if all(f in r[6] for f in features)]
+    if args.cv:
+        print(json.dumps({"features": list(features), **cross_validate(records, features)}))
+        return
+    model, grid = fit(records, model_id, features)
     args.model.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     chosen = next(g for g in grid if g["threshold"] == model.threshold)
     print(json.dumps({"threshold": model.threshold, **chosen["rates"], "objective": chosen["objective"]}))
@@ -116,7 +163,8 @@ def main() -> None:
         "date": date.today().isoformat(),
         "command": "python -m benchmarks.fit_answerable "
         + f"{args.records.name} --variant {args.variant}"
-        + (f" --oof {args.oof.name}" if args.oof else ""),
+        + (f" --oof {args.oof.name}" if args.oof else "")
+        + (f" --features {args.features}" if features != FEATURES else ""),
         "records": {k: sum(1 for r in records if r[0] == k) for k in TRAIN_KINDS},
         "model": model.to_json(),
         "grid": grid,

@@ -85,7 +85,7 @@ def test_the_shipped_model_loads_and_is_for_the_default_embedding_model():
 
     shipped = json.loads(answerable.MODEL_FILE.read_text(encoding="utf-8"))
     model = AnswerModel.from_json(shipped)
-    assert set(model.features) == set(FEATURES)
+    assert set(model.features) <= set(FEATURES)  # the signals it weighs are ones a search reads
     assert 0.0 < model.threshold < 1.0
     # Fitted on the default model's signals: an index built with it uses the model.
     default = build_config({}).embedding.model
