@@ -149,6 +149,7 @@ def main() -> None:
     unknown = sorted(set(features) - set(FEATURES))
     if unknown or not features:
         raise SystemExit(f"--features: unknown signals {unknown}; known: {', '.join(FEATURES)}")
+    # Records may hold signals a search no longer reads (an experiment's); only these count.
     records = [r for r in records if all(f in r[6] for f in features)]
     if args.cv:
         print(json.dumps({"features": list(features), **cross_validate(records, features)}))

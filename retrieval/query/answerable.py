@@ -15,13 +15,7 @@ is *in* what is shown, and how far the best passage stands out from the rest:
 - ``evidence``: the same share over the question's names and numbers only (0 when it
   names nothing: ``named`` says which);
 - ``unknown``: the share of the question's word weight in words no passage holds;
-- ``agree``: whether the best passage by BM25 and the best by meaning are of one article;
-- ``bold``: ``coverage`` over the sentences in bold of the first three results rather than
-  their passages (the answer is a sentence: a passage may hold the question's words
-  spread over sentences that each say something else);
-- ``kind_asked``, ``kind_shown``: whether the question asks for a number, a time or a
-  name (:mod:`retrieval.query.asked`), and whether a sentence in bold holds one that the
-  question does not already say.
+- ``agree``: whether the best passage by BM25 and the best by meaning are of one article.
 
 :class:`AnswerModel` is a logistic regression over these, fitted on the dev *train* sets by
 ``benchmarks/fit_answerable.py`` and shipped as ``answerable.json`` beside this module; its
@@ -59,9 +53,6 @@ class Signals:
     named: float
     unknown: float
     agree: float
-    bold: float = 0.0
-    kind_asked: float = 0.0
-    kind_shown: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(float(v), 4) for k, v in asdict(self).items()}
@@ -75,26 +66,21 @@ def read_signals(
     found: Specifics,
     content: Mapping[str, float],
     shown: Sequence[set[str]],
-    bold: Sequence[set[str]] = (),
-    kind: tuple[bool, bool] = (False, False),
 ) -> Signals:
     """The :class:`Signals` of one search.
 
     ``candidates``: the fused candidates (with their cosine and BM25 scores); ``doc_of``:
     a candidate row's article; ``found``: the question's specifics; ``content``: the IDF
     of each question token that is not an asking word and that the collection holds;
-    ``shown``: the tokens of the passages shown, in order; ``bold``: those of their
-    sentences in bold; ``kind``: whether the question asks for a kind of thing, and
-    whether a sentence in bold holds one."""
+    ``shown``: the tokens of the passages shown, in order."""
     dense = sorted((c.dense for c in candidates), reverse=True)
     rest = dense[1:GAP_DEPTH]
     gap = dense[0] - sum(rest) / len(rest) if rest else (dense[0] if dense else 0.0)
     missing = found.top_idf * len(found.unknown)
     total = sum(content.values()) + missing
-    coverage = bold_coverage = 0.0
+    coverage = 0.0
     if total > 0:
         coverage = max((sum(w for t, w in content.items() if t in toks) / total for toks in shown[:3]), default=0.0)
-        bold_coverage = max((sum(w for t, w in content.items() if t in toks) / total for toks in bold[:3]), default=0.0)
     presence = [p for p in (found.presence(t) for t in shown[:3]) if p is not None]
     evidence = max(presence, default=0.0)
     agree = 0.0
@@ -111,9 +97,6 @@ def read_signals(
         named=float(bool(presence)),
         unknown=float(missing / total) if total > 0 else 0.0,
         agree=agree,
-        bold=float(bold_coverage),
-        kind_asked=float(kind[0]),
-        kind_shown=float(kind[0] and kind[1]),
     )
 
 

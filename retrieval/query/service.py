@@ -420,8 +420,6 @@ class QueryService:
             asking = asking_tokens(snap.lexical)
             idf = snap.lexical.idf(tokens)
             content = {t: idf[t] for t in set(tokens) if t in idf and (t not in asking or t in found.named)}
-            bold = [h.highlight for h in hits[:3] if h.highlight]
-            kind = asked_kind(text)
             signals = read_signals(
                 confidence,
                 hits[0].sentence_similarity,
@@ -430,8 +428,6 @@ class QueryService:
                 found,
                 content,
                 shown_tokens,
-                bold=[set(snap.lexical.query_tokens(b)) for b in bold],
-                kind=(kind is not None, any(holds(b, kind, text) for b in bold)),
             )
         if support is not None:
             # What the re-ranker says of the first three passages shown (it read them all
