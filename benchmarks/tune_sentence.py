@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """How the sentence in bold is chosen: its cosine, plus ``SENTENCE_COVERAGE`` × the share of
-the question's words it holds, plus ``KIND_BONUS`` when it holds the kind of thing asked
-for (retrieval/query/asked.py). Measured where the answer is known:
+the question's words it holds (the asking words, who/which/is…, left out when
+``SENTENCE_SKIPS_ASKING``), plus ``KIND_BONUS`` when it holds the kind of thing asked for
+(retrieval/query/asked.py); the article's lead competes when ``LEAD_COMPETES``. Measured
+where the answer is known:
 
 - the news quiz (RealTime QA dev): when the question's own passage is shown (k 10), does
   its bold sentence hold the quiz answer; train (2020) to choose, test (2021) to report;
@@ -45,17 +47,35 @@ def _bold(hit) -> str:
 
 
 def quiz(service, dataset, answers) -> dict:
-    found = []
+    """``bold_holds_answer``: of the questions whose shown passage of the evidence article
+    holds the answer, how many hold it in bold; ``passage_holds_answer``: of those whose
+    evidence article is shown at all, how many show a passage holding the answer;
+    ``shown_in_bold``: of those, how many show it in bold (what the reader sees)."""
+    found, passage, bold = [], [], []
     for qid, text in dataset.queries.items():
         answer = answers.get(qid, "").strip().lower()
         if len(answer) < 3:
             continue
         wanted = set(dataset.qrels[qid])
         for hit in service.ask(text, k=10).hits:
-            if hit.document.id in wanted and answer in " ".join(hit.chunk.text.split()).lower():
-                found.append(answer in _bold(hit))
+            if hit.document.id in wanted:
+                holds = answer in " ".join(hit.chunk.text.split()).lower()
+                passage.append(holds)
+                bold.append(answer in _bold(hit))
+                if holds:
+                    found.append(answer in _bold(hit))
                 break
-    return {"n": len(found), "bold_holds_answer": round(float(np.mean(found)), 4) if found else None}
+
+    def rate(values: list[bool]) -> float | None:
+        return round(float(np.mean(values)), 4) if values else None
+
+    return {
+        "n": len(found),
+        "bold_holds_answer": rate(found),
+        "shown": len(passage),
+        "passage_holds_answer": rate(passage),
+        "shown_in_bold": rate(bold),
+    }
 
 
 def names(service, rows) -> dict:
@@ -83,7 +103,11 @@ def bundled(service) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--grid", default=GRID, help="SENTENCE_COVERAGE:KIND_BONUS pairs")
+    parser.add_argument(
+        "--grid",
+        default=GRID,
+        help="SENTENCE_COVERAGE:KIND_BONUS[:SKIPS_ASKING[:LEAD_COMPETES]] (flags 1 or 0; defaults 1 and 0), comma-separated",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     config = load_config()
@@ -106,9 +130,13 @@ def main() -> None:
         pool = QueryService(FolderStore(run.snapshot.path.parent), lambda: embedder, config.search)
         small = QueryService(store, lambda: embedder, config.search)
         for pair in args.grid.split(","):
-            coverage, bonus = (float(x) for x in pair.split(":"))
+            coverage, bonus, *flags = (float(x) for x in pair.split(":"))
             service_module.SENTENCE_COVERAGE, service_module.KIND_BONUS = coverage, bonus
+            service_module.SENTENCE_SKIPS_ASKING = bool(flags[0]) if flags else True
+            service_module.LEAD_COMPETES = bool(flags[1]) if len(flags) > 1 else False
             row = {"sentence_coverage": coverage, "kind_bonus": bonus}
+            row["skips_asking"] = service_module.SENTENCE_SKIPS_ASKING
+            row["lead_competes"] = service_module.LEAD_COMPETES
             for split, dataset in (("train", train), ("test", test)):
                 row[f"quiz_{split}"] = quiz(pool, dataset, answers)
                 row[f"names_{split}"] = names(pool, rows[split])

@@ -60,6 +60,12 @@ COMPETE_RESULTS = 10
 # holds the kind of thing asked for (retrieval.query.asked). Chosen on dev train (docs/quality.md).
 SENTENCE_COVERAGE = 0.5
 KIND_BONUS = 0.1
+# Whether the asking words (who, which, is…) are left out of that share.
+SENTENCE_SKIPS_ASKING = True
+# Whether an article's first passage also competes for the one shown (when it is a
+# candidate). Measured and off: it put one bundled answer in the top 3 and took two
+# follow-up answers out (docs/quality.md, issue 29 third round).
+LEAD_COMPETES = False
 
 
 @dataclass(frozen=True)
@@ -405,21 +411,35 @@ class QueryService:
         )
         shown_tokens: list[set[str]] = []
         shown_rows: list[int] = []
+        idf = snap.lexical.idf(tokens)
+        found = specifics(text, tokens, idf, snap.lexical)
+        asking = asking_tokens(snap.lexical)
+        # The question's words that say what it is about: who/which/is… say nothing of it,
+        # and a sentence holding "which" is no closer to the answer (unless it is a name).
+        about = [t for t in tokens if t not in asking or t in found.named]
         hits = self._hits(
-            tokens, qvec, plain, snap, refs, candidates, chosen, offset, shown_tokens, support or {}, shown_rows, text
+            about if SENTENCE_SKIPS_ASKING else tokens,
+            qvec,
+            plain,
+            snap,
+            refs,
+            candidates,
+            chosen,
+            offset,
+            shown_tokens,
+            support or {},
+            shown_rows,
+            text,
         )
         if hits:
             hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         # Confidence describes what is shown: the closest shown passage or sentence, by
         # cosine. A close passage that did not make the page must not vouch for it.
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
-        found = specifics(text, tokens, snap.lexical.idf(tokens), snap.lexical)
         evidence = max((p for p in (found.presence(t) for t in shown_tokens[:3]) if p is not None), default=None)
         signals = None
         if hits:
-            asking = asking_tokens(snap.lexical)
-            idf = snap.lexical.idf(tokens)
-            content = {t: idf[t] for t in set(tokens) if t in idf and (t not in asking or t in found.named)}
+            content = {t: idf[t] for t in set(about) if t in idf}
             signals = read_signals(
                 confidence,
                 hits[0].sentence_similarity,
@@ -596,6 +616,12 @@ class QueryService:
             ):
                 others = [c for c in by_doc[entry.doc_id] if c.row != entry.candidate.row]
                 alternatives += others[: self.settings.sentence_passages - 1]
+                if LEAD_COMPETES:
+                    # News puts the story's claim first (the inverted pyramid): the lead
+                    # competes too, and is shown only when its sentence is the closest.
+                    lead = next((c for c in others if refs[c.row][1] == 0), None)
+                    if lead is not None and lead not in alternatives:
+                        alternatives.append(lead)
             plans.append(alternatives)
         flat = [alt for plan in plans for alt in plan]
         # Documents are read for what the page shows only (and its folded duplicates).

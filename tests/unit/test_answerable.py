@@ -167,3 +167,23 @@ def test_a_timeline_lists_no_story_for_a_question_ask_would_not_count_answered(s
         assert small_service.ask(question, k=2).answered is listed
         timeline = small_service.timeline(question)
         assert bool(timeline.hits) is listed and timeline.answered is listed
+
+
+def test_the_bold_sentence_is_not_chosen_for_holding_an_asking_word(small_service, monkeypatch):
+    # "which" says nothing of what is asked; in a small collection it is rare, so counted
+    # as a question word it outweighed the words that say what the question is about.
+    from retrieval.query import service as service_module
+
+    seen = []
+    real = service_module.sentence_coverage
+
+    def spy(sentences, question_tokens, idf):
+        seen.append(list(question_tokens))
+        return real(sentences, question_tokens, idf)
+
+    monkeypatch.setattr(service_module, "sentence_coverage", spy)
+    small_service.ask("Which groups urged Amazon?", k=2)
+    assert seen and "which" not in seen[-1] and {"group", "urg", "amazon"} <= set(seen[-1])
+    monkeypatch.setattr(service_module, "SENTENCE_SKIPS_ASKING", False)
+    small_service.ask("Which groups urged Amazon?", k=2)
+    assert "which" in seen[-1]
