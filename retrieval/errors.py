@@ -41,7 +41,7 @@ class QuestionError(SourcedError):
 
 
 class ModelLoadError(SourcedError):
-    """The embedding model could not be found or loaded."""
+    """A model (the embedding model, the answer model) could not be found or loaded."""
 
 
 class NotFoundError(SourcedError):

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from retrieval.errors import ModelLoadError
 from retrieval.query.ranking import Candidate, Specifics
 
 MODEL_FILE = Path(__file__).with_name("answerable.json")
@@ -156,3 +157,10 @@ def _read(path: Path) -> AnswerModel | None:
         return AnswerModel.from_json(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        # A damaged model file must not silently change what `answered` means, nor show a
+        # traceback: one line that says what to do.
+        raise ModelLoadError(
+            f"The answer model {path} cannot be read ({type(e).__name__}: {e}); reinstall sourced, "
+            "rebuild it with benchmarks/fit_answerable.py, or set search.answer_model: false."
+        ) from e

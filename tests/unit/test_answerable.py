@@ -187,3 +187,45 @@ def test_the_bold_sentence_is_not_chosen_for_holding_an_asking_word(small_servic
     monkeypatch.setattr(service_module, "SENTENCE_SKIPS_ASKING", False)
     small_service.ask("Which groups urged Amazon?", k=2)
     assert "which" in seen[-1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b'{"model_id": "m"}',
+        b"\xff\xfe",
+        b'{"model_id": "m", "features": ["vibes"], "mean": [], '
+        b'"scale": [], "weights": [], "bias": 0, "threshold": 0.5}',
+    ],
+)
+def test_a_damaged_model_file_is_one_clear_error_not_a_silent_change(tmp_path, content):
+    from retrieval.errors import ModelLoadError
+
+    path = tmp_path / "answerable.json"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError, match=r"cannot be read.*search\.answer_model: false"):
+        load_model("m", path)
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(ModelLoadError):
+        load_model("m", tmp_path / "dir.json")  # a folder where the file should be
+
+
+def test_ask_with_a_damaged_model_file_says_so_in_one_line(cli_env, monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+    from tests.helpers import BUNDLED, HASH_CONFIG_YAML
+
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    assert CliRunner().invoke(main, ["index", str(BUNDLED)]).exit_code == 0
+    bad = cli_env / "answerable.json"
+    bad.write_text("{truncated")
+    monkeypatch.setattr(answerable, "MODEL_FILE", bad)
+    answerable._read.cache_clear()
+    result = CliRunner().invoke(main, ["ask", "who urged Amazon to stop selling Rekognition?"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "cannot be read" in result.output and "search.answer_model: false" in result.output
+    # What was indexed is untouched, and the way out works.
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  answer_model: false\n")
+    assert CliRunner().invoke(main, ["ask", "who urged Amazon to stop selling Rekognition?"]).exit_code == 0
