@@ -300,7 +300,8 @@ class SearchSettings:
         "The answer model's support (0-1) at or above which a question counts as answered. Empty: "
         "the threshold it was fitted with (0.35: on-topic questions the collection cannot answer "
         "abstain about 4 times in 5, about 3 answerable news-quiz questions in 10 abstain too). "
-        "Lower answers more and abstains less (docs/quality.md has the trade per threshold).",
+        "Lower answers more and abstains less (docs/quality.md has the trade per threshold). A name "
+        "question whose names are all shown is answered whatever this says (named_min_score).",
     )
     rerank: bool = _setting(
         False,

@@ -68,6 +68,8 @@ def answer_json(answer) -> dict[str, Any]:
         "confidence": round(answer.confidence, 4),
         # How likely what is shown answers (the answer model's probability), or null.
         "support": None if answer.support is None else round(answer.support, 4),
+        # What decided `answered`: "answer model", "names shown", "min_score", "re-ranker".
+        "answered_by": answer.decided_by,
         "hits": [hit_json(h) for h in answer.hits],
         "took_ms": round(answer.took_ms, 2),
         "as_of": _date(answer.as_of.date()) if answer.as_of else None,

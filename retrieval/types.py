@@ -159,3 +159,7 @@ class Answer:
     support: float | None = None
     # What `answered` is weighed on (retrieval.query.answerable.Signals); None with no hits.
     signals: Signals | None = None
+    # What decided `answered`: "answer model" (support against its threshold), "names
+    # shown" (a name question whose names are all shown), "min_score" (the cosine rule) or
+    # "re-ranker"; None with no hits.
+    decided_by: str | None = None

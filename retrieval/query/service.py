@@ -55,6 +55,8 @@ MAX_FOLLOWUP_CHARS = 1000
 # sentence level for the one shown; deeper results show their best passage (a deep list
 # is for scripts and stays cheap).
 COMPETE_RESULTS = 10
+# `answered` and `confidence` are judged on this many first results (as `evidence` is).
+VERDICT_DEPTH = 3
 # How the sentence shown in bold is chosen among an article's best passages: its cosine,
 # plus this much of the IDF share of the question's words it holds, plus KIND_BONUS when it
 # holds the kind of thing asked for (retrieval.query.asked). Chosen on dev train (docs/quality.md).
@@ -322,16 +324,18 @@ class QueryService:
         as_of: datetime | None = None,
         limit: int = 30,
     ) -> Answer:
-        """The passages that answer ``question`` (the same test as /ask's answers and alerts:
-        passage or sentence at or above ``search.min_score``), one per story with wire
-        copies folded, oldest first; none when /ask would not count the question answered
-        (the answer model's verdict). Ranked without the recency prior: a timeline is about
-        every date."""
+        """The passages that answer ``question``, one per story with wire copies folded,
+        oldest first. None when /ask does not count the question answered; else /ask's
+        first result and every story whose passage or sentence reaches
+        ``search.min_score`` (the same test as alerts). Ranked without the recency prior:
+        a timeline is about every date."""
         answer = self.ask(question, k=min(limit, MAX_RESULTS), filters=filters, as_of=as_of, recency=0.0)
         threshold = self.settings.min_score
-        answering = [h for h in answer.hits if max(h.similarity, h.sentence_similarity) >= threshold]
-        if not answer.answered:
-            answering = []  # what /ask shows as low confidence is no story of a timeline
+        answering = [
+            h
+            for n, h in enumerate(answer.hits)
+            if answer.answered and (n == 0 or max(h.similarity, h.sentence_similarity) >= threshold)
+        ]
         oldest = datetime.min.replace(tzinfo=UTC)
         ordered = sorted(answering, key=lambda h: (h.document.published is None, _utc(h.document.published) or oldest))
         hits = tuple(dataclasses.replace(h, rank=n) for n, h in enumerate(ordered, start=1))
@@ -431,11 +435,11 @@ class QueryService:
             shown_rows,
             text,
         )
-        if hits:
-            hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
-        # Confidence describes what is shown: the closest shown passage or sentence, by
-        # cosine. A close passage that did not make the page must not vouch for it.
-        confidence = max((max(h.similarity, h.sentence_similarity) for h in hits), default=0.0)
+        # Confidence describes what is shown first: the closest of the page's first
+        # VERDICT_DEPTH passages or sentences, by cosine, so that `-k 1` and `-k 5` judge
+        # one answer alike. A close passage that did not make it there must not vouch for
+        # them, nor page 1 for page 2 ("more results" is judged on what it shows).
+        confidence = max((max(h.similarity, h.sentence_similarity) for h in hits[:VERDICT_DEPTH]), default=0.0)
         evidence = max((p for p in (found.presence(t) for t in shown_tokens[:3]) if p is not None), default=None)
         signals = None
         if hits:
@@ -454,10 +458,14 @@ class QueryService:
             # when they are among the rerank_depth best; one shown from deeper counts 0).
             best = max((support.get(row, 0.0) for row in shown_rows[:3]), default=0.0)
             answered = bool(hits) and best >= self.settings.rerank_min
+            decided_by = "re-ranker"
         else:
             best = None
             answered = bool(hits) and self._answered(confidence, evidence)
-            model = load_model(snap.model_id) if self.settings.answer_model and signals is not None else None
+            decided_by = "min_score"
+            # Fitted on the hybrid ranking's signals: bm25 or dense alone reads them otherwise.
+            fitted = self.settings.answer_model and signals is not None and (mode or self.settings.mode) == "hybrid"
+            model = load_model(snap.model_id) if fitted else None
             if model is not None:
                 best = model.probability(signals)
                 named = self.settings.named_min_score
@@ -474,7 +482,10 @@ class QueryService:
                 threshold = self.settings.answer_threshold
                 threshold = model.threshold if threshold is None else threshold
                 answered = best >= threshold or (shown_all and confidence >= named)
+                decided_by = "answer model" if best >= threshold or not answered else "names shown"
         hits = rate(hits, confidence, self.settings.min_score, answered)
+        if hits:
+            hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         took = (time.perf_counter() - started) * 1000
         return Answer(
             question=text,
@@ -485,6 +496,7 @@ class QueryService:
             evidence=evidence,
             support=best,
             signals=signals,
+            decided_by=decided_by if hits else None,
         )
 
     def _rerank(

@@ -229,3 +229,33 @@ def test_ask_with_a_damaged_model_file_says_so_in_one_line(cli_env, monkeypatch)
     # What was indexed is untouched, and the way out works.
     (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML + "search:\n  answer_model: false\n")
     assert CliRunner().invoke(main, ["ask", "who urged Amazon to stop selling Rekognition?"]).exit_code == 0
+
+
+def test_what_decided_and_where_the_model_applies(small_service, monkeypatch):
+    model_id = small_service.snapshot().model_id
+    monkeypatch.setattr(answerable, "_read", lambda path: _model(model_id, 0.99, coverage=1.0))
+    named = small_service.ask("Who is Rekognition?", k=2)
+    assert named.answered and named.decided_by == "names shown"
+    # A timeline of an answered question lists at least the answer /ask shows first, even
+    # when its cosine is under min_score (a name question is answered by its names).
+    assert small_service.timeline("Who is Rekognition?").hits[0].document.id == named.hits[0].document.id
+    plain = small_service.ask("who urged them to stop selling that software?", k=2)
+    assert not plain.answered and plain.decided_by == "answer model"
+    # Fitted on the hybrid ranking's signals: bm25 or dense alone go by the cosine rule.
+    for mode in ("bm25", "dense"):
+        alone = small_service.ask("who urged them to stop selling that software?", k=2, mode=mode)
+        assert alone.support is None and alone.decided_by == "min_score"
+    from retrieval.jsonout import answer_json
+
+    assert answer_json(named)["answered_by"] == "names shown"
+
+
+def test_the_verdict_is_on_the_first_three_results_whatever_k(bundled_index, hash_config, monkeypatch):
+    service = service_for(hash_config, bundled_index)
+    model = _model(service.snapshot().model_id, 0.5, coverage=3.0, confidence=2.0, gap=1.0)
+    monkeypatch.setattr(answerable, "_read", lambda path: model)
+    question = "Which companies received the coalition's letters?"
+    answers = [service.ask(question, k=k) for k in (3, 5, 20)]
+    assert len({a.hits[0].document.id for a in answers}) == 1 and len(answers[-1].hits) > 5
+    assert len({round(a.support, 6) for a in answers}) == 1
+    assert len({a.answered for a in answers}) == 1 and len({a.confidence for a in answers}) == 1

@@ -46,6 +46,7 @@ def test_index_then_ask_json(env):
         "answered",
         "confidence",
         "support",
+        "answered_by",
         "hits",
         "took_ms",
         "as_of",

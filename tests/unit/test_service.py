@@ -81,6 +81,10 @@ def test_confidence_is_that_of_the_page_shown(bundled_index, hash_config):
     for answer in (first, later):
         shown = max(max(h.similarity, h.sentence_similarity) for h in answer.hits)
         assert answer.confidence == pytest.approx(shown)
+    # Judged on the first three shown, whatever k: a deeper close passage does not vouch.
+    deep = service.ask(question, k=10)
+    top3 = max(max(h.similarity, h.sentence_similarity) for h in deep.hits[:3])
+    assert deep.confidence == pytest.approx(top3) and deep.answered == service.ask(question, k=3).answered
     # The close first passage must not vouch for a page that does not show it.
     assert later.confidence < first.confidence
     threshold = (first.confidence + later.confidence) / 2

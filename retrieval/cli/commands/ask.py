@@ -172,8 +172,8 @@ def timeline(
 ) -> None:
     """The passages that answer QUESTION, one per story, oldest first.
 
-    The same answering test as `ask` (search.min_score): a story `ask` would mark low
-    confidence is not listed. Wire copies of a story are folded ("also reported by").
+    None when `ask` does not count the question answered; else its first result and every
+    story whose passage reaches search.min_score. Wire copies are folded ("also reported by").
     """
     from retrieval.query.service import clean_question
 
