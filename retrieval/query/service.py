@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,7 +125,9 @@ def clean_question(question: str, max_chars: int) -> str:
         question = bytes(question).decode("utf-8", "replace")
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
-    text = " ".join(_CONTROL.sub(" ", valid_text(question)).split())
+    # NFKC: a question typed in full-width letters ("Ｎｉｃｏｌｅ"), with ligatures or
+    # compatibility digits asks what its plain form asks.
+    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFKC", valid_text(question))).split())
     if not text:
         raise QuestionError(
             "The question is empty. Ask something, e.g. “who urged Amazon to stop selling Rekognition?”"

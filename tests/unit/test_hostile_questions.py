@@ -193,3 +193,10 @@ def test_front_matter_reader_never_crashes(front, body):
         return
     assert data is None or isinstance(data, dict)
     assert isinstance(rest, str)
+
+
+def test_a_full_width_question_asks_what_its_plain_form_asks():
+    from retrieval.query.service import clean_question
+
+    assert clean_question("Ｗｈｏ ｉｓ Ｎｉｃｏｌｅ Ｏｚｅｒ？", 1000) == "Who is Nicole Ozer?"
+    assert clean_question("the ﬁne for Rekognition ２０１９", 1000) == "the fine for Rekognition 2019"

@@ -235,18 +235,22 @@ def test_json_lines_answer_each_with_its_own_options(env):
         json.dumps({"question": f"who was elected {PARTY}?", "until": "2021-06-01"}),
         json.dumps({"question": "x", "colour": "red"}),
         json.dumps({"question": 3}),
+        json.dumps({"question": "x", "k": 0}),
+        json.dumps({"question": "x", "k": 101}),
     ]
     result = run("ask", "--json", "-", input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(records) == 6
+    assert len(records) == 8
+    # k as -k takes it: 0 is not "the default", it is refused, on that line only.
+    assert all("'k' must be a whole number from 1 to 100" in r["error"] for r in records[6:])
     assert "dan" in urls(records[0])  # a plain line: as of now
     assert records[1]["as_of"] == "2021-01-01" and len(records[1]["hits"]) <= 2
     assert "bob" not in urls(records[1]) and "carol" not in urls(records[1])
     assert records[2]["hits"] == [] and "not valid JSON" in records[2]["error"]
     assert "bob" in urls(records[3]) and "carol" not in urls(records[3])  # until: the whole day
     assert "Unknown key" in records[4]["error"] and "text" in records[5]["error"]
-    assert sum("error" in r for r in records) == 3
+    assert sum("error" in r for r in records) == 5
 
 
 def test_newer_coverage_in_json_and_terminal(env):

@@ -139,7 +139,8 @@ def _line(line: str, defaults: dict) -> tuple[str, dict]:
     for key in LINE_KEYS[1:]:
         if data.get(key) is not None:
             options[key] = data[key]
-    if not isinstance(options["k"], int | None) or isinstance(options["k"], bool):
+    k = options["k"]
+    if not isinstance(k, int | None) or isinstance(k, bool) or (k is not None and not 1 <= k <= 100):
         raise QuestionError("'k' must be a whole number from 1 to 100.")
     for key in ("as_of", "since", "until", "outlet", "source", "mode"):
         if options[key] is not None and not isinstance(options[key], str):
