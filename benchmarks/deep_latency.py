@@ -80,7 +80,10 @@ def build(corpus: Path) -> Path:
 def worktree(rev: str) -> Path:
     where = Path("/tmp") / f"sourced-baseline-{rev}"
     if not where.is_dir():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev], check=True)
+        # git's "HEAD is now at …" goes to stderr: stdout is the figures (--json).
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev], check=True, stdout=sys.stderr
+        )
     return where
 
 
