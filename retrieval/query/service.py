@@ -437,13 +437,16 @@ class QueryService:
             support or {},
             shown_rows,
             text,
+            idf,
         )
         # Confidence describes what is shown first: the closest of the page's first
         # VERDICT_DEPTH passages or sentences, by cosine, so that `-k 1` and `-k 5` judge
         # one answer alike. A close passage that did not make it there must not vouch for
         # them, nor page 1 for page 2 ("more results" is judged on what it shows).
         confidence = max((max(h.similarity, h.sentence_similarity) for h in hits[:VERDICT_DEPTH]), default=0.0)
-        evidence = max((p for p in (found.presence(t) for t in shown_tokens[:3]) if p is not None), default=None)
+        evidence = max(
+            (p for p in (found.presence(t) for t in shown_tokens[:VERDICT_DEPTH]) if p is not None), default=None
+        )
         signals = None
         if hits:
             content = {t: idf[t] for t in set(about) if t in idf}
@@ -601,6 +604,7 @@ class QueryService:
         reranked: dict[int, float] | None = None,
         shown_rows: list[int] | None = None,
         question: str = "",
+        idf: dict[str, float] | None = None,
     ) -> list[Hit]:
         """Hits for the page; each shows the passage holding its article's best sentence.
 
@@ -615,7 +619,7 @@ class QueryService:
         page = chosen[offset:]
         if not page:
             return []
-        idf = snap.lexical.idf(q_tokens)
+        idf = snap.lexical.idf(q_tokens) if idf is None else idf
         by_doc: dict[str, list[Candidate]] = {}
         for c in candidates:
             by_doc.setdefault(refs[c.row][0], []).append(c)
@@ -664,12 +668,14 @@ class QueryService:
         if kind is not None:
             # A sentence holding the kind of thing asked for (a number for "how many", a
             # name for "who") that the question does not already say.
-            texts = []
-            for alt, group in zip(flat, spans, strict=True):
-                chunk = found[alt.row][0]
-                texts += [chunk.text[a - chunk.start : b - chunk.start] for _, a, b, _ in group]
-            for i in range(covered):
-                if holds(texts[i], kind, question):
+            def sentences():
+                for alt, group in zip(flat, spans, strict=True):
+                    chunk = found[alt.row][0]
+                    for _, a, b, _ in group:
+                        yield chunk.text[a - chunk.start : b - chunk.start]
+
+            for i, sentence in enumerate(itertools.islice(sentences(), covered)):  # those with coverage
+                if holds(sentence, kind, question):
                     scores[i] += KIND_BONUS
         hits = []
         shown: list[int] = []
