@@ -23,7 +23,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from retrieval.bench.beir import load_beir
@@ -37,7 +37,7 @@ from retrieval.wiring import bench_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT.parent / "shared" / "benchmarks" / "realtimeqa-dev"
-OUT = ROOT / "benchmarks" / "results" / "dated-replay-folder-2026-12-03.json"
+OUT = ROOT / "benchmarks" / "results" / f"dated-replay-folder-{date.today().isoformat()}.json"
 WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0)
 HALF_LIVES = (7.0, 30.0)
 K = 10
@@ -200,7 +200,7 @@ def main() -> None:
     result = {
         "benchmark": "dated-replay",
         "dataset": str(folder.name),
-        "date": "2026-12-03",
+        "date": date.today().isoformat(),
         "command": "python -m benchmarks.dated_replay ../shared/benchmarks/realtimeqa-dev",
         "model": embedder.model_id,
         "index_seconds": round(built, 1),
