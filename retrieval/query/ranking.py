@@ -30,7 +30,7 @@ FUSIONS = ("convex", "rrf")
 # headline, keywords) is a statement. English only, as the BM25 side is.
 _QUESTION_START = re.compile(
     r"^\W*(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
-    r"should|will|would|has|have|had)\b",
+    r"should|will|would|has|have|had|tell\s+me|tell\s+us|please|explain|describe)\b",
     re.IGNORECASE,
 )
 
@@ -44,7 +44,9 @@ def is_question(text: str) -> bool:
 # "Who is Nicole Ozer?" is all name.
 _ASKING = (
     "who whom whose what which when where why how is are was were do does did done can could "
-    "should will would has have had say said says tell told know about happen happened"
+    "should will would has have had say said says tell told know about happen happened "
+    # how people ask in conversation: "Tell me about NAME", "Who is NAME exactly?"
+    "me you us please exactly explain describe anything"
 )
 # The adapted weight starts to move once the names carry this share of the question's word
 # weight, and reaches ``name_alpha`` when they carry all of it (tuned on dev train: quiz
@@ -229,6 +231,10 @@ def retrieve(
         raise QuestionError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
     rows: list[int] = []
     lexical_all = None
+    found = None
+    if mode != "dense" and params.name_alpha is not None and is_question(question):
+        query_tokens = query_tokens if query_tokens is not None else snap.lexical.query_tokens(question)
+        found = specifics(question, query_tokens, snap.lexical.idf(query_tokens), snap.lexical)
     if mode in ("bm25", "hybrid"):
         lexical_all = snap.lexical.scores(question, query_tokens)
         if allowed is not None:
@@ -251,11 +257,7 @@ def retrieve(
     elif params.fusion == "rrf":
         fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(lexical))
     else:
-        share = 0.0
-        if params.name_alpha is not None and is_question(question):
-            toks = query_tokens if query_tokens is not None else snap.lexical.query_tokens(question)
-            share = specifics(question, toks, snap.lexical.idf(toks), snap.lexical).share
-        alpha = params.alpha_for(question, share)
+        alpha = params.alpha_for(question, found.share if found is not None else 0.0)
         fused = alpha * _minmax(dense) + (1.0 - alpha) * _minmax(lexical)
     order = np.argsort(-fused, kind="stable")[:n]
     return [Candidate(int(rows_arr[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]

@@ -259,3 +259,22 @@ def test_the_verdict_is_on_the_first_three_results_whatever_k(bundled_index, has
     assert len({a.hits[0].document.id for a in answers}) == 1 and len(answers[-1].hits) > 5
     assert len({round(a.support, 6) for a in answers}) == 1
     assert len({a.answered for a in answers}) == 1 and len({a.confidence for a in answers}) == 1
+
+
+@pytest.mark.parametrize(
+    "question", ["Tell me about Nicole Ozer.", "Who is Nicole Ozer exactly?", "Please tell me who Nicole Ozer is."]
+)
+def test_a_name_question_asked_in_conversation_is_still_a_name_question(question):
+    # The name-aware fusion weight and the name rule go by the share of the question's
+    # word weight its names carry: "me", "exactly", "please" ask, they do not say what about.
+    from retrieval.query.ranking import is_question, specifics
+    from retrieval.store.lexical import DEFAULT_PARAMS, tokenize
+
+    class Lexical:
+        def query_tokens(self, text):
+            return tokenize([text], DEFAULT_PARAMS)[0]
+
+    tokens = Lexical().query_tokens(question)
+    idf = dict.fromkeys(tokens, 2.0)
+    assert is_question(question)
+    assert specifics(question, tokens, idf, Lexical()).share == pytest.approx(1.0)
