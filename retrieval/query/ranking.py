@@ -66,13 +66,15 @@ class Specifics:
 
     ``named``: tokens of its names and numbers (capitalised words after the first, digits)
     that the collection holds, with their IDF; ``unknown``: tokens of any of its words that
-    no passage holds; ``total``: the IDF of every question token the collection holds.
+    no passage holds; ``total``: the IDF of every question token the collection holds;
+    ``about``: its tokens less the asking words (who, is, did…; a name stays even so).
     """
 
     named: Mapping[str, float]
     unknown: frozenset[str]
     total: float
     top_idf: float  # the IDF of a word in one passage: what an unknown word weighs
+    about: tuple[str, ...] = ()
 
     @property
     def share(self) -> float:
@@ -88,11 +90,6 @@ class Specifics:
         return sum(w for t, w in self.named.items() if t in tokens) / weight
 
 
-def asking_tokens(lexical) -> set[str]:
-    """The BM25 tokens of the words that ask rather than say what about (who, is, did…)."""
-    return set(lexical.query_tokens(_ASKING))
-
-
 def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], lexical) -> Specifics:
     """The :class:`Specifics` of ``question``; ``tokens`` are its BM25 tokens and ``idf``
     their IDF in the collection (``lexical.idf``), missing for tokens it does not hold."""
@@ -100,14 +97,14 @@ def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], le
     if words and question.lstrip().startswith(words[0]) and not words[0][0].isdigit():
         words = words[1:]  # the first word is capitalised anyway
     named_tokens = set(lexical.query_tokens(" ".join(words))) if words else set()
-    asking = asking_tokens(lexical)
+    asking = set(lexical.query_tokens(_ASKING))
     tokens = [t for t in tokens if t not in asking or t in named_tokens]
     named = {t: idf[t] for t in named_tokens if t in idf}
     pool = tokens if UNKNOWN_WORDS == "all" else [t for t in tokens if t in named_tokens]
     unknown = frozenset(t for t in pool if t not in idf)
     rows = max(int(getattr(lexical, "live_rows", 0)), 1)
     top_idf = math.log(1 + (rows - 0.5) / 1.5)
-    return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf)
+    return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf, tuple(tokens))
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +228,6 @@ def retrieve(
         raise QuestionError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
     rows: list[int] = []
     lexical_all = None
-    found = None
-    if mode != "dense" and params.name_alpha is not None and is_question(question):
-        query_tokens = query_tokens if query_tokens is not None else snap.lexical.query_tokens(question)
-        found = specifics(question, query_tokens, snap.lexical.idf(query_tokens), snap.lexical)
     if mode in ("bm25", "hybrid"):
         lexical_all = snap.lexical.scores(question, query_tokens)
         if allowed is not None:
@@ -257,7 +250,11 @@ def retrieve(
     elif params.fusion == "rrf":
         fused = 1.0 / (params.rrf_k + _ranks(dense)) + 1.0 / (params.rrf_k + _ranks(lexical))
     else:
-        alpha = params.alpha_for(question, found.share if found is not None else 0.0)
+        share = 0.0
+        if params.name_alpha is not None and is_question(question):
+            toks = query_tokens if query_tokens is not None else snap.lexical.query_tokens(question)
+            share = specifics(question, toks, snap.lexical.idf(toks), snap.lexical).share
+        alpha = params.alpha_for(question, share)
         fused = alpha * _minmax(dense) + (1.0 - alpha) * _minmax(lexical)
     order = np.argsort(-fused, kind="stable")[:n]
     return [Candidate(int(rows_arr[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]

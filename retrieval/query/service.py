@@ -31,7 +31,6 @@ from retrieval.query.ranking import (
     Candidate,
     Filters,
     FusionParams,
-    asking_tokens,
     retrieve,
     select,
     specifics,
@@ -420,12 +419,10 @@ class QueryService:
         shown_rows: list[int] = []
         idf = snap.lexical.idf(tokens)
         found = specifics(text, tokens, idf, snap.lexical)
-        asking = asking_tokens(snap.lexical)
-        # The question's words that say what it is about: who/which/is… say nothing of it,
-        # and a sentence holding "which" is no closer to the answer (unless it is a name).
-        about = [t for t in tokens if t not in asking or t in found.named]
+        # The question's words that say what it is about (found.about): who/which/is… say
+        # nothing of it, and a sentence holding "which" is no closer to the answer.
         hits = self._hits(
-            about if SENTENCE_SKIPS_ASKING else tokens,
+            list(found.about) if SENTENCE_SKIPS_ASKING else tokens,
             qvec,
             plain,
             snap,
@@ -449,7 +446,7 @@ class QueryService:
         )
         signals = None
         if hits:
-            content = {t: idf[t] for t in set(about) if t in idf}
+            content = {t: idf[t] for t in set(found.about) if t in idf}
             signals = read_signals(
                 confidence,
                 hits[0].sentence_similarity,
