@@ -15,7 +15,7 @@ import discord
 
 from retrieval.ingest.chunking import sentence_spans
 from retrieval.query.highlight import text_fragment_url
-from retrieval.types import Answer, Hit, reported_by
+from retrieval.types import Answer, Hit, newer_label, reported_by
 
 MESSAGE_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096
@@ -148,9 +148,7 @@ def hit_embed(hit: Hit, answered: bool, budget: int = PASSAGE_BUDGET) -> discord
 
 def newer_markdown(doc) -> str:
     """ "Outlet, date" of the newer article, linked when it has a link."""
-    name = doc.outlet or f"“{doc.title}”"
-    when = doc.published.date().isoformat() if doc.published else None
-    label = _cut_words(escape(", ".join(x for x in (name, when) if x)), 200)
+    label = _cut_words(escape(newer_label(doc)), 200)
     if doc.url and len(doc.url) < FIELD_LIMIT - 250 and ")" not in doc.url:
         return f"[{label}]({doc.url})"
     return label

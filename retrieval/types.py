@@ -24,6 +24,13 @@ def stable_hash(*parts: str, length: int = 16) -> str:
     return digest.hexdigest()[:length]
 
 
+def newer_label(doc: Document) -> str:
+    """ "Outlet, date" of a newer article ("newer coverage"); one with no outlet is named
+    by its title."""
+    name = doc.outlet or f"“{doc.title}”"
+    return ", ".join(x for x in (name, doc.published.date().isoformat() if doc.published else None) if x)
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One article, cleaned and ready to chunk.

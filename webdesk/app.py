@@ -259,14 +259,14 @@ def permalink(root: str, form: dict[str, str], default_k: int) -> str:
     return f"{root}/?{urlencode(params)}" if params else f"{root}/"
 
 
-def _newer_view(newer: dict[str, Any] | None) -> dict[str, Any] | None:
+def _newer_view(hit) -> dict[str, Any] | None:
     """ "Newer coverage: Outlet, date", linked to the article, or to its result on the page
     when it is shown there too."""
-    if newer is None:
+    from retrieval.types import newer_label
+
+    if hit.newer is None:
         return None
-    name = newer["outlet"] or f"“{newer['title'] or newer['source']}”"
-    label = ", ".join(x for x in (name, newer["published"][:10] if newer["published"] else None) if x)
-    return {"label": label, "rank": newer["rank"], "url": newer["url"]}
+    return {"label": newer_label(hit.newer), "rank": hit.newer_rank, "url": hit.newer.url}
 
 
 def result_views(answer) -> list[dict[str, Any]]:
@@ -295,7 +295,7 @@ def result_views(answer) -> list[dict[str, Any]]:
                 "label": data.get("label", ""),
                 "more": data["more_in_document"],
                 "also": reported_by(hit.duplicates) if hit.duplicates else None,
-                "newer": _newer_view(data["newer"]),
+                "newer": _newer_view(hit),
             }
         )
     return views

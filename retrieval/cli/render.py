@@ -7,7 +7,7 @@ from typing import Any
 # Built in the library, so the web desk gives the same JSON; kept importable from here.
 from retrieval.jsonout import answer_json as answer_json
 from retrieval.jsonout import hit_json as hit_json
-from retrieval.types import reported_by
+from retrieval.types import newer_label, reported_by
 
 
 def console(stderr: bool = True):
@@ -137,10 +137,8 @@ def print_answer(answer) -> None:
 def print_newer(out, doc, rank: int | None = None) -> None:
     """ "newer coverage: Outlet, date" with its link, under a hit; when that article is
     shown in the same answer, which result it is instead of the link."""
-    name = doc.outlet or f"“{doc.title}”"
-    when = doc.published.date().isoformat() if doc.published else ""
     shown = f" (result {rank})" if rank is not None else ""
-    out.print(f"   [magenta]newer coverage: {escape(', '.join(x for x in (name, when) if x))}{shown}[/]")
+    out.print(f"   [magenta]newer coverage: {escape(newer_label(doc))}{shown}[/]")
     if doc.url and rank is None:
         out.print(f"   [blue underline]{escape(doc.url)}[/]", no_wrap=True, overflow="ignore", crop=False)
 
