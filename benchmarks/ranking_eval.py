@@ -56,6 +56,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "bm25": {"mode": "bm25", "named_min_score": None},
     "dense": {"mode": "dense", "named_min_score": None},
+    "common-0.5": {"_common": 0.5},
+    "common-0.25": {"_common": 0.25},
+    "common-0": {"_common": 0.0},
     "alpha-0.5": {"question_alpha": 0.5},
     "alpha-0.3": {"question_alpha": 0.3},
     "name-0.1": {"name_alpha": 0.1, "_share_from": 0.5},
@@ -147,6 +150,7 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
     overrides = dict(overrides)
     ranking.NAME_SHARE_FROM = overrides.pop("_share_from", 0.7)  # constants, varied here only
     ranking.UNKNOWN_WORDS = overrides.pop("_unknown", "all")
+    ranking.COMMON_UNKNOWN = overrides.pop("_common", 1.0)
     search = replace(config, search=overrides).search
     service = QueryService(FolderStore(pool["run"].snapshot.path.parent), lambda: embedder, search)
     bundled = QueryService(bundled_store, lambda: embedder, search)

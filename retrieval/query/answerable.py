@@ -77,7 +77,7 @@ def read_signals(
     dense = sorted((c.dense for c in candidates), reverse=True)
     rest = dense[1:GAP_DEPTH]
     gap = dense[0] - sum(rest) / len(rest) if rest else (dense[0] if dense else 0.0)
-    missing = found.top_idf * len(found.unknown)
+    missing = found.missing
     total = sum(content.values()) + missing
     coverage = 0.0
     if total > 0:

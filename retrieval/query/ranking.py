@@ -6,6 +6,7 @@ oracle and measured on its own (``sourced bench beir`` runs every mode).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -55,6 +56,11 @@ NAME_SHARE_FROM = 0.7
 # Which words no passage holds count as specific asks: only names and numbers ("named") or
 # any word ("all"); chosen on dev train (docs/quality.md).
 UNKNOWN_WORDS = "all"
+# How much of the rarest word's weight a missing *common* word carries: a lowercase word
+# the embedding model knows whole ("belong", "signed"). In a small collection many everyday
+# words are in no passage, and their absence says the articles word it otherwise, not that
+# they lack what is asked; a missing name or rare word ("Texas", "Clearview") keeps it all.
+COMMON_UNKNOWN = 1.0
 # A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
 # or a number ("2019", "98").
 _NAME_WORD = re.compile(r"(?<![\w'’-])(?:[A-Z][\w'’.-]*|\d[\d,.]*)")
@@ -75,16 +81,23 @@ class Specifics:
     total: float
     top_idf: float  # the IDF of a word in one passage: what an unknown word weighs
     about: tuple[str, ...] = ()
+    common: frozenset[str] = frozenset()  # unknown tokens of common words (COMMON_UNKNOWN)
 
     @property
     def share(self) -> float:
         """How much of the question's word weight is its names and numbers (0..1)."""
         return min(1.0, sum(self.named.values()) / self.total) if self.total > 0 else 0.0
 
+    @property
+    def missing(self) -> float:
+        """What the question's words that no passage holds weigh together."""
+        common = len(self.unknown & self.common)
+        return self.top_idf * (len(self.unknown) - common + COMMON_UNKNOWN * common)
+
     def presence(self, tokens: set[str]) -> float | None:
         """IDF-weighted share of the specific tokens in ``tokens`` (a shown passage), or
         None when the question names nothing specific."""
-        weight = sum(self.named.values()) + self.top_idf * len(self.unknown)
+        weight = sum(self.named.values()) + self.missing
         if weight <= 0:
             return None
         return sum(w for t, w in self.named.items() if t in tokens) / weight
@@ -104,7 +117,22 @@ def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], le
     unknown = frozenset(t for t in pool if t not in idf)
     rows = max(int(getattr(lexical, "live_rows", 0)), 1)
     top_idf = math.log(1 + (rows - 0.5) / 1.5)
-    return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf, tuple(tokens))
+    common: frozenset[str] = frozenset()
+    if unknown and COMMON_UNKNOWN != 1.0:
+        known = common_words()
+        plain = {w for w in re.findall(r"[a-z]+", question) if w in known}  # lowercase as asked
+        common = frozenset(t for w in plain for t in lexical.query_tokens(w)) & unknown
+    return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf, tuple(tokens), common)
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """The whole words of the packaged embedding model's word-piece vocabulary (about
+    20,000 of English's most frequent words): what counts as an everyday word."""
+    from retrieval.embedding.base import packaged_model_path
+
+    words = (packaged_model_path() / "vocab.txt").read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.isascii() and w.islower())
 
 
 @dataclass(frozen=True, slots=True)
