@@ -22,6 +22,7 @@ from retrieval.ingest.indexer import Indexer
 from retrieval.ingest.progress import IndexProgress
 from retrieval.query.ranking import MODES, FusionParams, retrieve
 from retrieval.store import Snapshot
+from retrieval.store.lexical import FOLD
 from retrieval.types import Document
 from retrieval.wiring import open_store
 
@@ -131,6 +132,7 @@ def corpus_cache_dir(
     stat = (Path(folder) / "corpus.jsonl").stat()
     key = hashlib.sha1(f"{Path(folder).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     setup = ("whole" if whole else f"chunks{config.chunking.max_tokens}") + ("-sentences" if sentences else "")
+    setup += f"-fold-{FOLD}"  # an index keeps its tokens: a cache from before folding is not reused
     # The backend is part of the key: vectors of int8 and fp32 runs must never mix.
     model = f"{embedder.model_id}-{config.embedding.backend}".replace("/", "_").replace(":", "_")
     return cache_root / f"{Path(folder).name}-{key}" / f"{setup}-{model}"

@@ -42,6 +42,7 @@ from retrieval.ingest.sources import (
 )
 from retrieval.paths import bundled_articles
 from retrieval.store import Change, ChunkRecord, SegmentData, SentenceRecord, Snapshot, Store
+from retrieval.store.lexical import FOLD
 from retrieval.types import Document
 
 
@@ -71,7 +72,7 @@ class Indexer:
             "dimension": self.embedder.dimension,
             "chunking": self.chunk_settings(),
             "index_kind": self.config.index.kind,
-            "lexical": {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b},
+            "lexical": {"k1": self.config.index.bm25_k1, "b": self.config.index.bm25_b, "fold": FOLD},
             "sentence_vectors": self.config.index.sentence_vectors,
             "sourced_version": __version__,
         }
@@ -85,8 +86,25 @@ class Indexer:
             and m.get("chunking") == s["chunking"]
             and m.get("index_kind") == s["index_kind"]
             and m.get("sentence_vectors") == s["sentence_vectors"]
-            and all(m.get("lexical", {}).get(k) == v for k, v in s["lexical"].items())  # type: ignore[union-attr]
+            and all(
+                m.get("lexical", {}).get(k) == v
+                for k, v in s["lexical"].items()  # type: ignore[union-attr]
+                if k != "fold"  # an index keeps its own folding until rebuilt (_lexical)
+            )
         )
+
+    def _lexical(self, previous: Snapshot | None, force: bool) -> dict[str, object]:
+        """The BM25 settings a commit writes with. A new or rebuilt index folds accents; one
+        written before folding existed keeps tokenising as it did, so its segments and the
+        questions asked of it agree (`sourced index --rebuild` folds it)."""
+        lexical = dict(self.settings()["lexical"])  # type: ignore[arg-type]
+        if previous is not None and not force:
+            kept = (previous.manifest.get("lexical") or {}).get("fold")
+            if kept is None:
+                lexical.pop("fold", None)
+            else:
+                lexical["fold"] = kept
+        return lexical
 
     # ------------------------------------------------------------------ entry points
 
@@ -548,7 +566,7 @@ class Indexer:
                 write_state(self.store.path, state)
             return self._report(previous, plan, written=False, started=started)
         data, embedded, sentences_embedded = self._segment(previous, plan, progress, reuse=not force)
-        settings = {**self.settings(), "action": action}
+        settings = {**self.settings(), "lexical": self._lexical(previous, force), "action": action}
         change = Change(
             new=data,
             deletions=plan.deletions,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from retrieval.store.lexical import fold
+
 NUMBER, TIME, NAME = "number", "time", "name"
 
 _KINDS = (
@@ -42,7 +44,7 @@ _TIME = re.compile(
     r"\b(last|this|next)\s+(week|month|year|spring|summer|autumn|fall|winter)\b",
     re.I,
 )
-_CAPITALISED = re.compile(r"(?<![\w'’.-])([A-Z][\w'’&.-]*)")
+_CAPITALISED = re.compile(r"(?<![\w'’.-])([^\W\d_][\w'’&.-]*)")
 _WORD = re.compile(r"[\w'’]+")
 
 
@@ -63,11 +65,12 @@ def holds(sentence: str, kind: str | None, question: str) -> bool:
         return any(m.group().lower().rstrip(".,") not in said for m in _NUMBER.finditer(sentence))
     if kind == TIME:
         return any(m.group().lower() not in said for m in _TIME.finditer(sentence))
+    said = {fold(w) for w in said}  # "Ozer" asked says "Özer"
     words = _CAPITALISED.finditer(sentence)
     for m in words:
-        if m.start() == len(sentence) - len(sentence.lstrip()):
-            continue  # the sentence's first word is capitalised anyway
-        word = m.group().rstrip(".'’").lower()
+        if not m.group()[0].isupper() or m.start() == len(sentence) - len(sentence.lstrip()):
+            continue  # not a name, or the sentence's first word (capitalised anyway)
+        word = fold(m.group().rstrip(".'’").lower())
         if word and word not in said:
             return True
     return False

@@ -63,7 +63,7 @@ UNKNOWN_WORDS = "all"
 COMMON_UNKNOWN = 1.0
 # A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
 # or a number ("2019", "98").
-_NAME_WORD = re.compile(r"(?<![\w'’-])(?:[A-Z][\w'’.-]*|\d[\d,.]*)")
+_NAME_WORD = re.compile(r"(?<![\w'’-])(?:[^\W\d_][\w'’.-]*|\d[\d,.]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,8 @@ class Specifics:
 def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], lexical) -> Specifics:
     """The :class:`Specifics` of ``question``; ``tokens`` are its BM25 tokens and ``idf``
     their IDF in the collection (``lexical.idf``), missing for tokens it does not hold."""
-    words = _NAME_WORD.findall(question)
+    # Any script's capitals ("Özer", "Łukasz"), not only A-Z.
+    words = [w for w in _NAME_WORD.findall(question) if w[0].isdigit() or w[0].isupper()]
     if words and question.lstrip().startswith(words[0]) and not words[0][0].isdigit():
         words = words[1:]  # the first word is capitalised anyway
     named_tokens = set(lexical.query_tokens(" ".join(words))) if words else set()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 # k1 and b come from the index settings (tuned on SciFact train: docs/ranking.md).
 DEFAULT_PARAMS: dict[str, Any] = {"k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+# What a new index folds (``tokenize``); indexes without the setting fold nothing.
+FOLD = "accents"
 POSTINGS = "postings.npz"
 _TERM_CACHE = 4096  # terms whose scores a generation keeps ready (cleared when full)
 VOCABULARY = "vocabulary.json"
@@ -49,12 +52,41 @@ def _stemmer(language: str | None):
         return _stemmers[key]
 
 
+# Letters that Unicode does not decompose into a base letter and a mark (Lucene's
+# ASCIIFoldingFilter folds them too).
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th",
+     "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "ħ": "h", "Ħ": "H"}
+)  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """``text`` with the accents of Latin letters taken off ("Věra Jourová" → "Vera
+    Jourova", "Øresund" → "Oresund"): people type names without them, and articles spell
+    them either way. Other scripts keep their letters; only combining marks go."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    latin = False  # whether the last letter is a Latin one (its marks go)
+    for c in unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED)):
+        if unicodedata.combining(c):
+            if not latin:
+                out.append(c)
+            continue
+        latin = c < "\u0250" or "\u1e00" <= c <= "\u1eff"
+        out.append(c)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
 def tokenize(texts: Sequence[str], params: dict[str, Any]) -> list[list[str]]:
-    """Lower-cased, stop-worded, stemmed word tokens, as the index was built with."""
+    """Lower-cased, stop-worded, stemmed word tokens, as the index was built with
+    (accents folded when its ``fold`` says so; indexes written before it fold nothing)."""
     import bm25s
 
     if not texts:
         return []
+    if params.get("fold") == FOLD:
+        texts = [fold(t) for t in texts]
     return bm25s.tokenize(
         list(texts),
         stopwords=params.get("stopwords"),

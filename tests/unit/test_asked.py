@@ -41,3 +41,11 @@ def test_a_sentence_holds_what_is_asked_only_when_the_question_does_not_say_it()
     assert holds("The ban passed in 2019, after a long fight.", TIME, "When did the ban pass?")
     assert not holds("It was posted in 2019.", TIME, "When in 2019 was it posted?")
     assert not holds("Anything at all.", None, "What is it?")
+
+
+def test_a_name_with_accents_is_a_name_and_one_the_question_says_without_them_is_said():
+    from retrieval.query.asked import NAME, holds
+
+    assert holds("Věra Jourová answered.", NAME, "Who answered the letter?")
+    assert holds("The letter went to Łukasz Nowak.", NAME, "Who got the letter?")
+    assert not holds("The letter was sent by Özer.", NAME, "What did Ozer send?")  # the question says it

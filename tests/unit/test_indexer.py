@@ -132,3 +132,46 @@ def test_sentence_vectors_can_be_turned_off(tmp_path, hash_config):
     assert report.sentences_embedded == 0
     hit = service_for(config, tmp_path / "idx").ask("Rekognition police").hits[0]
     assert hit.highlight  # bold sentence chosen by word overlap instead
+
+
+def test_a_new_index_folds_accents_and_an_older_one_keeps_its_tokens_until_rebuilt(tmp_path, hash_config, monkeypatch):
+    from retrieval.query.service import QueryService
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("EU rules\n\nVěra Jourová warned the platforms about disinformation.\n")
+
+    def names_found(index_dir, question):
+        service = QueryService(
+            FolderStore(index_dir), CountingEmbedder, replace(hash_config, search={"mode": "bm25"}).search
+        )
+        return [h.document.title for h in service.ask(question, k=3).hits]
+
+    build(hash_config, tmp_path / "new", [folder])
+    assert FolderStore(tmp_path / "new").open().manifest["lexical"]["fold"] == "accents"
+    assert names_found(tmp_path / "new", "Who is Vera Jourova?") == ["EU rules"]
+
+    # An index written before folding existed: its settings have no "fold".
+    real = Indexer.settings
+
+    def older(self):
+        settings = real(self)
+        return {**settings, "lexical": {k: v for k, v in settings["lexical"].items() if k != "fold"}}
+
+    monkeypatch.setattr(Indexer, "settings", older)
+    build(hash_config, tmp_path / "old", [folder])
+    monkeypatch.setattr(Indexer, "settings", real)
+    # Today's indexer adds to it in place (nothing re-embedded) and keeps it unfolded, so
+    # its old and new segments and the questions asked of it agree.
+    (folder / "b.txt").write_text("More EU rules\n\nJourová spoke again on Tuesday.\n")
+    embedder = CountingEmbedder()
+    report = build(hash_config, tmp_path / "old", [folder], embedder)
+    assert report.added == 1 and report.unchanged == 1
+    assert "fold" not in FolderStore(tmp_path / "old").open().manifest["lexical"]
+    assert sorted(names_found(tmp_path / "old", "What did Jourová say?")) == ["EU rules", "More EU rules"]
+    assert names_found(tmp_path / "old", "What did Jourova say?") == []
+    # A rebuild folds it.
+    indexer = Indexer(hash_config, FolderStore(tmp_path / "old"), CountingEmbedder())
+    indexer.run(rebuild=True)
+    assert FolderStore(tmp_path / "old").open().manifest["lexical"]["fold"] == "accents"
+    assert sorted(names_found(tmp_path / "old", "What did Jourova say?")) == ["EU rules", "More EU rules"]

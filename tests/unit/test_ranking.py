@@ -268,6 +268,22 @@ def test_specifics_of_a_name_question():
     assert specifics(plain, tokens, lexical.idf(tokens), lexical).presence(set()) is None
 
 
+def test_a_name_in_any_script_s_capitals_is_a_name():
+    from retrieval.store.lexical import FOLD
+
+    lexical = CollectionBM25.from_texts(["Věra Jourová warned the platforms", "Łukasz Nowak spoke"] * 3, {"fold": FOLD})
+    for question, names in (
+        ("Who is Věra Jourová?", {"vera", "jourova"}),
+        ("What did Łukasz Nowak say?", {"lukasz", "nowak"}),
+    ):
+        tokens = lexical.query_tokens(question)
+        found = specifics(question, tokens, lexical.idf(tokens), lexical)
+        assert set(found.named) == names and found.share == pytest.approx(1.0), question
+    # Asked without the accents of the article, it is the same name.
+    tokens = lexical.query_tokens("Who is Vera Jourova?")
+    assert set(specifics("Who is Vera Jourova?", tokens, lexical.idf(tokens), lexical).named) == {"vera", "jourova"}
+
+
 def test_name_weight_moves_only_for_name_heavy_questions():
     params = FusionParams("convex", alpha=0.7, question_alpha=0.85, name_alpha=0.1)
     assert params.alpha_for("Who is Nicole Ozer?", 1.0) == pytest.approx(0.1)
@@ -302,3 +318,18 @@ def test_answered_when_the_name_is_shown(bundled_index, hash_config):
     # A name no article holds is never vouched for by the name rule.
     unknown = service_for(lenient, bundled_index).ask("Who is Samuel Achebe?")
     assert unknown.evidence is not None and unknown.evidence < 1.0 and not unknown.answered
+
+
+def test_a_missing_everyday_word_can_weigh_less_than_a_missing_name(monkeypatch):
+    import retrieval.query.ranking as ranking
+
+    lexical = CollectionBM25.from_texts(["The coalition sent letters", "Amazon sells Rekognition"] * 3)
+    question = "Which organizations belong to the Zorblax coalition?"
+    tokens = lexical.query_tokens(question)
+    found = specifics(question, tokens, lexical.idf(tokens), lexical)
+    assert found.unknown == {"organiz", "belong", "zorblax"} and not found.common  # off (1.0): all alike
+    assert found.missing == pytest.approx(3 * found.top_idf)
+    monkeypatch.setattr(ranking, "COMMON_UNKNOWN", 0.5)
+    found = specifics(question, tokens, lexical.idf(tokens), lexical)
+    assert found.common == {"organiz", "belong"}  # "Zorblax" is a name the vocabulary lacks
+    assert found.missing == pytest.approx((1 + 2 * 0.5) * found.top_idf)
