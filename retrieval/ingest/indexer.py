@@ -91,6 +91,8 @@ class Indexer:
                 for k, v in s["lexical"].items()  # type: ignore[union-attr]
                 if k != "fold"  # an index keeps its own folding until rebuilt (_lexical)
             )
+            # A folding this version does not know (a later one's) is rebuilt, never mixed.
+            and m.get("lexical", {}).get("fold") in (None, FOLD)
         )
 
     def _lexical(self, previous: Snapshot | None, force: bool) -> dict[str, object]:

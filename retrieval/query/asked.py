@@ -44,7 +44,7 @@ _TIME = re.compile(
     r"\b(last|this|next)\s+(week|month|year|spring|summer|autumn|fall|winter)\b",
     re.I,
 )
-_CAPITALISED = re.compile(r"(?<![\w'’.-])([^\W\d_][\w'’&.-]*)")
+_CAPITALISED = re.compile(r"(?<![\w'’.-])([^\W\d_a-z][\w'’&.-]*)")
 _WORD = re.compile(r"[\w'’]+")
 
 

@@ -63,7 +63,7 @@ UNKNOWN_WORDS = "all"
 COMMON_UNKNOWN = 1.0
 # A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
 # or a number ("2019", "98").
-_NAME_WORD = re.compile(r"(?<![\w'’-])(?:[^\W\d_][\w'’.-]*|\d[\d,.]*)")
+_NAME_WORD = re.compile(r"(?<![\w'’-])(?:[^\W\d_a-z][\w'’.-]*|\d[\d,.]*)")
 
 
 @dataclass(frozen=True, slots=True)

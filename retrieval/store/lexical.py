@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -56,26 +57,22 @@ def _stemmer(language: str | None):
 # ASCIIFoldingFilter folds them too).
 _UNDECOMPOSED = str.maketrans(
     {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th",
-     "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "ħ": "h", "Ħ": "H"}
+     "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "ħ": "h", "Ħ": "H",
+     "ŧ": "t", "Ŧ": "T", "ŋ": "n", "Ŋ": "N", "ɨ": "i", "ƀ": "b", "ə": "e", "Ə": "E"}
 )  # fmt: skip
+# Combining marks right after a Latin letter (after any other script's letter they stay).
+_LATIN_MARKS = re.compile("(?<=[\u0041-\u024f\u1e00-\u1eff])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff]+")
 
 
 def fold(text: str) -> str:
     """``text`` with the accents of Latin letters taken off ("Věra Jourová" → "Vera
     Jourova", "Øresund" → "Oresund"): people type names without them, and articles spell
-    them either way. Other scripts keep their letters; only combining marks go."""
+    them either way. Marks on other scripts' letters stay (Greek tonos, a Devanagari
+    virama); compatibility forms are unfolded as NFKD does ("ﬁ" → "fi", full-width letters)."""
     if text.isascii():
         return text
-    out: list[str] = []
-    latin = False  # whether the last letter is a Latin one (its marks go)
-    for c in unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED)):
-        if unicodedata.combining(c):
-            if not latin:
-                out.append(c)
-            continue
-        latin = c < "\u0250" or "\u1e00" <= c <= "\u1eff"
-        out.append(c)
-    return unicodedata.normalize("NFC", "".join(out))
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
 
 
 def tokenize(texts: Sequence[str], params: dict[str, Any]) -> list[list[str]]:

@@ -175,3 +175,23 @@ def test_a_new_index_folds_accents_and_an_older_one_keeps_its_tokens_until_rebui
     indexer.run(rebuild=True)
     assert FolderStore(tmp_path / "old").open().manifest["lexical"]["fold"] == "accents"
     assert sorted(names_found(tmp_path / "old", "What did Jourova say?")) == ["EU rules", "More EU rules"]
+
+
+def test_an_index_folded_in_a_way_this_version_does_not_know_is_rebuilt_not_mixed(tmp_path, hash_config, monkeypatch):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("EU rules\n\nVěra Jourová warned the platforms.\n")
+    real = Indexer.settings
+
+    def later(self):  # as a later version might record another folding
+        settings = real(self)
+        return {**settings, "lexical": {**settings["lexical"], "fold": "accents-and-more"}}
+
+    monkeypatch.setattr(Indexer, "settings", later)
+    build(hash_config, tmp_path / "idx", [folder])
+    monkeypatch.setattr(Indexer, "settings", real)
+    assert FolderStore(tmp_path / "idx").open().manifest["lexical"]["fold"] == "accents-and-more"
+    (folder / "b.txt").write_text("More EU rules\n\nJourová spoke again.\n")
+    report = build(hash_config, tmp_path / "idx", [folder])
+    snap = FolderStore(tmp_path / "idx").open()
+    assert report.written and snap.manifest["lexical"]["fold"] == "accents" and len(snap.manifest["segments"]) == 1
