@@ -60,12 +60,11 @@ def holds(sentence: str, kind: str | None, question: str) -> bool:
     """Whether ``sentence`` holds a thing of ``kind`` that ``question`` does not say."""
     if kind is None:
         return False
-    said = {w.lower() for w in _WORD.findall(question)}
+    said = {fold(w.lower()) for w in _WORD.findall(question)}  # "Ozer" asked says "Özer"
     if kind == NUMBER:
         return any(m.group().lower().rstrip(".,") not in said for m in _NUMBER.finditer(sentence))
     if kind == TIME:
         return any(m.group().lower() not in said for m in _TIME.finditer(sentence))
-    said = {fold(w) for w in said}  # "Ozer" asked says "Özer"
     words = _CAPITALISED.finditer(sentence)
     for m in words:
         if not m.group()[0].isupper() or m.start() == len(sentence) - len(sentence.lstrip()):

@@ -122,7 +122,7 @@ def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], le
     if unknown and COMMON_UNKNOWN != 1.0:
         known = common_words()
         plain = {w for w in re.findall(r"[a-z]+", question) if w in known}  # lowercase as asked
-        common = frozenset(t for w in plain for t in lexical.query_tokens(w)) & unknown
+        common = frozenset(lexical.query_tokens(" ".join(plain))) & unknown
     return Specifics(named, unknown, sum(idf.get(t, 0.0) for t in set(tokens)), top_idf, tuple(tokens), common)
 
 
