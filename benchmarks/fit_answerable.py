@@ -28,8 +28,17 @@ import numpy as np
 from retrieval.query.answerable import MODEL_FILE, AnswerModel, Signals
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_KINDS = ("names_train", "unknown_train", "quiz_train", "quizU_train", "offtopic", "bundledU_train")
-OOF_KINDS = ("quiz_train", "quizU_train")
+TRAIN_KINDS = (
+    "names_train",
+    "unknown_train",
+    "quiz_train",
+    "quizU_train",
+    "desk_train",
+    "deskU_train",
+    "offtopic",
+    "bundledU_train",
+)
+OOF_KINDS = ("quiz_train", "quizU_train", "desk_train", "deskU_train")
 FEATURES = tuple(Signals.__dataclass_fields__)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.05, 0.951, 0.025))
 C = 1.0  # inverse L2 strength of the logistic regression (sklearn's default)

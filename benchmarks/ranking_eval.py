@@ -10,6 +10,8 @@ For each variant (``search`` settings over the configured ones) it reports:
   ranked by their best passage out of ``ranking.retrieve``) and the share answered;
 - on-topic unanswerable quiz questions (``quiz-unanswerable-*.jsonl``: the question asked
   with its evidence filtered out, no other passage holding the answer): share abstained;
+- small topical collections (``desks-*.jsonl``, each indexed on its own by
+  ``benchmarks/desks.py``): the share answered with the evidence in, abstained without;
 - off-topic (``data/calibration-offtopic.txt``, asked of the dev pool and of the bundled
   articles): share abstained;
 - the bundled eval (``data/questions.yaml``, test) and the hand-written bundled
@@ -37,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.desks import MemoEmbedder, ask_desks, load_desks
 from retrieval.bench.beir import load_beir, prepare
 from retrieval.bench.evaluation import evaluate, load_questions
 from retrieval.bench.metrics import mrr_at_k
@@ -88,23 +91,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cosine-rule": {"answer_model": False},
     **{f"answer-{t}": {"answer_threshold": t} for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)},
 }
-
-
-class MemoEmbedder:
-    """The embedder, with each question embedded once for every variant."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self._memo: dict[str, np.ndarray] = {}
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        vector = self._memo.get(text)
-        if vector is None:
-            vector = self._memo[text] = self.inner.embed_query(text)
-        return vector
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -195,6 +181,21 @@ def measure(variant: str, overrides: dict[str, Any], config, embedder, pool, bun
             keep = Filters(documents=frozenset(everything - set(row["exclude"])))
             abstained.append(not ask(service, text, f"quizU_{split}", False, row["query_id"], filters=keep).answered)
         out[f"quiz_unanswerable_{split}"] = {"n": len(abstained), "abstained": _rate(abstained)}
+        verdicts: dict[str, list[bool]] = {f"desk_{split}": [], f"deskU_{split}": []}
+
+        def desk(kind, answer, should, key, verdicts=verdicts):
+            _record(records, kind, answer, should, key)
+            verdicts[kind].append(answer.answered == should)
+
+        documents = {d.id: d for d in dataset.documents()}
+        small = replace(config, search=overrides)
+        ask_desks(load_desks(split), documents, pool["all_queries"], small, embedder, split, desk)
+        out[f"desks_{split}"] = {
+            "n": len(verdicts[f"desk_{split}"]),
+            "answered": _rate(verdicts[f"desk_{split}"]),
+            "n_unanswerable": len(verdicts[f"deskU_{split}"]),
+            "abstained": _rate(verdicts[f"deskU_{split}"]),
+        }
     off = [q.strip() for q in (ROOT / "data" / "calibration-offtopic.txt").read_text().splitlines()]
     off = [q for q in off if q and not q.startswith("#")]
     out["offtopic_calibration"] = {
@@ -275,6 +276,8 @@ def _brief(row: dict[str, Any]) -> dict[str, Any]:
         **{f"quiz_{s}_mrr_shown": row[f"quiz_{s}"]["mrr@10_shown"] for s in ("train", "test")},
         **{f"quiz_{s}_answered": row[f"quiz_{s}"]["answered"] for s in ("train", "test")},
         **{f"quizU_{s}_abstained": row[f"quiz_unanswerable_{s}"]["abstained"] for s in ("train", "test")},
+        **{f"desk_{s}_answered": row[f"desks_{s}"]["answered"] for s in ("train", "test")},
+        **{f"deskU_{s}_abstained": row[f"desks_{s}"]["abstained"] for s in ("train", "test")},
         "offtopic_abstained": row["offtopic_calibration"]["abstained"],
         "bundledU_train_abstained": row["bundled_unanswerable_train"]["abstained"],
         "bundled_hit@1": b["hit@1"],

@@ -105,7 +105,9 @@ def product_signals(model, dataset_dir: Path, split: str, question_ids: list[str
     """What ``answered`` is weighed on (``Answer.signals``) for these questions with
     ``model``: each asked as is (it should be answered) and, when it is in
     ``benchmarks/devsets/quiz-unanswerable-<split>.jsonl``, again with its evidence filtered
-    out (it should not). Records as ``benchmarks/ranking_eval.py`` writes them."""
+    out (it should not), and of its small desk with and without its evidence
+    (``benchmarks/devsets/desks-<split>.jsonl``). Records as ``benchmarks/ranking_eval.py`` writes them."""
+    from benchmarks.desks import MemoEmbedder, ask_desks, load_desks
     from retrieval.config import load_config
     from retrieval.query.ranking import Filters
     from retrieval.query.service import QueryService
@@ -133,6 +135,17 @@ def product_signals(model, dataset_dir: Path, split: str, question_ids: list[str
             if q in unanswerable:
                 keep = Filters(documents=frozenset(everything - set(unanswerable[q])))
                 out[q].append(record(f"quizU_{split}", service.ask(text, k=5, filters=keep), False, q))
+        # The same questions asked of their small desks (benchmarks/desks.py).
+        documents = {d.id: d for d in dataset.documents()}
+        ask_desks(
+            load_desks(split, set(question_ids)),
+            documents,
+            dataset.queries,
+            config,
+            MemoEmbedder(embedder),
+            split,
+            lambda kind, answer, should, key: out[key].append(record(kind, answer, should, key)),
+        )
     return out
 
 

@@ -16,6 +16,14 @@ Writes, next to this script (question text, names and passage ids only; never pa
   with its evidence passage filtered out, kept only when no other passage of the pool
   contains the quiz answer. ``{"id", "query_id", "exclude"}`` (the question text is read
   from the dataset at measurement time): on topic for the pool, but not answered by it.
+- ``desks-train.jsonl`` / ``desks-test.jsonl``: small topical collections, the size a
+  community's desk starts at (20, 30, 50 or 100 passages). Each quiz question of the split
+  gets the passages of its year closest to its evidence by BM25 (the evidence's words as
+  the query), none holding the quiz answer: asked of ``others`` plus ``evidence`` it should
+  be answered, of ``others`` alone (when ``unanswerable``: the answer is long enough to
+  check) it should not. ``{"id", "query_id", "evidence", "others", "unanswerable"}``.
+  A collection of 29 passages weighs a missing word otherwise than one of 1,020, so
+  ``answered`` is fitted and measured on both (benchmarks/desks.py).
 
 Names come from a capitalised-bigram heuristic (no NER is installed): two capitalised
 words, neither a common capitalised non-name word, with a sign that it is a person (the
@@ -74,6 +82,7 @@ TITLES = re.compile(
 AFTER = re.compile(r"^(?:,? (?:said|says|told|who|wrote|added)\b|, (?:a|an|the|\d+)\b)")
 BIGRAM = re.compile(r"(?<![\w'’.-])([A-Z][a-z]+(?:-[A-Z][a-z]+)?) ([A-Z][a-z]{1,}(?:-[A-Z][a-z]+)?)(?![\w'’-])")
 TEMPLATES = ("Who is {}?", "What did {} do?")
+DESK_SIZES = (20, 30, 50, 100)
 
 
 def _load(folder: Path):
@@ -114,6 +123,67 @@ def _pick(key: str, n: int) -> int:
 
 def _contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
+
+
+def _words(text: str) -> list[str]:
+    from retrieval.store.lexical import DEFAULT_PARAMS, tokenize
+
+    return tokenize([text], DEFAULT_PARAMS)[0]
+
+
+def closest_by_bm25(passages: dict[str, str], k1: float = 1.2, b: float = 0.75):
+    """``closest(pid)``: the other passage ids, closest to ``pid`` first (BM25 of its words,
+    ties by id), so a desk is on one topic without any embedding model choosing it."""
+    import math
+    from collections import Counter
+
+    tokens = {pid: Counter(_words(text)) for pid, text in passages.items()}
+    lengths = {pid: sum(c.values()) for pid, c in tokens.items()}
+    mean = sum(lengths.values()) / max(1, len(lengths))
+    postings: dict[str, list[str]] = {}
+    for pid, counts in tokens.items():
+        for word in counts:
+            postings.setdefault(word, []).append(pid)
+    n = len(passages)
+
+    def closest(pid: str) -> list[str]:
+        scores: dict[str, float] = {}
+        for word in tokens[pid]:
+            holders = postings[word]
+            idf = math.log(1 + (n - len(holders) + 0.5) / (len(holders) + 0.5))
+            for other in holders:
+                if other != pid:
+                    tf = tokens[other][word]
+                    norm = k1 * (1 - b + b * lengths[other] / mean)
+                    scores[other] = scores.get(other, 0.0) + idf * tf * (k1 + 1) / (tf + norm)
+        ranked = sorted(scores, key=lambda o: (-scores[o], o))
+        return ranked + sorted(o for o in passages if o != pid and o not in scores)
+
+    return closest
+
+
+def desks(split: str, pairs, corpus, queries, split_of) -> list[dict]:
+    """The small collections of ``desks-<split>.jsonl`` (see the module's docstring)."""
+    mine = {pid: text for pid, text in corpus.items() if split_of.get(pid) == split}
+    closest = closest_by_bm25(mine)
+    rows = []
+    for qid, pid in pairs:
+        if pid not in mine:
+            continue
+        answer = queries[qid][1].strip().lower()
+        size = DESK_SIZES[_pick(qid + "|desk", len(DESK_SIZES))]
+        evidence = sorted(p for q, p in pairs if q == qid)
+        others = [o for o in closest(pid) if o not in evidence and not (answer and answer in mine[o].lower())]
+        rows.append(
+            {
+                "id": f"{split}-desk-{qid}",
+                "query_id": qid,
+                "evidence": evidence,
+                "others": others[: size - len(evidence)],
+                "unanswerable": len(answer) >= 3,
+            }
+        )
+    return list({r["id"]: r for r in rows}.values())
 
 
 def main() -> None:
@@ -166,7 +236,13 @@ def main() -> None:
             elsewhere = [p for p, t in corpus.items() if p != pid and answer.lower() in t.lower()]
             if not elsewhere:
                 quiz.append({"id": f"{split}-quiz-{qid}", "query_id": qid, "exclude": [pid]})
-        for stem, data in (("names", rows), ("unknown-names", unknown), ("quiz-unanswerable", quiz)):
+        stems = (
+            ("names", rows),
+            ("unknown-names", unknown),
+            ("quiz-unanswerable", quiz),
+            ("desks", desks(split, splits[split], corpus, queries, split_of)),
+        )
+        for stem, data in stems:
             path = HERE / f"{stem}-{split}.jsonl"
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data), encoding="utf-8")
             counts[path.name] = len(data)
