@@ -134,15 +134,15 @@ def _follow(row: Sequence) -> Follow:
 
 
 def matching_alerts(service, follows: Iterable[Follow], new_ids: Iterable[str], per_follow: int = 3) -> list[Alert]:
-    """For each follow, the new articles whose passage or sentence answers its question at
-    or above the service's calibrated threshold (``search.min_score``), best first."""
+    """For each follow, the new articles that answer its question, best first: what a
+    timeline of the new articles would list (``QueryService.answering``). Nothing when the
+    question, asked of them, is not answered, so an alert never brings what /ask marks
+    low confidence; a name's new article is alerted when its name is shown, as /ask answers."""
     new = frozenset(new_ids)
     if not new:
         return []
     alerts = []
     for follow in follows:
         answer = service.ask(follow.question, per_follow, Filters(documents=new))
-        for hit in answer.hits:
-            if max(hit.similarity, hit.sentence_similarity) >= service.settings.min_score:
-                alerts.append(Alert(follow, hit))
+        alerts.extend(Alert(follow, hit) for hit in service.answering(answer))
     return alerts

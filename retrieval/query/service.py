@@ -332,16 +332,21 @@ class QueryService:
         ``search.min_score`` (the same test as alerts). Ranked without the recency prior:
         a timeline is about every date."""
         answer = self.ask(question, k=min(limit, MAX_RESULTS), filters=filters, as_of=as_of, recency=0.0)
-        threshold = self.settings.min_score
-        answering = [
-            h
-            for n, h in enumerate(answer.hits)
-            if answer.answered and (n == 0 or max(h.similarity, h.sentence_similarity) >= threshold)
-        ]
+        answering = self.answering(answer)
         oldest = datetime.min.replace(tzinfo=UTC)
         ordered = sorted(answering, key=lambda h: (h.document.published is None, _utc(h.document.published) or oldest))
         hits = tuple(dataclasses.replace(h, rank=n) for n, h in enumerate(ordered, start=1))
         return dataclasses.replace(answer, hits=hits, answered=bool(hits))
+
+    def answering(self, answer: Answer) -> list[Hit]:
+        """The hits of ``answer`` that answer: none when it is not ``answered`` (so nothing
+        /ask marks low confidence is listed or alerted); else its first result, and every
+        other whose passage or sentence reaches ``search.min_score``. Timelines and alerts
+        share this test."""
+        if not answer.answered:
+            return []
+        threshold = self.settings.min_score
+        return [h for n, h in enumerate(answer.hits) if n == 0 or max(h.similarity, h.sentence_similarity) >= threshold]
 
     def _followup(self, followup: str, previous: str, weight: float):
         """(text as searched, (plain, ranking) vectors) of a follow-up question."""

@@ -370,3 +370,55 @@ def test_alerts_are_as_of_now_an_article_dated_in_the_future_waits(tmp_path, has
     assert len(every) == 2
     alerts = matching_alerts(service, [follow], every)
     assert [a.hit.document.url.rsplit("/", 1)[1] for a in alerts] == ["today"]
+
+
+def _alerted(tmp_path, config, question, items):
+    """The new articles (by name) an alert on ``question`` brings, from a feed of ``items``
+    ({name: text}) all new."""
+    from retrieval.desk.follows import Follow, matching_alerts
+
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "items.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "title": f"{name} story",
+                    "text": text,
+                    "url": f"https://news.example/{name}",
+                    "published": "2026-01-05T09:00:00+00:00",
+                    "outlet": "Gazette",
+                }
+            )
+            + "\n"
+            for name, text in items.items()
+        )
+    )
+    build(config, tmp_path / "feed-index", [folder])
+    service = service_for(config, tmp_path / "feed-index")
+    every = [doc.id for doc in service.documents()]
+    assert len(every) == len(items)
+    alerts = matching_alerts(service, [Follow(1, None, 10, 20, question, 0.0)], every)
+    return sorted(a.hit.document.url.rsplit("/", 1)[1] for a in alerts)
+
+
+def test_an_alert_brings_what_ask_would_answer_not_a_near_miss(tmp_path, hash_config):
+    # A close article that lacks what the question asks for (Texas) is no answer: /ask
+    # abstains on it, and an alert used to fire on the cosine alone.
+    config = replace(hash_config, search={"min_score": 0.1, "answer_terms": 1.0, "same_story": 1.01})
+    items = {
+        "boston": "Boston banned police use of facial recognition software in a unanimous council vote.",
+        "weather": "Rain is expected over the weekend, the weather service said on Monday.",
+    }
+    assert _alerted(tmp_path, config, "Which Texas city banned police use of facial recognition?", items) == []
+
+
+def test_an_alert_on_a_name_fires_when_the_name_is_shown_whatever_the_cosine(tmp_path, hash_config):
+    # Following a person: the new article that names them is what /ask answers with (its
+    # names all shown), even far below min_score; the article that does not name them is not.
+    config = replace(hash_config, search={"min_score": 0.99, "same_story": 1.01})
+    items = {
+        "quist": "The council appointed Carol Quist, a former judge, to lead the inquiry into the port.",
+        "port": "The inquiry into the port will report to the council before the summer recess.",
+    }
+    assert _alerted(tmp_path, config, "Who is Carol Quist?", items) == ["quist"]
