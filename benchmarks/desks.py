@@ -77,14 +77,19 @@ def ask_desks(
     """Ask each row's question of its desk with its evidence (``record(f"desk_{split}",
     answer, True, question id)``) and, when the row says it can be checked, without it
     (``deskU_{split}``, False)."""
-    with tempfile.TemporaryDirectory(prefix="sourced-desks-") as tmp:
-        for n, row in enumerate(rows):
-            text = queries[row["query_id"]]
-            asks = [(f"desk_{split}", row["evidence"] + row["others"], True)]
-            if row["unanswerable"]:
-                asks.append((f"deskU_{split}", row["others"], False))
-            for m, (kind, members, should) in enumerate(asks):
-                store = FolderStore(Path(tmp) / f"{n}-{m}")
+    for row in rows:
+        text = queries[row["query_id"]]
+        asks = [(f"desk_{split}", row["evidence"] + row["others"], True)]
+        if row["unanswerable"]:
+            asks.append((f"deskU_{split}", row["others"], False))
+        for kind, members, should in asks:
+            # One folder per desk, gone once it is asked: a split is ~1,200 desks.
+            with tempfile.TemporaryDirectory(prefix="sourced-desk-") as tmp:
+                store = FolderStore(Path(tmp) / "index")
                 Indexer(config, store, embedder).index_documents([documents[i] for i in members], None, label="desk")
-                answer = QueryService(store, lambda: embedder, config.search).ask(text, k=5)
+                service = QueryService(store, lambda: embedder, config.search)
+                try:
+                    answer = service.ask(text, k=5)
+                finally:
+                    service.snapshot().close()
                 record(kind, answer, should, row["query_id"])

@@ -236,8 +236,9 @@ def main() -> None:
         "--oof-signals",
         type=Path,
         metavar="JSON",
-        help="write each question's out-of-fold answer signals, asked as is and with its evidence "
-        "filtered out, to JSON, for benchmarks/fit_answerable.py --oof; writes no model",
+        help="write each train question's out-of-fold answer signals to JSON, for "
+        "benchmarks/fit_answerable.py --oof: asked of the pool as is and with its evidence filtered "
+        "out, and of its small desk with and without its evidence; writes no model",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()

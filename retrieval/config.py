@@ -299,7 +299,7 @@ class SearchSettings:
         None,
         "The answer model's support (0-1) at or above which a question counts as answered. Empty: "
         "the threshold it was fitted with (0.40: on-topic questions the collection cannot answer "
-        "abstain about 4 times in 5, in a collection of 30 passages as of 1,000; about 3 answerable "
+        "abstain about 4 times in 5, in a collection of 30 passages as in one of 1,000; about 3 answerable "
         "news-quiz questions in 10 abstain too). "
         "Lower answers more and abstains less (docs/quality.md has the trade per threshold). A name "
         "question whose names are all shown is answered whatever this says (named_min_score).",

@@ -140,12 +140,12 @@ def test_the_bundled_question_set_meets_its_stated_figures(real_service):
     assert report.on_topic == 34 and report.off_topic == 8 and report.unanswerable == 16
     assert report.hit3 * report.on_topic >= 32, missed  # 2026-12-03: 32 of 34 (5 name questions added)
     assert report.abstention_rate == 1.0, [r["q"] for r in report.rows if r["off_topic"] and r["answered"]]
-    # The answer model decides (docs/quality.md, issue 29 third round; onnx-int8 2026-12-04:
-    # 31 of 34 answered, 13 of the 16 on-topic questions it cannot answer abstained, where
-    # the cosine rule abstained on 6).
+    # The answer model decides (docs/quality.md, issue 29 third and fifth rounds; onnx-int8
+    # 2026-12-05, refitted with the small desks: 34 of 34 answered, 13 of the 16 on-topic
+    # questions it cannot answer abstained, where the cosine rule abstained on 6).
     assert all(r["support"] is not None for r in report.rows)
     unanswered = [r["q"] for r in report.rows if not r["off_topic"] and not r["unanswerable"] and not r["answered"]]
-    assert report.answered_rate * report.on_topic >= 30, unanswered
+    assert report.answered_rate * report.on_topic >= 33, unanswered
     wrongly = [r["q"] for r in report.rows if r["unanswerable"] and r["answered"]]
     assert report.unanswerable_abstention * report.unanswerable >= 12, wrongly
 
