@@ -105,8 +105,9 @@ class Hit:
     more_in_document: int = 0
     duplicates: tuple[Document, ...] = ()
     sentence_similarity: float = 0.0
-    # One figure that agrees with the order (the fused score rescaled to the answer's
-    # confidence) and its word: "strong", "fair" or "weak" (retrieval.query.strength).
+    # One figure that agrees with the order (the fused score rescaled to what decided the
+    # verdict: the answer's support, or its confidence under the cosine rule) and its word:
+    # "strong", "fair" or "weak" (retrieval.query.strength).
     strength: float = 0.0
     label: str = ""
     # An article published after this one that also answers (its passage at or above

@@ -461,6 +461,7 @@ class QueryService:
                 content,
                 shown_tokens,
             )
+        threshold: float | None = None  # the answer model's, when it decides
         if support is not None:
             # What the re-ranker says of the first three passages shown (it read them all
             # when they are among the rerank_depth best; one shown from deeper counts 0).
@@ -491,7 +492,9 @@ class QueryService:
                 threshold = model.threshold if threshold is None else threshold
                 answered = best >= threshold or (shown_all and confidence >= named)
                 decided_by = "answer model" if best >= threshold or not answered else "names shown"
-        hits = rate(hits, confidence, self.settings.min_score, answered)
+        # The figure shown follows what decided: the model's support when it did.
+        rated_by = (best, threshold) if threshold is not None else (None, None)
+        hits = rate(hits, confidence, self.settings.min_score, answered, *rated_by)
         if hits:
             hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         took = (time.perf_counter() - started) * 1000

@@ -2,11 +2,14 @@
 
 Results are ordered by the fused score, whose scale depends on the search mode; the
 passage's own cosine similarity does not follow that order (a list could read 0.44, then
-0.46). Each hit's *strength* is the fused score rescaled so the first result carries the
-answer's confidence (the cosine `answered` is decided on, comparable across questions),
-never rising down the list. Its label: "strong" at or above the answering threshold
-(``search.min_score``), "fair" within :data:`FAIR_MARGIN` below it, else "weak": the
-filler a short list still shows.
+0.46). Each hit's *strength* is the fused score rescaled so the first result carries what
+the verdict was decided on, never rising down the list: the answer model's ``support``
+(how likely what is shown answers, 0-1) when it decided, else the answer's ``confidence``
+(the cosine `answered` then goes by). Its label: "strong" at or above that verdict's
+threshold (the model's, or ``search.min_score`` for the cosine), "fair" within
+:data:`FAIR_MARGIN` below it, else "weak": the filler a short list still shows. So a name
+question answered with its name shown at a low cosine ("Who is Nicole Ozer?": cosine 0.20,
+support 0.58) reads "0.58 strong", not "0.20 strong".
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from retrieval.types import Hit
 
 STRONG, FAIR, WEAK = "strong", "fair", "weak"
-FAIR_MARGIN = 0.1  # cosine below the answering threshold that still reads "fair"
+FAIR_MARGIN = 0.1  # below the answering threshold, still "fair"
 
 
 def label_for(strength: float, min_score: float) -> str:
@@ -29,13 +32,26 @@ def label_for(strength: float, min_score: float) -> str:
     return WEAK
 
 
-def rate(hits: Sequence[Hit], confidence: float, min_score: float, answered: bool | None = None) -> list[Hit]:
+def rate(
+    hits: Sequence[Hit],
+    confidence: float,
+    min_score: float,
+    answered: bool | None = None,
+    support: float | None = None,
+    threshold: float | None = None,
+) -> list[Hit]:
     """``hits`` with ``strength`` and ``label`` set (in the order given, best first).
 
-    ``answered``: what the answer said; when it abstained no hit reads "strong", and when
-    it answered the first does, so the word never contradicts the verdict above it."""
+    ``confidence`` and ``min_score``: the cosine and its threshold; ``support`` and
+    ``threshold``: the answer model's, which the figure follows instead when both are given
+    (the model decided). ``answered``: what the answer said; when it abstained no hit reads
+    "strong", and when it answered the first does, so the word never contradicts the
+    verdict above it (a name question answered by its names shown, below the model's
+    threshold)."""
     if not hits:
         return []
+    if support is not None and threshold is not None:
+        confidence, min_score = support, threshold
     top = hits[0].score
     out: list[Hit] = []
     ceiling = confidence

@@ -143,6 +143,26 @@ def test_the_service_decides_with_the_model_fitted_for_its_embedding_model(small
     assert small_service.ask(question, k=2).support is None
 
 
+def test_the_figure_shown_is_what_decided_the_verdict(small_service, monkeypatch):
+    # With the model deciding, the first result carries its support and the word follows the
+    # model's threshold: a name question answered at a low cosine ("Who is Nicole Ozer?",
+    # cosine 0.20) no longer reads "0.20 strong" under a 0.465 cosine threshold.
+    model = _model(small_service.snapshot().model_id, 0.4, coverage=1.0)
+    monkeypatch.setattr(answerable, "_read", lambda path: model)
+    for question in ("who urged them to stop selling that software?", "Who is Rekognition?", "rain"):
+        answer = small_service.ask(question, k=2)
+        figures = [h.strength for h in answer.hits]
+        assert figures[0] == pytest.approx(answer.support) and figures == sorted(figures, reverse=True)
+        for h in answer.hits[1:]:
+            want = "strong" if h.strength >= 0.4 else ("fair" if h.strength >= 0.3 else "weak")
+            assert h.label == (want if answer.answered or want != "strong" else "fair")
+        assert (answer.hits[0].label == "strong") is answer.answered
+    # The cosine rule (no model for the index): the figure is the cosine, as before.
+    small_service.settings = dc_replace(small_service.settings, answer_model=False)
+    answer = small_service.ask("who urged them to stop selling that software?", k=2)
+    assert answer.support is None and answer.hits[0].strength == pytest.approx(answer.confidence)
+
+
 def test_eval_reports_the_support_it_decided_on(small_service, monkeypatch):
     from retrieval.bench.evaluation import EvalQuestion, evaluate
 
