@@ -75,6 +75,19 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
 
 
+def unfolded_notice(manifest: dict[str, Any] | None) -> str | None:
+    """One line for an index written before accents were folded (its manifest's BM25
+    settings have no ``fold``), saying what it misses and what folds it; else None."""
+    lexical = (manifest or {}).get("lexical")
+    if not isinstance(lexical, dict) or lexical.get("fold") == FOLD:
+        return None
+    return (
+        "note: this index was written before names were matched without their accents "
+        '("Vera Jourova" does not find "Věra Jourová" in it); `sourced index --rebuild` re-reads '
+        "its sources to fold them."
+    )
+
+
 def tokenize(texts: Sequence[str], params: dict[str, Any]) -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed word tokens, as the index was built with
     (accents folded when its ``fold`` says so; indexes written before it fold nothing)."""

@@ -195,3 +195,34 @@ def test_an_index_folded_in_a_way_this_version_does_not_know_is_rebuilt_not_mixe
     report = build(hash_config, tmp_path / "idx", [folder])
     snap = FolderStore(tmp_path / "idx").open()
     assert report.written and snap.manifest["lexical"]["fold"] == "accents" and len(snap.manifest["segments"]) == 1
+
+
+def test_an_unfolded_index_says_once_per_sync_and_in_doctor_that_a_rebuild_folds_it(cli_env, monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args))
+
+    folder = cli_env / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("EU rules\n\nVěra Jourová warned the platforms about disinformation.\n")
+    real = Indexer.settings
+
+    def older(self):  # as an index written before folding existed
+        settings = real(self)
+        return {**settings, "lexical": {k: v for k, v in settings["lexical"].items() if k != "fold"}}
+
+    monkeypatch.setattr(Indexer, "settings", older)
+    first = run("index", str(folder))
+    monkeypatch.setattr(Indexer, "settings", real)
+    assert first.exit_code == 0 and "--rebuild" in first.output
+    for args in (("index",), ("doctor",)):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        notes = [line for line in result.output.splitlines() if line.startswith("note: this index was written")]
+        assert len(notes) == 1 and "`sourced index --rebuild`" in notes[0], result.output
+    rebuilt = run("index", "--rebuild")
+    assert rebuilt.exit_code == 0 and "note: this index" not in rebuilt.output
+    assert "note: this index" not in run("doctor").output

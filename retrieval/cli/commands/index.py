@@ -23,6 +23,24 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")  # what a typed web addre
 STRICT_HELP = "Exit with code 3 if any file or source was skipped."
 
 
+def _fold_note(store) -> None:
+    """The one-line notice for an index that does not fold accents (kept so until rebuilt)."""
+    from retrieval.store.lexical import unfolded_notice
+
+    try:
+        if not store.exists():
+            return
+        snap = store.open()
+    except Exception:  # noqa: BLE001 - a notice never turns a finished sync into an error
+        return
+    try:
+        notice = unfolded_notice(snap.manifest)
+    finally:
+        snap.close()
+    if notice:
+        click.echo(notice, err=True)
+
+
 def _finish(report, named: Sequence[object], strict: bool) -> None:
     """The exit status of a sync: 2 when nothing named (or, with nothing named, nothing at
     all) could be read; 3 with --strict when anything was skipped."""
@@ -98,6 +116,7 @@ def index(
     with progress_bars() as bars:
         report = indexer.run(_sources(sources), progress=bars, rebuild=rebuild)
     print_report(report)
+    _fold_note(indexer.store)
     _finish(report, sources, strict)
 
 
@@ -126,6 +145,7 @@ def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, stric
     with progress_bars() as bars:
         report = indexer.add(_sources(sources), progress=bars)
     print_report(report)
+    _fold_note(indexer.store)
     _finish(report, sources, strict)
 
 
@@ -194,6 +214,7 @@ def doctor(obj: CliContext, index_dir: Path | None) -> None:
         click.echo(f"  {fact}")
     if report.ok:
         click.echo(f"OK: the index at {store.where} is consistent.")
+        _fold_note(store)
         return
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
