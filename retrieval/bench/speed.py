@@ -194,6 +194,9 @@ def bench_speed(
                     "dimension": embedder.dimension,
                     "chunking": indexer.chunk_settings(),
                     "index_kind": config.index.kind,
+                    # The BM25 settings of the index it grows (k1, b, accents folded), so the
+                    # large index tokenises as a real one written today does.
+                    "lexical": snap.manifest.get("lexical"),
                     "sentence_vectors": bool(big_sentences),
                 },
                 big_texts,

@@ -79,7 +79,7 @@ def unfolded_notice(manifest: dict[str, Any] | None) -> str | None:
     """One line for an index written before accents were folded (its manifest's BM25
     settings have no ``fold``), saying what it misses and what folds it; else None."""
     lexical = (manifest or {}).get("lexical")
-    if not isinstance(lexical, dict) or lexical.get("fold") == FOLD:
+    if isinstance(lexical, dict) and lexical.get("fold") == FOLD:
         return None
     return (
         "note: this index was written before names were matched without their accents "
