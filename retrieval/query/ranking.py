@@ -64,6 +64,33 @@ COMMON_UNKNOWN = 1.0
 # A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
 # or a number ("2019", "98").
 _NAME_WORD = re.compile(r"(?<![\w'’-])(?:[^\W\d_a-z][\w'’.-]*|\d[\d,.]*)")
+_ASKING_WORDS = frozenset(_ASKING.split())
+# Where a sentence starts: at the start, or after ? ! or a full stop that does not end an
+# abbreviation ("U.S.", "Dr.", a middle initial). Opening quotes and brackets between count
+# as nothing.
+_OPENERS = " \t\n\"'“‘«([“"
+_ABBREVIATION = re.compile(r"(?:\b[^\W\d_]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Sen|Rep|Gov|Gen|Lt|Col|Capt|Prof|No|vs|Mt|Ft)\.)$")
+
+
+def _starts_sentence(before: str) -> bool:
+    before = before.rstrip(_OPENERS)
+    if not before or before[-1] in "?!":
+        return True
+    return before[-1] == "." and _ABBREVIATION.search(before) is None
+
+
+def name_words(question: str) -> list[str]:
+    """The words of ``question`` that name something: capitalised ones that do not start a
+    sentence (every word does, capitalised anyway) and are not asking words ("Nicole Ozer
+    was quoted. What did she say?" names Nicole Ozer, not "What"), and numbers anywhere."""
+    out = []
+    for m in _NAME_WORD.finditer(question):
+        word = m.group()
+        if word[0].isdigit():
+            out.append(word)
+        elif word[0].isupper() and not _starts_sentence(question[: m.start()]) and word.lower() not in _ASKING_WORDS:
+            out.append(word)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +134,7 @@ def specifics(question: str, tokens: Sequence[str], idf: Mapping[str, float], le
     """The :class:`Specifics` of ``question``; ``tokens`` are its BM25 tokens and ``idf``
     their IDF in the collection (``lexical.idf``), missing for tokens it does not hold."""
     # Any script's capitals ("Özer", "Łukasz"), not only A-Z.
-    words = [w for w in _NAME_WORD.findall(question) if w[0].isdigit() or w[0].isupper()]
-    if words and question.lstrip().startswith(words[0]) and not words[0][0].isdigit():
-        words = words[1:]  # the first word is capitalised anyway
+    words = name_words(question)
     named_tokens = set(lexical.query_tokens(" ".join(words))) if words else set()
     asking = set(lexical.query_tokens(_ASKING))
     tokens = [t for t in tokens if t not in asking or t in named_tokens]

@@ -12,6 +12,7 @@ from retrieval.query.ranking import (
     Filters,
     FusionParams,
     is_question,
+    name_words,
     retrieve,
     select,
     specifics,
@@ -266,6 +267,37 @@ def test_specifics_of_a_name_question():
     plain = "what did they warn about face surveillance"
     tokens = lexical.query_tokens(plain)
     assert specifics(plain, tokens, lexical.idf(tokens), lexical).presence(set()) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Who is Nicole Ozer?", ["Nicole", "Ozer"]),
+        # A second sentence's first word is capitalised anyway, and an asking word never names.
+        ("Nicole Ozer was quoted. What did she warn about?", ["Ozer"]),
+        ("The Emmys were this week. Which show won Outstanding Drama?", ["Emmys", "Outstanding", "Drama"]),
+        ("Is it Ozer? Or Nowak!", ["Ozer", "Nowak"]),
+        # A full stop that ends an abbreviation or an initial does not start a sentence.
+        ("What did U.S. President Joe Biden say?", ["U.S.", "President", "Joe", "Biden"]),
+        ("What did Dr. Smith and John F. Kennedy say in 2019?", ["Dr.", "Smith", "John", "F.", "Kennedy", "2019"]),
+        ('"Who is Nicole Ozer?"', ["Nicole", "Ozer"]),  # an opening quote is not a word
+        ("How many groups signed? About 90?", ["90"]),
+    ],
+)
+def test_the_words_that_name_something(question, names):
+    assert name_words(question) == names
+
+
+def test_a_name_asked_after_a_sentence_of_context_is_still_all_the_ask():
+    passage = "Nicole Ozer was quoted: she warned about face surveillance"
+    lexical = CollectionBM25.from_texts([passage, "Amazon sells Rekognition"] * 3)
+    question = "Nicole Ozer was quoted. What did she warn about?"
+    tokens = lexical.query_tokens(question)
+    found = specifics(question, tokens, lexical.idf(tokens), lexical)
+    # "What" is not a name the passages lack (it was: no passage holds "what"), so the
+    # passage naming her holds all the question names.
+    assert not found.unknown and set(found.named) == {"ozer"}
+    assert found.presence(set(lexical.query_tokens(passage))) == 1.0
 
 
 def test_a_name_in_any_script_s_capitals_is_a_name():
