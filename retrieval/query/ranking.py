@@ -69,7 +69,9 @@ _ASKING_WORDS = frozenset(_ASKING.split())
 # abbreviation ("U.S.", "Dr.", a middle initial). Opening quotes and brackets between count
 # as nothing.
 _OPENERS = " \t\n\"'“‘«([“"
-_ABBREVIATION = re.compile(r"(?:\b[^\W\d_]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Sen|Rep|Gov|Gen|Lt|Col|Capt|Prof|No|vs|Mt|Ft)\.)$")
+_ABBREVIATION = re.compile(
+    r"(?:\b[^\W\d_]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Sen|Rep|Gov|Gen|Lt|Col|Capt|Prof|No|vs|Mt|Ft)\.)$"
+)
 
 
 def _starts_sentence(before: str) -> bool:
@@ -86,9 +88,8 @@ def name_words(question: str) -> list[str]:
     out = []
     for m in _NAME_WORD.finditer(question):
         word = m.group()
-        if word[0].isdigit():
-            out.append(word)
-        elif word[0].isupper() and not _starts_sentence(question[: m.start()]) and word.lower() not in _ASKING_WORDS:
+        capitalised = word[0].isupper() and word.lower() not in _ASKING_WORDS
+        if word[0].isdigit() or (capitalised and not _starts_sentence(question[: m.start()])):
             out.append(word)
     return out
 
