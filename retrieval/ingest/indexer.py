@@ -328,6 +328,16 @@ class Indexer:
                 self._keep_stored(plan, previous, source.key)
             return registry, with_sync(state, source.key, reason)
         collection = self.read([path], progress)
+        held = [doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key]
+        if source.key in keys and held and path.is_dir() and collection.files_read == 0:
+            # A registered folder that holds articles and suddenly no file (an unmounted
+            # disk's mount point, a half-finished move) is not read as "everything gone".
+            reason = f"the folder has no article files now; its {len(held)} indexed article(s) are kept"
+            reason += " (`sourced remove` drops them)"
+            plan.reports.append(SourceReport(source.key, source.kind, "unreadable", len(held), reason=reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            return registry, with_sync(state, source.key, reason)
         plan.files_read += collection.files_read
         plan.merged += collection.merged
         plan.problems += collection.problems
@@ -337,8 +347,32 @@ class Indexer:
             plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
             return [s for s in registry if s.key != source.key], state
         status = "added" if source.key not in keys else "synced"
-        self._apply(plan, None if rebuild else previous, source.key, source.kind, collection, index, status)
+        kept = self._kept_from_failed_files(plan, None if rebuild else previous, held, collection)
+        self._apply(
+            plan, None if rebuild else previous, source.key, source.kind, collection, index, status, unchanged_ids=kept
+        )
         return registry, with_sync(state, source.key, None)
+
+    @staticmethod
+    def _kept_from_failed_files(
+        plan: Plan, previous: Snapshot | None, held: Sequence[str], collection: Collection
+    ) -> set[str]:
+        """The held articles of files that could not be read this time (front matter broken
+        mid-edit, a file emptied while it is saved): kept as they were, never dropped for a
+        read that failed. A file that is gone, or read with fewer articles, still loses them."""
+        failed = {p.source for p in collection.problems if p.skipped and not p.note}
+        if not failed or previous is None or not held:
+            return set()
+        read = {d.id for d in collection.documents}
+        candidates = [i for i in held if i not in read]
+        kept = {d.id for d in previous.documents(candidates) if d.source in failed} if candidates else set()
+        by_file: dict[str, int] = {}
+        for doc in previous.documents(kept) if kept else ():
+            by_file[doc.source] = by_file.get(doc.source, 0) + 1
+        for name, n in sorted(by_file.items()):
+            what = "article" if n == 1 else "articles"
+            plan.problems.append(Problem(name, f"could not be read this time; its {n} indexed {what} kept", False))
+        return kept
 
     def _remove(
         self,

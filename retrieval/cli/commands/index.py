@@ -62,10 +62,18 @@ def _finish(report, named: Sequence[object], strict: bool) -> None:
         sys.exit(EXIT_SKIPPED)
 
 
+def _no_empty(values: Sequence[str]) -> None:
+    """An empty SOURCE is refused: as a path it would mean the current folder, and an unset
+    shell variable (`sourced remove "$DIR"`) must not add or drop a whole folder."""
+    if any(not v.strip() for v in values):
+        fail("an empty SOURCE names no file, folder or address (an unset variable?); nothing changed.")
+
+
 def _sources(values: Sequence[str]) -> list[Path | str]:
     """Paths as paths; web addresses kept as text (a Path would fold their '//')."""
     from retrieval.ingest.sources import is_web
 
+    _no_empty(values)
     for v in values:
         scheme = _SCHEME.match(v)
         if scheme and not is_web(v) and not Path(v).exists():
@@ -156,6 +164,7 @@ def add(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None, stric
 @click.pass_obj
 def remove(obj: CliContext, sources: tuple[str, ...], index_dir: Path | None) -> None:
     """Drop sources and their articles from the collection (`sourced rollback` undoes it)."""
+    _no_empty(sources)
     folder, _ = resolve_index_dir(obj.config, index_dir)
     report = make_indexer(obj.config, folder).remove(sources)
     print_report(report)

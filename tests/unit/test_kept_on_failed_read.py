@@ -1,0 +1,79 @@
+"""A read that fails never drops what was indexed: a file that cannot be read this time
+keeps its articles, and so does a registered folder that suddenly holds no file."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from tests.helpers import HASH_CONFIG_YAML
+
+GOOD = (
+    "---\ntitle: Chowder contest\noutlet: Gazette\npublished: 2024-03-01\n---\nMaria Lopez won the chowder contest.\n"
+)
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def titles() -> list[str]:
+    data = json.loads(run("sources", "--json").output)
+    return sorted(a["title"] for a in data["articles"])
+
+
+def _folder(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    folder = cli_env / "news"
+    folder.mkdir()
+    (folder / "a.md").write_text(GOOD)
+    (folder / "b.txt").write_text("Harbour bridge reopens\n\nThe harbour bridge reopened on Monday.\n")
+    first = run("index", str(folder))
+    assert first.exit_code == 0, first.output
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+    return folder
+
+
+def test_a_file_that_cannot_be_read_this_time_keeps_its_articles(cli_env):
+    folder = _folder(cli_env)
+    for broken in ("---\ntitle: [unclosed\n---\nMaria Lopez won.\n", ""):  # bad YAML mid-edit; emptied mid-save
+        (folder / "a.md").write_text(broken)
+        result = run("index")
+        assert result.exit_code == 0, result.output
+        assert "a.md" in result.output and "indexed article kept" in result.output, result.output
+        assert "1 gone" not in result.output and "1 removed" not in result.output
+        assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+    # Once it reads again, the edit lands; a file really deleted still takes its article.
+    (folder / "a.md").write_text(GOOD.replace("Chowder contest", "Chowder contest won"))
+    assert run("index").exit_code == 0
+    assert titles() == ["Chowder contest won", "Harbour bridge reopens"]
+    (folder / "a.md").unlink()
+    assert run("index").exit_code == 0
+    assert titles() == ["Harbour bridge reopens"]
+
+
+def test_a_registered_folder_that_suddenly_holds_no_file_keeps_its_articles(cli_env):
+    folder = _folder(cli_env)
+    for f in folder.iterdir():
+        f.unlink()  # an unmounted disk leaves its empty mount point
+    result = run("index")
+    assert "no article files now" in result.output and "2 indexed article(s) are kept" in result.output, result.output
+    assert result.exit_code == 2  # nothing could be read: said, and nothing changed
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+    problem = json.loads(run("sources", "--json").output)["sources"][0]["problem"]
+    assert "no article files now" in problem
+    # `sourced remove` is how to drop them.
+    assert run("remove", str(folder)).exit_code == 0
+    assert titles() == []
+
+
+def test_an_empty_source_is_refused_not_read_as_the_current_folder(cli_env, monkeypatch):
+    folder = _folder(cli_env)
+    monkeypatch.chdir(folder)  # "" as a path is "." : this folder, registered already
+    for args in (("add", ""), ("index", " "), ("remove", ""), ("remove", str(folder), "")):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "empty SOURCE" in result.output and len(result.output.strip().splitlines()) == 1
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
