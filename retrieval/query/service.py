@@ -36,7 +36,7 @@ from retrieval.query.ranking import (
     specifics,
 )
 from retrieval.query.rerank import Scorer
-from retrieval.query.strength import rate
+from retrieval.query.strength import WEAK, rate
 from retrieval.store import Snapshot, Store
 from retrieval.types import Answer, Document, Hit
 
@@ -341,12 +341,17 @@ class QueryService:
     def answering(self, answer: Answer) -> list[Hit]:
         """The hits of ``answer`` that answer: none when it is not ``answered`` (so nothing
         /ask marks low confidence is listed or alerted); else its first result, and every
-        other whose passage or sentence reaches ``search.min_score``. Timelines and alerts
-        share this test."""
+        other whose passage or sentence reaches ``search.min_score`` and that does not read
+        "weak" (retrieval.query.strength: the filler far below the first by the ranking,
+        however topical one of its sentences). Timelines and alerts share this test."""
         if not answer.answered:
             return []
         threshold = self.settings.min_score
-        return [h for n, h in enumerate(answer.hits) if n == 0 or max(h.similarity, h.sentence_similarity) >= threshold]
+        return [
+            h
+            for n, h in enumerate(answer.hits)
+            if n == 0 or (h.label != WEAK and max(h.similarity, h.sentence_similarity) >= threshold)
+        ]
 
     def _followup(self, followup: str, previous: str, weight: float):
         """(text as searched, (plain, ranking) vectors) of a follow-up question."""
@@ -495,7 +500,7 @@ class QueryService:
         # The figure shown follows what decided: the model's support when it did.
         rated_by = (best, threshold) if threshold is not None else (None, None)
         hits = rate(hits, confidence, self.settings.min_score, answered, *rated_by)
-        if hits:
+        if hits and answered:
             hits = self._newer(snap, hits, candidates, vectors @ plain, refs, published)
         took = (time.perf_counter() - started) * 1000
         return Answer(
@@ -564,8 +569,11 @@ class QueryService:
         return known
 
     def _newer(self, snap: Snapshot, hits, candidates, similarities, refs, published) -> list[Hit]:
-        """Each hit with the newest article published after it whose passage, among the
-        candidates already scored, also answers (cosine at or above ``search.min_score``)."""
+        """Each answering hit (the first, and those that do not read "weak") with the newest
+        article published after it whose passage, among the candidates already scored,
+        also answers (cosine at or above ``search.min_score``). Filler below the answers
+        carries none: "newer coverage" under a result that does not answer would point
+        from an unrelated story to the answer."""
         threshold = self.settings.min_score
         best: dict[str, tuple[datetime, float]] = {}  # doc -> (published, best similarity)
         for c, sim in zip(candidates, similarities, strict=True):
@@ -580,7 +588,7 @@ class QueryService:
         picks: dict[int, str] = {}
         for n, hit in enumerate(hits):
             mine = _utc(hit.document.published)
-            if mine is None:
+            if mine is None or (n > 0 and hit.label == WEAK):
                 continue
             skip = {hit.document.id, *(d.id for d in hit.duplicates)}
             later = [(when, sim, d) for d, (when, sim) in best.items() if when > mine and d not in skip]

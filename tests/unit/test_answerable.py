@@ -298,3 +298,22 @@ def test_a_name_question_asked_in_conversation_is_still_a_name_question(question
     idf = dict.fromkeys(tokens, 2.0)
     assert is_question(question)
     assert specifics(question, tokens, idf, Lexical()).share == pytest.approx(1.0)
+
+
+def test_timelines_and_alerts_list_no_filler_however_topical_its_sentence(small_service):
+    from retrieval.types import Answer, Chunk, Document, Hit
+
+    def hit(n, label, cosine):
+        doc = Document(id=f"d{n}", title=f"t{n}", text="x", source=f"f{n}.txt")
+        return Hit(Chunk(doc.id, 0, "x", 0, 1), doc, 1.0, n, 0.1, sentence_similarity=cosine, label=label)
+
+    threshold = small_service.settings.min_score
+    hits = (
+        hit(1, "strong", threshold + 0.1),
+        hit(2, "fair", threshold + 0.05),  # close below the first, and its passage answers: listed
+        hit(3, "weak", threshold + 0.2),  # far below by the ranking, one topical sentence: filler
+        hit(4, "fair", threshold - 0.05),  # near, but its own passage does not reach min_score
+    )
+    listed = small_service.answering(Answer("q", hits, answered=True))
+    assert [h.rank for h in listed] == [1, 2]
+    assert small_service.answering(Answer("q", hits, answered=False)) == []
