@@ -609,6 +609,13 @@ def _validate(config: Config) -> None:
             "Settings 'search.alpha' and 'search.question_alpha' must be in [0, 1] (so must "
             "'search.name_alpha' when set) and 'search.mmr_lambda' in (0, 1]."
         )
+    # 0 or below would fold every article into one story ("also reported by" every outlet).
+    if not config.search.same_story > 0.0 or not config.search.duplicate_threshold > 0.0:
+        raise ConfigError(
+            "Settings 'search.same_story' and 'search.duplicate_threshold' must be above 0 (above 1: never fold)."
+        )
+    if config.search.max_question_chars < 1:
+        raise ConfigError("Setting 'search.max_question_chars' must be at least 1.")
     threshold = config.search.answer_threshold
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ConfigError("Setting 'search.answer_threshold' must be in [0, 1], or empty for the model's own.")
@@ -655,6 +662,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {file}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Config file {file} is not UTF-8 text (byte {exc.start}).") from None
     try:
         data = yamlio.load(text)
     except yaml.YAMLError as exc:

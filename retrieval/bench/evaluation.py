@@ -65,6 +65,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         data = yamlio.load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot read question file {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Question file {path} is not UTF-8 text (byte {exc.start}).") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"Question file {path} is not valid YAML: {yamlio.problem(exc)}.") from None
     items = data.get("questions") if isinstance(data, dict) else data

@@ -57,7 +57,7 @@ def print_report(report) -> None:
                 f"removed {name} and {source.removed} of its articles; {source.kept} stay, held by another source"
             )
         elif source.status == "removed":
-            err.print(f"removed {name} and its {source.removed} articles")
+            err.print(f"removed {name} and its {_articles(source.removed)}")
         elif source.listed == 0 and not source.articles:
             # A valid feed with nothing in it yet (a new or quiet feed) is registered.
             verb = "added" if source.status == "added" else "synced"
@@ -65,7 +65,7 @@ def print_report(report) -> None:
         else:
             verb = "added" if source.status == "added" else "synced"
             err.print(
-                f"{verb} {name}: {source.articles} articles ({source.added} new, {source.updated} changed, "
+                f"{verb} {name}: {_articles(source.articles)} ({source.added} new, {source.updated} changed, "
                 f"{source.removed} gone, {source.unchanged} unchanged)"
             )
     statuses = {s.status for s in report.sources}
@@ -92,6 +92,10 @@ def print_report(report) -> None:
         f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
         + (f" ({report.segments} segment{'s' if report.segments != 1 else ''})." if report.segments else ".")
     )
+
+
+def _articles(n: int) -> str:
+    return f"{n} article" if n == 1 else f"{n} articles"
 
 
 def print_answer(answer) -> None:

@@ -113,6 +113,8 @@ def unreadable_reason(path: Path) -> str | None:
         return "broken symbolic link"
     if not path.exists():
         return "no such file or folder"
+    if not (path.is_dir() or path.is_file()):  # a FIFO, a device (/dev/zero), a socket
+        return "not a regular file or folder"
     try:
         if path.is_dir():
             os.listdir(path)

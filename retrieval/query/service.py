@@ -70,6 +70,10 @@ SENTENCE_SKIPS_ASKING = True
 LEAD_COMPETES = False
 
 
+# How stats() lists the articles that name no outlet (not an outlet: never counted as one).
+UNKNOWN_OUTLET = "(unknown outlet)"
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """A registered source as `sourced sources` and /sources show it."""
@@ -776,7 +780,7 @@ class QueryService:
         docs = snap.documents()
         outlets: dict[str, int] = {}
         for doc in docs:
-            outlets[doc.outlet or "(unknown outlet)"] = outlets.get(doc.outlet or "(unknown outlet)", 0) + 1
+            outlets[doc.outlet or UNKNOWN_OUTLET] = outlets.get(doc.outlet or UNKNOWN_OUTLET, 0) + 1
         dated = [d.published for d in docs if d.published]
         return IndexStats(
             documents=len(docs),

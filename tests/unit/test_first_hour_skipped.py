@@ -37,7 +37,7 @@ def test_a_folder_says_which_files_it_does_not_read(run, tmp_path):
     result = run("add", str(news))
     assert result.exit_code == 0, result.output
     assert f"{news}: skipped 3 files of types sourced does not read (.pdf ×2, .csv)" in result.output
-    assert "1 articles" in result.output and "0 skipped" in result.output  # a note, not a problem
+    assert ": 1 article (1 new" in result.output and "0 skipped" in result.output  # a note, not a problem
     assert run("index", "--strict").exit_code == 0  # and not one for --strict
 
 

@@ -74,8 +74,14 @@ def _sources(values: Sequence[str]) -> list[Path | str]:
     from retrieval.ingest.sources import is_web
 
     _no_empty(values)
+    from retrieval.ingest.web import bad_url
+
     for v in values:
         scheme = _SCHEME.match(v)
+        if scheme and scheme.group(1).lower() in ("http", "https") and not Path(v).exists():
+            reason = bad_url(v)
+            if reason is not None:
+                fail(f"{v}: {reason}.")
         if scheme and not is_web(v) and not Path(v).exists():
             fail(
                 f"{v}: {scheme.group(1)}:// is not a web address sourced reads (use http:// or https://), "

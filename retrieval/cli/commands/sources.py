@@ -31,12 +31,14 @@ def sources(obj: CliContext, index_dir: Path | None, with_articles: bool, as_jso
     if as_json:
         click.echo(json.dumps(collection_json(registered, articles), ensure_ascii=False))
         return
+    from retrieval.query.service import UNKNOWN_OUTLET
+
     stats = service.stats()
     out = console(stderr=False)
     newest = f"newest {stats.newest.date().isoformat()}" if stats.newest else "none dated"
     out.print(
         f"{_count(stats.documents, 'article')}, {_count(stats.chunks, 'passage')}, "
-        f"{_count(len(stats.outlets), 'outlet')}; {newest}. Model {stats.model_id}, index {service.store.where}."
+        f"{_count(len([o for o in stats.outlets if o != UNKNOWN_OUTLET]), 'outlet')}; {newest}. Model {stats.model_id}, index {service.store.where}."
     )
     samples = samples_key()
     out.print(f"\n[bold]{len(registered)} source{'s' if len(registered) != 1 else ''}[/]")

@@ -15,5 +15,20 @@ from urllib.parse import urlsplit
 
 def is_url(text: str) -> bool:
     """Whether a SOURCE given on the command line is a web address (http or https)."""
-    parts = urlsplit(str(text).strip())
+    try:
+        parts = urlsplit(str(text).strip())
+    except ValueError:  # "http://[::1": not an address at all (bad_url says why)
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def bad_url(text: str) -> str | None:
+    """Why a SOURCE that starts like a web address (http:// or https://) is not one, or None."""
+    try:
+        parts = urlsplit(str(text).strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return f"not a valid web address ({exc})"
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return "not a valid web address (no host after //)"
+    return None

@@ -285,6 +285,8 @@ class Fetcher:
                     raise FetchError(f"timed out (no answer within {timeout:g} s)") from None
                 except httpx.TooManyRedirects:
                     raise FetchError("too many redirects") from None
+                except httpx.InvalidURL as exc:  # not an HTTPError: "999.999.999.999", a bad port
+                    raise FetchError(f"not a valid web address ({str(exc)[:120]})") from None
                 except httpx.HTTPError as exc:
                     raise FetchError(f"could not connect ({type(exc).__name__}: {str(exc)[:120]})") from None
                 finally:

@@ -1,0 +1,86 @@
+"""Bad input found by an adversarial try (2026-12-06): each gets one clear line and a
+non-zero exit, never "unexpected failure", and changes nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import main
+from retrieval.config import build_config
+from retrieval.errors import ConfigError
+from tests.helpers import BUNDLED, HASH_CONFIG_YAML
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("http://[::1", "not a valid web address (Invalid IPv6 URL)"),
+        ("http://", "no host after //"),
+        ("https://example.org:port/", "not a valid web address"),
+    ],
+)
+def test_a_malformed_web_address_is_one_clear_line(cli_env, address, said):
+    result = run("add", address)
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "unexpected failure" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_address_httpx_refuses_is_a_fetch_error_not_a_crash():
+    import httpx
+
+    from retrieval.ingest.web.fetch import Fetcher, FetchError, FetchSettings
+
+    with pytest.raises(FetchError, match="not a valid web address"):
+        Fetcher(FetchSettings(host_delay=0.0, timeout=2.0)).get("http://999.999.999.999/")
+    assert not issubclass(httpx.InvalidURL, httpx.HTTPError)  # why it needs its own clause
+
+
+def test_text_that_is_not_utf8_is_named_in_config_and_question_files(cli_env):
+    bad = cli_env / "bad.yaml"
+    bad.write_bytes(b"search:\n  min_score: \xff\xfe\n")
+    result = run("--config", str(bad), "ask", "who?")
+    assert result.exit_code == 1 and "is not UTF-8 text" in result.output, result.output
+    questions = cli_env / "q.yaml"
+    questions.write_bytes(b"questions:\n  - q: caf\xe9?\n")
+    result = run("eval", str(questions))
+    assert result.exit_code == 1 and "is not UTF-8 text" in result.output, result.output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_or_a_device_is_not_registered_as_a_folder(cli_env):
+    fifo = cli_env / "pipe"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        if not os.path.exists(path):
+            continue
+        result = run("add", path)
+        assert result.exit_code == 2 and "not a regular file or folder" in result.output, result.output
+    listing = run("sources").output
+    assert "pipe" not in listing and "/dev/zero" not in listing
+
+
+@pytest.mark.parametrize(
+    "search", [{"same_story": 0}, {"same_story": -1}, {"duplicate_threshold": 0}, {"max_question_chars": 0}]
+)
+def test_settings_that_would_fold_everything_or_refuse_every_question_are_refused(search):
+    with pytest.raises(ConfigError, match="search"):
+        build_config({"search": search})
+
+
+def test_articles_with_no_outlet_are_not_counted_as_an_outlet(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    folder = cli_env / "mine"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Harbour bridge reopens\n\nThe harbour bridge reopened on Monday.\n")
+    assert run("index", str(folder)).exit_code == 0
+    assert "1 article, 1 passage, 0 outlets" in run("sources").output
+    assert run("add", str(BUNDLED)).exit_code == 0
+    stats = run("sources").output
+    assert "(unknown outlet)" not in stats.splitlines()[0]
