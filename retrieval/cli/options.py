@@ -62,7 +62,7 @@ def index_dir_option(f):
     )(f)
 
 
-_WHEN = "YYYY-MM-DD, 7d, 2w, or words such as 'last week'"
+_WHEN = "YYYY-MM-DD, or YYYY-MM or YYYY for all of it, 7d, 2w, or words such as 'last week'"
 
 
 def filter_options(f):
