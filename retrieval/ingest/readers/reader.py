@@ -6,7 +6,8 @@ Formats (``formats.FORMATS``): Markdown/text with YAML front matter (including t
 per line).
 
 A bad file never stops the rest: it becomes a :class:`Problem` naming the file and the
-reason, and reading continues. Articles that share a URL are merged into one document.
+reason, and reading continues. Copies of one article (a shared link and the same text) are
+merged into one document; records that share only a link are two (readers/merge.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Collection:
-    """The result of reading: documents (merged by URL) and the problems met on the way."""
+    """The result of reading: documents (copies of one article merged) and the problems met on the way."""
 
     documents: tuple[Document, ...]
     problems: tuple[Problem, ...]
