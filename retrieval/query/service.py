@@ -105,6 +105,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+_UNDATED = datetime.max.replace(tzinfo=UTC)  # an article with no date sorts after dated ones
+
+
 def _after(published: datetime | None, cap: datetime) -> bool:
     return published is not None and published >= cap
 
@@ -407,9 +410,14 @@ class QueryService:
                 recency,
                 self.settings.recency_half_life_days,
             )
-        # Exact ties go by article and position, not by row number: rows are numbered
-        # differently once segments merge, and the answer must not change when they do.
-        candidates = sorted((c for c in candidates if c.row in refs), key=lambda c: (-c.score, refs[c.row][:2]))
+        # Exact ties go by date, then article and position, not by row number: rows are
+        # numbered differently once segments merge, and the answer must not change when
+        # they do. One text published twice (a reprint, wire copy) ties exactly: the
+        # earliest is the one cited, the others "also reported by".
+        candidates = sorted(
+            (c for c in candidates if c.row in refs),
+            key=lambda c: (-c.score, published.get(refs[c.row][0]) or _UNDATED, refs[c.row][:2]),
+        )
         reranker = self.reranker()
         support: dict[int, float] | None = None
         if reranker is not None and candidates:

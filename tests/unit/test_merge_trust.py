@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.config import replace
 from retrieval.ingest.readers import CollectionReader
 from retrieval.store import FolderStore
 from tests.helpers import build, service_for
@@ -196,3 +197,8 @@ def test_a_reprint_in_the_same_folder_is_another_publication_shown_as_also_repor
     assert len(herons) == 1  # one story...
     shown = {herons[0].document.outlet, *(d.outlet for d in herons[0].duplicates)}
     assert shown == {"AP", "Daily Reprint"}  # ...with the other copy as "also reported by"
+    # The same text ties exactly: without a recency prior to lean on, the original is cited.
+    flat = replace(hash_config, search={"recency": 0.0})
+    answer = service_for(flat, tmp_path / "index").ask("how many herons nested along the river?")
+    first = next(h for h in answer.hits if "herons" in h.text.lower())
+    assert first.document.outlet == "AP" and [d.outlet for d in first.duplicates] == ["Daily Reprint"]
