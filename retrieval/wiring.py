@@ -212,7 +212,7 @@ def open_service(
         if not build_if_missing:
             raise IndexMissingError(f"No index at {folder} yet. Run `sourced index` to build one.")
         say("No index yet: building one from the collection first (this happens once).")
-        sync(config, folder)
+        _first_build(config, folder, store, say, sync)
     elif build_if_missing:
         snap = store.open(check_version=False)
         try:
@@ -230,6 +230,29 @@ def open_service(
             say(f"The index was built with {built_with}; re-embedding it with {loaded.model_id} (this happens once).")
             sync(config, folder)
     return QueryService(store, lambda: loaded or load(), config.search)
+
+
+# How long a first question waits for another process building the same first index
+# (a bot and a terminal started together) before saying it is busy.
+FIRST_BUILD_WAIT_SECONDS = 600.0
+
+
+def _first_build(config: Config, folder: Path, store, say: Say, sync: Sync) -> None:
+    """Build the default index on first use; when another process is building it already,
+    wait for that build and use it (building again only if it left no index)."""
+    from retrieval.errors import IndexBusyError
+    from retrieval.store.folder.lock import writer_lock
+
+    try:
+        sync(config, folder)
+        return
+    except IndexBusyError:
+        pass
+    say("Another sourced process is building the index: waiting for it to finish.")
+    with writer_lock(folder, wait_seconds=FIRST_BUILD_WAIT_SECONDS):
+        pass
+    if not store.exists():
+        sync(config, folder)
 
 
 @dataclass

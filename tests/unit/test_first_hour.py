@@ -297,3 +297,32 @@ def test_eval_shows_found_but_abstained_apart_from_ranking_misses(cli_env, tmp_p
     assert "not answered at rank 1" not in text
     summary = json.loads(run("eval", str(questions), "--json").stdout)["summary"]
     assert summary["found_but_abstained"] == 1
+
+
+def test_a_first_question_waits_for_another_first_build_instead_of_failing(new_user):
+    # A bot and a terminal started together on a new machine: the second waits for the
+    # first one's build and answers from it (it said "busy, try again").
+    import threading
+    import time
+
+    from retrieval.config import load_config
+    from retrieval.store.folder.lock import writer_lock
+    from retrieval.wiring import open_service, resolve_index_dir
+
+    config = load_config()
+    folder, _ = resolve_index_dir(config, None)
+    held = threading.Event()
+
+    def other_first_build():
+        with writer_lock(folder):
+            held.set()
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=other_first_build)
+    thread.start()
+    held.wait(5)
+    said: list[str] = []
+    service = open_service(config, say=said.append)
+    thread.join()
+    assert any("waiting for it to finish" in line for line in said), said
+    assert service.ask("facial recognition", k=3).hits
