@@ -32,8 +32,9 @@ def find_article(snap: Snapshot, doc_id: str) -> Article:
     if len(found) > 1:
         raise NotFoundError(f"{doc_id!r} is the start of {len(found)} article ids; give more of it.")
     if not found:
+        shown = doc_id if len(doc_id) <= 40 else doc_id[:40] + "…"  # one line, whatever was pasted
         raise NotFoundError(
-            f"No article with id {doc_id!r} in this collection (ids are in `sourced ask --json` and "
+            f"No article with id {shown!r} in this collection (ids are in `sourced ask --json` and "
             "`sourced sources --json`)."
         )
     (doc,) = snap.documents(found)

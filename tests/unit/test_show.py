@@ -55,7 +55,10 @@ def test_show_prints_the_cleaned_article_with_title_outlet_date_and_link(run):
     assert article["text"] in shown.stdout and "Passage 1 of" not in shown.stdout
 
 
-@pytest.mark.parametrize("doc_id, says", [("0" * 16, "No article with id"), ("7d6", "No article with id")])
+@pytest.mark.parametrize(
+    "doc_id, says", [("0" * 16, "No article with id"), ("7d6", "No article with id"), ("a" * 100_000, "No article")]
+)
 def test_an_unknown_id_is_one_line_and_exit_1(run, doc_id, says):
     result = run("show", doc_id)
     assert result.exit_code == 1 and result.output.startswith(f"error: {says}") and result.output.count("\n") == 1
+    assert len(result.output) < 300  # a pasted wall of text is not echoed back
