@@ -328,7 +328,9 @@ class Indexer:
                 self._keep_stored(plan, previous, source.key)
             return registry, with_sync(state, source.key, reason)
         collection = self.read([path], progress)
-        held = [doc_id for doc_id, (_, origin, _) in index.items() if origin == source.key]
+        # What the live index holds from it (on a rebuild too, where ``index`` is empty).
+        stored = previous.document_index() if previous is not None else {}
+        held = [doc_id for doc_id, (_, origin, _) in stored.items() if origin == source.key]
         if source.key in keys and held and path.is_dir() and collection.files_read == 0:
             # A registered folder that holds articles and suddenly no file (an unmounted
             # disk's mount point, a half-finished move) is not read as "everything gone".
@@ -347,7 +349,13 @@ class Indexer:
             plan.reports.append(SourceReport(source.key, source.kind, "unreadable", reason=reason))
             return [s for s in registry if s.key != source.key], state
         status = "added" if source.key not in keys else "synced"
-        kept = self._kept_from_failed_files(plan, None if rebuild else previous, held, collection)
+        kept = self._kept_from_failed_files(plan, previous, held, collection)
+        if rebuild and kept:
+            # A rebuild writes everything anew: the articles kept come from the index, as
+            # those of a source that cannot be read do (_keep_stored).
+            plan.documents += previous.documents(kept)
+            plan.origins += [source.key] * len(kept)
+            kept = set()
         self._apply(
             plan, None if rebuild else previous, source.key, source.kind, collection, index, status, unchanged_ids=kept
         )

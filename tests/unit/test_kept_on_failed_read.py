@@ -77,3 +77,19 @@ def test_an_empty_source_is_refused_not_read_as_the_current_folder(cli_env, monk
         assert result.exit_code == 1, (args, result.output)
         assert "empty SOURCE" in result.output and len(result.output.strip().splitlines()) == 1
     assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+
+
+def test_a_rebuild_keeps_what_cannot_be_read_too(cli_env):
+    folder = _folder(cli_env)
+    (folder / "a.md").write_text("---\ntitle: [unclosed\n---\nMaria Lopez won.\n")
+    result = run("index", "--rebuild")
+    assert result.exit_code == 0 and "indexed article kept" in result.output, result.output
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+    for f in folder.iterdir():
+        f.unlink()
+    result = run("index", "--rebuild")
+    assert "no article files now" in result.output, result.output
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+    # What a rebuild kept still answers.
+    answer = json.loads(run("ask", "--json", "who won the chowder contest?").output)
+    assert answer["hits"] and answer["hits"][0]["title"] == "Chowder contest"
