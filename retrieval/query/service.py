@@ -105,6 +105,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def _without(text: str, phrases: tuple[str, ...]) -> str:
+    """``text`` with each of ``phrases`` (as found in it, any case) taken out."""
+    for phrase in phrases:
+        text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+    return text
+
+
 _UNDATED = datetime.max.replace(tzinfo=UTC)  # an article with no date sorts after dated ones
 
 
@@ -297,14 +304,18 @@ class QueryService:
             notes.append(f"{reading.describe()} (from {phrases})" if phrases else reading.describe())
 
         def run(chosen: Filters) -> Answer:
+            # Words read as time ("in 2018", "before 2022", "latest") are not what the
+            # passages must hold once they are a filter or the recency prior: "2018" is in
+            # the dates searched, rarely in the text. Searched all dates, they count again.
+            timed = tuple(reading.phrases) if reading and (chosen is asked or reading.recent) else ()
             try:
-                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight)
+                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight, timed)
             except (OSError, sqlite3.Error):
                 # A writer replaced the index and removed the generation this thread was
                 # still opening: forget it and answer from the live one.
                 with self._lock:
                     self._snapshot = None
-                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight)
+                return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight, timed)
 
         if asked.since and asked.until and asked.since >= asked.until and asked is not filters:
             answer = None  # the question's range is empty as of this day
@@ -388,6 +399,7 @@ class QueryService:
         now: datetime | None = None,
         cap: datetime | None = None,
         recency: float = 0.0,
+        timed: tuple[str, ...] = (),
     ) -> Answer:
         import numpy as np
 
@@ -440,7 +452,11 @@ class QueryService:
         shown_tokens: list[set[str]] = []
         shown_rows: list[int] = []
         idf = snap.lexical.idf(tokens)
-        found = specifics(text, tokens, idf, snap.lexical)
+        if timed:  # the question's words less those read as time (see ask)
+            plain_text = _without(text, timed)
+            found = specifics(plain_text, snap.lexical.query_tokens(plain_text), idf, snap.lexical)
+        else:
+            found = specifics(text, tokens, idf, snap.lexical)
         # The question's words that say what it is about (found.about): who/which/is… say
         # nothing of it, and a sentence holding "which" is no closer to the answer.
         hits = self._hits(

@@ -422,3 +422,33 @@ def test_an_alert_on_a_name_fires_when_the_name_is_shown_whatever_the_cosine(tmp
         "port": "The inquiry into the port will report to the council before the summer recess.",
     }
     assert _alerted(tmp_path, config, "Who is Carol Quist?", items) == ["quist"]
+
+
+def test_a_year_read_as_the_dates_searched_is_not_a_word_the_passages_must_hold(tmp_path, hash_config):
+    # "in 2018" filters to 2018; the articles of 2018 rarely say "2018". With answer_terms
+    # (every specific term shown), the year counted as one and the question abstained,
+    # while the same range given as --since/--until was answered.
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "items.jsonl").write_text(
+        json.dumps(
+            {
+                "title": "Council funds bike lanes",
+                "text": "The city council voted to fund new bike lanes on Main Street.",
+                "url": "https://news.example/lanes",
+                "published": "2018-05-02T09:00:00+00:00",
+                "outlet": "Gazette",
+            }
+        )
+        + "\n"
+    )
+    config = replace(hash_config, search={"min_score": 0.1, "answer_terms": 1.0})
+    build(config, tmp_path / "index", [folder])
+    service = service_for(config, tmp_path / "index")
+    as_of = datetime(2024, 1, 1, tzinfo=UTC)
+    dated = service.ask("what did the council fund in 2018?", as_of=as_of)
+    assert dated.understood and "2018-01-01 to 2018-12-31" in dated.understood
+    assert dated.answered and dated.evidence in (None, 1.0)
+    # Asked of every date (nothing in the range answers), the year is an ask again.
+    elsewhere = service.ask("what did the council fund in 2016?", as_of=as_of)
+    assert "all dates" in (elsewhere.understood or "") and not elsewhere.answered
