@@ -202,3 +202,23 @@ def test_a_reprint_in_the_same_folder_is_another_publication_shown_as_also_repor
     answer = service_for(flat, tmp_path / "index").ask("how many herons nested along the river?")
     first = next(h for h in answer.hits if "herons" in h.text.lower())
     assert first.document.outlet == "AP" and [d.outlet for d in first.duplicates] == ["Daily Reprint"]
+
+
+@pytest.mark.parametrize("names", [("a_copy.md", "z_reuters.md"), ("z_copy.md", "a_reuters.md")])
+def test_one_link_and_one_text_under_two_outlets_are_two_publications_the_original_cited(
+    tmp_path, folder, hash_config, names
+):
+    # Whatever the file names sort as, the copy does not replace the original: both are
+    # kept, the earliest is cited and the other is "also reported by".
+    link = "https://news.example/herons"
+    copy, original = names
+    (folder / copy).write_text(md("Herons return", HERONS, url=link, outlet="Copycat News", published="2019-08-04"))
+    (folder / original).write_text(md("Herons return", HERONS, url=link, outlet="Reuters", published="2019-08-01"))
+    collection = read(folder)
+    assert sorted(d.outlet for d in collection.documents) == ["Copycat News", "Reuters"]
+    assert any("another outlet or date" in w for w in warnings(collection)), warnings(collection)
+    build(hash_config, tmp_path / "index", [folder])
+    flat = replace(hash_config, search={"recency": 0.0})
+    answer = service_for(flat, tmp_path / "index").ask("how many herons nested along the river?")
+    first = next(h for h in answer.hits if "herons" in h.text.lower())
+    assert first.document.outlet == "Reuters" and [d.outlet for d in first.duplicates] == ["Copycat News"]

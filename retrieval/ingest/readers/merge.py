@@ -88,13 +88,21 @@ def _merge_group(
         return group, 0
     contained = len(group) <= MAX_CONTAINMENT_GROUP
     # Full articles first, longest first: each cluster's first record is the one kept.
-    order = sorted(range(len(group)), key=lambda i: (group[i].parent_id is not None, -len(group[i].text), i))
+    # Of equal texts, the earliest published first (the original, whatever the file names).
+    order = sorted(
+        range(len(group)),
+        key=lambda i: (group[i].parent_id is not None, -len(group[i].text), _published_key(group[i]), i),
+    )
     clusters: list[tuple[str, list[Document]]] = []  # (the kept record's words, the copies)
     merged = 0
     for i in order:
         doc = group[i]
         key = words(doc.text)
-        home = next((c for k, c in clusters if same_text(k, key, contained)), None)
+        # A copy whose outlet or date differs is another publication of the text (two
+        # outlets giving one link): kept apart, shown once as "also reported by".
+        home = next(
+            (c for k, c in clusters if same_text(k, key, contained) and (doc.parent_id or _agree(c[0], doc))), None
+        )
         if home is not None:
             home.append(doc)
         elif doc.parent_id is not None and clusters:
@@ -118,7 +126,8 @@ def _merge_group(
             problems.append(
                 Problem(
                     doc.source,
-                    f"has the same {'link' if doc.url else 'name'} as {first.source} but another text; "
+                    f"has the same {'link' if doc.url else 'name'} as {first.source} but "
+                    f"{'another outlet or date' if words(doc.text) == words(first.text) else 'another text'}; "
                     "indexed as a separate article, with its own outlet and date",
                     skipped=False,
                 )
@@ -157,6 +166,10 @@ def _merge_same_text(docs: list[Document], problems: list[Problem]) -> tuple[lis
             keep[home] = _fill(keep[home], [keep[home], doc], ("outlet", "published"))
             problems.append(Problem(doc.source, f"same text as {keep[home].source}; indexed once", skipped=False))
     return [keep.get(i, doc) for i, doc in enumerate(docs) if keep.get(i, doc) is not None], merged
+
+
+def _published_key(doc: Document) -> str:
+    return doc.published.isoformat() if doc.published else "~"  # undated after dated
 
 
 def _preference(doc: Document, i: int) -> tuple:
