@@ -334,8 +334,7 @@ class Indexer:
         if source.key in keys and held and path.is_dir() and collection.files_read == 0:
             # A registered folder that holds articles and suddenly no file (an unmounted
             # disk's mount point, a half-finished move) is not read as "everything gone".
-            reason = f"the folder has no article files now; its {len(held)} indexed article(s) are kept"
-            reason += " (`sourced remove` drops them)"
+            reason = "the folder has no article files now (an unmounted disk?)"
             plan.reports.append(SourceReport(source.key, source.kind, "unreadable", len(held), reason=reason))
             if rebuild and previous is not None:
                 self._keep_stored(plan, previous, source.key)

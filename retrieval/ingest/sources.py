@@ -39,7 +39,12 @@ def source_key(path: str | os.PathLike[str]) -> str:
         from retrieval.ingest.readers.fields import normalize_url
 
         return normalize_url(str(path))
-    return str(Path(path).expanduser().absolute())
+    try:
+        return str(Path(path).expanduser().absolute())
+    except RuntimeError:  # "~nobody/news": no such user's home folder
+        from retrieval.errors import SourcedError
+
+        raise SourcedError(f"{path}: no such user's home folder to expand.") from None
 
 
 @dataclass(frozen=True)

@@ -325,7 +325,15 @@ class QueryService:
             fallback = run(filters)
             if answer is None or fallback.answered or not answer.hits:
                 span = describe_range(asked.since, asked.until)
-                notes = [f"nothing {span} answers: all dates" if span else "all dates"]
+                # What was searched instead: every date, or the range the flags set (they
+                # win over the question's, and still bound what is shown).
+                flag_until = None if as_of is not None and filters.until == cap else filters.until  # as-of: said below
+                searched = describe_range(filters.since, flag_until)
+                instead = f"searched {searched}" if searched else "all dates"
+                if answer is None and asked.since and asked.until and asked.since >= asked.until:
+                    notes = [f"the question's dates are outside the dates set: {instead}"]
+                else:
+                    notes = [f"nothing {span} answers: {instead}" if span else instead]
                 answer, asked = fallback, filters
         if as_of is not None:
             notes.append(f"as of {now.date().isoformat()}")

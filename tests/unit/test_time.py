@@ -452,3 +452,17 @@ def test_a_year_read_as_the_dates_searched_is_not_a_word_the_passages_must_hold(
     # Asked of every date (nothing in the range answers), the year is an ask again.
     elsewhere = service.ask("what did the council fund in 2016?", as_of=as_of)
     assert "all dates" in (elsewhere.understood or "") and not elsewhere.answered
+
+
+def test_when_the_question_s_dates_and_the_flags_disagree_the_line_says_what_was_searched(dated_service):
+    # "after 2020" with --until 2020: the flags win, and results stay within them; the line
+    # said "nothing 2021-01-01 to 2020-12-31 answers: all dates", which was not so.
+    from retrieval.query.when import until_bound
+
+    service = dated_service
+    answer = service.ask(f"who was elected {PARTY} after 2020?", filters=Filters(until=until_bound("2020")))
+    assert answer.understood == "the question's dates are outside the dates set: searched until 2020-12-31"
+    assert all(h.document.published.year <= 2020 for h in answer.hits)
+    # With no flag, nothing in a range that answers still reads "all dates".
+    empty = service.ask(f"who was elected {PARTY} in 2015?")
+    assert empty.understood.startswith("nothing 2015-01-01 to 2015-12-31 answers: all dates")
