@@ -10,9 +10,15 @@ means that whole day, so it becomes the start of the next day. A month or a year
 a filter means all of it too: ``--since 2022`` is from 2022-01-01, ``--until 2020`` through
 2020-12-31, ``--as-of 2020-06`` as on 2020-06-30.
 
-In a question, the word before a date says which side of it is searched: "before 2022"
-(until 2021-12-31), "after 2020" (since 2021-01-01), "since 2021", "from 2019 on",
-"between 2019 and 2021" / "from 2019 to 2021" (2019-01-01 to 2021-12-31).
+In a question, the word before a date says which side of it is searched: "before 2022",
+"prior to", "earlier than" (nothing from 2022 on: until 2021-12-31); "until 2021", "till",
+"through", "up to", "by", "no later than", "on or before" (all of 2021 too: until
+2021-12-31); "after 2020", "later than" (since 2021-01-01); "since 2021", "on or after", "no
+earlier than", "from 2021 on" (since 2021-01-01); "between 2019 and 2021" / "from 2019 to
+2021" (2019-01-01 to 2021-12-31). "not before 2021" is since 2021-01-01 and "not after 2018"
+until 2018-12-31; any other side word after "not", "never", "no" or "n't" sets no range, as do
+two sides at once ("before and after 2020", "before 2020 or after 2022"): no range rather
+than a wrong one.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ _SHORT = re.compile(r"^\s*(\d{1,4})\s*([dwmy])\s*$", re.IGNORECASE)
 _SHORT_UNITS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
 # "-5d", "+2 weeks": a sign dateparser reads either way (or as the future); refused.
 _SIGNED = re.compile(r"^\s*[+\-−]\s*\d")
+# A filter's date of digits only ("2019-13", "19", "201") is read here, never guessed at by
+# dateparser: a year, a year and month, a day, or a day of a four-digit year such as 06/15/2020.
+_DIGITS = re.compile(r"[\d\s./\-]+")
+_YMD = re.compile(r"(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?")
+_DMY = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})")
 # The latest bound a filter's date may set: the day (or year) after an as-of day must
 # still be a datetime, which ends in 9999.
 _TOO_LATE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -46,23 +57,47 @@ _RECENT = re.compile(
 )
 # The words that put a date at one end of the range searched ("before 2022"). Whole words
 # only: "aftermath", "sincere", "untill" are not them.
-_SIDE = re.compile(r"(?<![\w-])(before|prior\s+to|until|till|til|after|since|between|from)\s+", re.IGNORECASE)
-_BEFORE = {"before", "prior to", "until", "till", "til"}
+_SIDE = re.compile(
+    r"(?<![\w-])(not?\s+later\s+than|not?\s+earlier\s+than|on\s+or\s+before|on\s+or\s+after|up\s+(?:to|until)|"
+    r"before|prior\s+to|earlier\s+than|until|till|til|through|thru|by|after|later\s+than|since|between|from)\s+",
+    re.IGNORECASE,
+)
+_BEFORE = {"before", "prior to", "earlier than"}  # nothing from that date on
+_THROUGH = {"until", "till", "til", "through", "thru", "up to", "up until", "by", "on or before"}
+_THROUGH |= {"no later than", "not later than"}  # up to that date, all of it too
+_AFTER = {"after", "later than"}  # from the end of that date
+_SINCE = {"since", "on or after", "no earlier than", "not earlier than"}  # from its start
+# "not before 2021", "never after", "wasn't until": a side word denied.
+_NOT = re.compile(r"(?:(?<![\w-])(not|never|no)|n[’']t)\s+$", re.IGNORECASE)
+_DENIED = {"before": _SINCE, "after": _THROUGH}  # what "not before" and "not after" mean
+# "the end of 2020", "the start of May 2019": a point at one end of that date.
+_EDGE = re.compile(r"(?:the\s+)?(end|start|beginning)\s+of\s+", re.IGNORECASE)
+# Two side words of one date ("before and after 2020", "before/after", "before, during and
+# after"): both sides, so no one range.
+_ONE_SIDE = r"(?:before|after|since|until|till|prior\s+to|earlier\s+than|later\s+than)"
+_BOTH = re.compile(
+    rf"(?<![\w-]){_ONE_SIDE}(?:\s*(?:,|/|&|\band\b|\bor\b)\s*(?:during|{_ONE_SIDE}))+(?![\w-])", re.IGNORECASE
+)
 # What joins the two ends of a range, and what makes "from X" open-ended.
-_AND = re.compile(r"\s*(?:,\s*)?(?:and|to|until|till|through|thru|-|–|—)\s+", re.IGNORECASE)
+_AND = re.compile(r"\s*(?:,\s*)?(?:and|to|until|till|through|thru|up\s+to|up\s+until|-|–|—)\s+", re.IGNORECASE)
 _ONWARD = re.compile(r"\s*(?:on|onwards?|forwards?|and\s+(?:on|after|later))\b", re.IGNORECASE)
 _NOW_END = re.compile(r"(?:now|today|the\s+present(?:\s+day)?|present|date)\b", re.IGNORECASE)
 # A side word with a date that could not be read exactly ("before the end of 2020", "after
 # the 2020 election") is no reason to search that date alone: such a phrase sets no range.
-_SIDE_NEAR = re.compile(
-    r"(?<![\w-])(?:before|prior\s+to|until|till|til|after|since|between)\s+(?:\S+\s+){0,3}$", re.IGNORECASE
+# ("through", "by" and "up to" are too common to count without a date right after them.)
+_SIDE_WORD = (
+    r"(?:before|prior\s+to|until|till|til|after|since|between|earlier\s+than|later\s+than|"
+    r"on\s+or\s+before|on\s+or\s+after|up\s+until)"
 )
-_SIDE_IN = re.compile(r"(?<![\w-])(?:before|prior\s+to|until|till|til|after|since|between)(?![\w-])", re.IGNORECASE)
+_SIDE_NEAR = re.compile(rf"(?<![\w-]){_SIDE_WORD}\s+(?:\S+\s+){{0,3}}$", re.IGNORECASE)
+_SIDE_IN = re.compile(rf"(?<![\w-]){_SIDE_WORD}(?![\w-])", re.IGNORECASE)
+# "in 2019 and 2021": a second year that ends the question or a clause extends the first.
+_ALSO = re.compile(r"\s*(?:,\s*)?(?:and|or|&)\s+(?:in\s+)?", re.IGNORECASE)
 _MONTHS = {m.lower() for m in (*calendar.month_name[1:], *calendar.month_abbr[1:])} | {"sept"}
 _PUNCT = ".,;:!?)]}\"'”’»"
 # Words no date phrase holds: where one ends.
 _JOINS = {"and", "or", "but", "to", "through", "thru", "until", "till", "til", "-", "–", "—", "on", "onward", "onwards"}
-_JOINS |= {"forward", "forwards", "before", "after", "since", "from", "between", "prior"}
+_JOINS |= {"forward", "forwards", "before", "after", "since", "from", "between", "prior", "by", "up"}
 _MAX_DATE_WORDS = 6
 _MAX_SIDES = 8  # side words looked at in one question
 
@@ -124,6 +159,11 @@ def _span(raw: str, now: datetime) -> tuple[datetime, datetime | None]:
             return value, None
         lo = day_start(value)
         return lo, lo + DAY
+    if _DIGITS.fullmatch(raw):
+        span = _digits(raw, now)
+        if span is None:
+            raise QuestionError(f"{raw[:40]!r} is not a date; {_WHEN_HINT}.")
+        return span
     short = _SHORT.match(raw)
     phrase = f"{short[1]} {_SHORT_UNITS[short[2].lower()]} ago" if short else raw
     from dateparser.date import DateDataParser
@@ -144,6 +184,32 @@ def _span(raw: str, now: datetime) -> tuple[datetime, datetime | None]:
         return (today - 6 * DAY, today + DAY) if period == "week" else _period(start, period)
     if period in ("month", "year") and not _RELATIVE.search(words):
         return _period(start, period)
+    return start, start + DAY
+
+
+def _digits(raw: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """A date of digits only, or None when it is not one: "2019", "2019-06", "2019/6/5", or
+    "06/15/2020" (day and month either way round, as dateparser reads them)."""
+    ymd = _YMD.fullmatch(raw)
+    if ymd:
+        year, month, mday = int(ymd[1]), int(ymd[3] or 1), int(ymd[4] or 1)
+        if not (year >= 1 and 1 <= month <= 12 and 1 <= mday <= calendar.monthrange(year, month)[1]):
+            return None
+        start = datetime(year, month, mday, tzinfo=UTC)
+        return _period(start, "day" if ymd[4] else "month" if ymd[3] else "year")
+    dmy = _DMY.fullmatch(raw)
+    if not dmy:
+        return None
+    from dateparser.date import DateDataParser
+
+    try:
+        value = DateDataParser(languages=["en"], settings=_settings(now)).get_date_data(raw).date_obj
+    except (OverflowError, ValueError):
+        value = None
+    given = {(int(dmy[1]), int(dmy[3])), (int(dmy[3]), int(dmy[1]))}
+    if value is None or value.year != int(dmy[4]) or (value.month, value.day) not in given:
+        return None
+    start = day_start(value)
     return start, start + DAY
 
 
@@ -275,35 +341,74 @@ def _date_at(question: str, at: int, parser, today: datetime):
     return None
 
 
+def _side_date(question: str, at: int, parser, today: datetime):
+    """The date a side word is followed by, as :func:`_date_at` reads it; "the end of 2020" is
+    the point at which 2020 ends, "the start of 2020" the one at which it begins."""
+    edge = _EDGE.match(question, at)
+    found = _date_at(question, edge.end() if edge else at, parser, today)
+    if found is None or edge is None:
+        return found
+    lo, hi, end = found
+    if hi is None:
+        return None  # "the end of this week": not read exactly
+    point = hi if edge[1].lower() == "end" else lo
+    return point, point, end
+
+
 def _end_at(question: str, at: int, parser, today: datetime):
     """The far end of a range ("... and 2022", "... to now"): (its start, its exclusive end
     or None when it runs up to today, where it ends), or None."""
     now = _NOW_END.match(question, at)
     if now:
         return today, None, now.end()
-    return _date_at(question, at, parser, today)
+    return _side_date(question, at, parser, today)
+
+
+def _through(question: str, at: int, lo: datetime, hi: datetime | None, end: int, today: datetime) -> datetime:
+    """The exclusive bound that keeps all of a date: "until last week" keeps that day, "until
+    this week" up to today."""
+    if hi is not None:
+        return hi
+    return today + DAY if re.search(r"\bthis\b", question[at:end], re.IGNORECASE) else lo + DAY
 
 
 def _sided(question: str, parser, today: datetime) -> list[tuple[int, int, datetime | None, datetime | None]]:
-    """The ranges side words set in ``question``: (start, end of the words, since, until)."""
+    """The ranges side words set in ``question``: (start, end of the words, since, until),
+    both None where the words ask about both sides or deny one ("not until 2020")."""
     found = []
+    for both in list(_BOTH.finditer(question))[:_MAX_SIDES]:
+        at = both.end() + len(question[both.end() :]) - len(question[both.end() :].lstrip())
+        date = _side_date(question, at, parser, today)
+        found.append((both.start(), date[2] if date else both.end(), None, None))
     for side in list(_SIDE.finditer(question))[:_MAX_SIDES]:
         word = re.sub(r"\s+", " ", side.group(1).lower())
-        first = _date_at(question, side.end(), parser, today)
+        first = _side_date(question, side.end(), parser, today)
         if first is None:
             continue
         lo, hi, end = first
+        denied = _NOT.search(question, 0, side.start())
+        if denied:
+            if denied[1] is None or denied[1].lower() != "not" or word not in _DENIED:
+                found.append((denied.start(), end, None, None))  # "never before", "wasn't until"
+                continue
+            word = "on or after" if word == "before" else "on or before"
+            side_start = denied.start()
+        else:
+            side_start = side.start()
         if word in _BEFORE:
-            found.append((side.start(), end, None, lo))
+            found.append((side_start, end, None, lo))
             continue
-        if word == "since":
-            found.append((side.start(), end, lo, None))
+        if word in _THROUGH:
+            found.append((side_start, end, None, _through(question, side.end(), lo, hi, end, today)))
             continue
-        if word == "after":
-            found.append((side.start(), end, hi or lo, None))
+        if word in _SINCE:
+            found.append((side_start, end, lo, None))
+            continue
+        if word in _AFTER:
+            found.append((side_start, end, hi or lo, None))
             continue
         if word == "from" and (onward := _ONWARD.match(question, end)):
-            found.append((side.start(), onward.end(), lo, None))
+            found.append((side_start, onward.end(), lo, None))
             continue
         joined = _AND.match(question, end)
         if not joined or (word == "from" and joined.group(0).strip().lower() == "and"):
@@ -315,29 +420,55 @@ def _sided(question: str, parser, today: datetime) -> list[tuple[int, int, datet
         phrase = question[side.start() : last_end]
         if lo >= (last_hi or today + DAY) or last_lo < lo:
             raise QuestionError(f"In “{phrase.strip()}” the start must be earlier than the end.")
-        found.append((side.start(), last_end, lo, last_hi))
-    return found
+        found.append((side_start, last_end, lo, last_hi))
+    kept = []
+    for entry in sorted(found, key=lambda e: (e[0], -e[1])):
+        if not kept or entry[0] >= kept[-1][1]:  # "through 2021" in "from 2019 through 2021"
+            kept.append(entry)
+    return kept
 
 
 def _kind(since: datetime | None, until: datetime | None) -> str:
-    return "range" if since and until else "since" if since else "until"
+    return "range" if since and until else "since" if since else "until" if until else "none"
 
 
 def _joined(question: str, sided: list) -> tuple[int, int, datetime | None, datetime | None] | None:
     """The first side-word range, with the one right after it when that closes it: "after
-    2020 and before 2023"."""
+    2020 and before 2023". Two sides that cannot be one range ("before 2020 and after 2022",
+    "before 2020 or after 2022") set none."""
     if not sided:
         return None
     start, end, since, until = sided[0]
     if len(sided) > 1:
         n_start, n_end, n_since, n_until = sided[1]
         kinds = {_kind(since, until), _kind(n_since, n_until)}
-        if kinds == {"since", "until"} and re.fullmatch(r"\s*,?\s*(?:and|but)?\s*", question[end:n_start], re.I):
+        gap = question[end:n_start]
+        if kinds == {"since", "until"} and re.fullmatch(r"\s*,?\s*(?:either\s+)?(?:or|and/or)\s*", gap, re.I):
+            return start, n_end, None, None  # either side: no one range
+        if kinds == {"since", "until"} and re.fullmatch(r"\s*,?\s*(?:and|but)?\s*", gap, re.I):
+            first_until = until is not None
             since, until, end = since or n_since, until or n_until, n_end
             if since >= until:
+                if first_until:  # "before 2020 and after 2022": two sides, not a range
+                    return start, end, None, None
                 phrase = question[start:end].strip()
                 raise QuestionError(f"In “{phrase}” the start must be earlier than the end.")
     return start, end, since, until
+
+
+def _other_year(question: str, at: int, parser, today: datetime):
+    """A second year joined to a date found at ``question[:at]`` that ends the question or a
+    clause ("in 2019 and 2021?", "in 2019 or 2021, who"): (start, exclusive end, where it
+    ends), or None. A year followed by other words ("2019 and 2000 people") may be a count."""
+    also = _ALSO.match(question, at)
+    if not also:
+        return None
+    other = _date_at(question, also.end(), parser, today)
+    if other is None or other[1] is None or not _YEAR.search(question[also.end() : other[2]]):
+        return None
+    if not re.match(r"\s*(?:$|[.,;:!?)])", question[other[2] :]):
+        return None
+    return other
 
 
 def read_question(question: str, as_of: datetime) -> TimeReading:
@@ -345,11 +476,14 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
 
     "in 2018", "in May 2019", "on March 3, 2020": that period. "last week", "2 months ago",
     "last year": since then. "this week" (the last seven days), "this month", "this year":
-    since the period began. "yesterday": since that day. "before 2022": until 2021-12-31;
-    "after 2020": since 2021-01-01; "since 2021", "from 2021 on": since 2021-01-01; "between
-    2019 and 2021", "from 2019 to 2021": 2019-01-01 to 2021-12-31 (a reversed range is a
-    :class:`QuestionError`). "latest", "currently", "now", "today": no filter, the recency
-    prior counts for more. The first date phrase decides; a question rarely names two."""
+    since the period began. "yesterday": since that day. "in 2019 and 2021": 2019-01-01 to
+    2021-12-31. "before 2022": until 2021-12-31; "until 2021", "through 2021", "by 2021":
+    until 2021-12-31; "after 2020": since 2021-01-01; "since 2021", "from 2021 on": since
+    2021-01-01; "between 2019 and 2021", "from 2019 to 2021": 2019-01-01 to 2021-12-31 (a
+    reversed range is a :class:`QuestionError`). Both sides of a date, or a side denied
+    ("never before 2020"), set no range (see the module's doc). "latest", "currently", "now",
+    "today": no filter, the recency prior counts for more. The first date phrase decides; a
+    question rarely names two."""
     from dateparser.date import DateDataParser
     from dateparser.search import search_dates
 
@@ -386,13 +520,17 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
             continue
         if not year:  # "last week", "3 days ago", "yesterday", "this month": since then
             hi = None
+        elif at >= 0 and (other := _other_year(question, at + len(phrase), parser, today)):
+            lo, hi = min(lo, other[0]), max(hi, other[1])  # "in 2019 and 2021": all of both
+            phrase = question[at : other[2]]
         since, until = lo, hi
         phrases.append(phrase.strip())
         sided = None
         break
     if sided is not None:
         start, end, since, until = sided
-        phrases.append(question[start:end].strip())
+        if since or until:
+            phrases.append(question[start:end].strip())
     if until is not None and until > end_of_day(as_of):
         until = None  # the as-of day bounds it anyway
     return TimeReading(since, until, recent, tuple(dict.fromkeys(phrases)))

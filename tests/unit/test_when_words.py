@@ -45,9 +45,10 @@ def reading(question: str, as_of: datetime = LATER):
     [
         # until bounds are exclusive: "before 2022" is up to and including 2021-12-31
         ("what did lawmakers say about facial recognition before 2022?", None, "2022-01-01", "before 2022"),
-        ("what was said until 2021", None, "2021-01-01", "until 2021"),
-        ("what was said till 2021", None, "2021-01-01", "till 2021"),
-        ("what was said til 2021?", None, "2021-01-01", "til 2021"),
+        # "until 2021" keeps all of 2021, as --until 2021 does
+        ("what was said until 2021", None, "2022-01-01", "until 2021"),
+        ("what was said till 2021", None, "2022-01-01", "till 2021"),
+        ("what was said til 2021?", None, "2022-01-01", "til 2021"),
         ("what was said prior to May 2019?", None, "2019-05-01", "prior to May 2019"),
         ("what happened before March 3, 2020?", None, "2020-03-03", "before March 3, 2020"),
         ("what happened after 2020", "2021-01-01", None, "after 2020"),
@@ -131,7 +132,6 @@ def test_relative_dates_keep_their_meaning_with_a_side():
         "between and 2020",
         "after after after before since until",
         "what happened after the 2020 election",  # an event, not the year: no range rather than a wrong one
-        "who spoke before the end of 2020",
         "who led between 2020 and the vote",
         "who led before the 2019 election in Springfield",
         "before " * 200 + "2020",
@@ -152,11 +152,99 @@ def test_side_words_without_a_date_read_no_range(question):
         ("reports from 2020 about the vote", "2020-01-01", "2021-01-01"),  # "from 2020" alone is 2020
         ("who moved from 2020 to Brussels", "2020-01-01", "2021-01-01"),
         ("in 2018, what came before 2020?", "2018-01-01", "2019-01-01"),  # the first date phrase decides
-        ("who won by 2020", "2020-01-01", "2021-01-01"),  # "by" is left as it was
+        ("who won by 5 votes in 2020", "2020-01-01", "2021-01-01"),  # "by" counts only right before a date
+        ("who won by a landslide in 2020", "2020-01-01", "2021-01-01"),
+        ("who led through the 2020 pandemic", "2020-01-01", "2021-01-01"),
+        ("how 2019 and 2000 people died", "2019-01-01", "2020-01-01"),  # "2000 people" is a count
     ],
 )
 def test_words_that_only_look_like_side_words_change_nothing(question, since, until):
     assert reading(question)[:2] == (since, until)
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        # up to a date, all of it too: as --until reads it
+        ("what was said until 2019-12-31", None, "2020-01-01"),
+        ("what happened on or before June 15, 2019?", None, "2019-06-16"),
+        ("what happened until 2019", None, "2020-01-01"),
+        ("who led through 2019", None, "2020-01-01"),
+        ("who led thru 2019", None, "2020-01-01"),
+        ("who led up to 2019", None, "2020-01-01"),
+        ("who led up until May 2019", None, "2019-06-01"),
+        ("who led by 2019", None, "2020-01-01"),
+        ("who led no later than 2019", None, "2020-01-01"),
+        ("who led until the end of 2020", None, "2021-01-01"),
+        ("who spoke before the end of 2020", None, "2021-01-01"),
+        ("by the end of June 2021, who led?", None, "2021-07-01"),
+        # nothing from that date on
+        ("who led before 2019", None, "2019-01-01"),
+        ("who led prior to 2019", None, "2019-01-01"),
+        ("who led earlier than 2019", None, "2019-01-01"),
+        ("who led before the start of 2020", None, "2020-01-01"),
+        # from the end of a date
+        ("who led after 2019", "2020-01-01", None),
+        ("who led later than 2021", "2022-01-01", None),
+        ("who led after the end of 2020", "2021-01-01", None),
+        # from its start
+        ("who led since 2019", "2019-01-01", None),
+        ("who led on or after May 2019", "2019-05-01", None),
+        ("who led no earlier than 2019", "2019-01-01", None),
+        ("who led from 2019 on", "2019-01-01", None),
+        ("who led since the start of 2020", "2020-01-01", None),
+        # two side words of one range
+        ("who led from 2019 up to 2021", "2019-01-01", "2022-01-01"),
+        ("who led after 2020 until 2022", "2021-01-01", "2023-01-01"),
+        ("who led since 2019 through 2021", "2019-01-01", "2022-01-01"),
+    ],
+)
+def test_inclusive_and_exclusive_side_words(question, since, until):
+    assert reading(question)[:2] == (since, until)
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        ("what happened not before 2021", "2021-01-01", None),
+        ("what happened not after 2018", None, "2019-01-01"),
+        ("who led not later than 2019", None, "2020-01-01"),
+        ("who led not earlier than 2019", "2019-01-01", None),
+    ],
+)
+def test_a_denied_side_is_the_other_side(question, since, until):
+    assert reading(question)[:2] == (since, until)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # a side denied: no range rather than the wrong one (nor that year alone)
+        "what had never before 2020 been seen",
+        "it wasn't until 2020 that he won",
+        "it was not until 2020 that he won",
+        "what happened not since 2020",
+        "reports not from 2020",
+        "what happened not between 2019 and 2021",
+        # both sides of a date, or two sides that are no one range
+        "what happened before and after 2020",
+        "what happened before/after 2020?",
+        "what happened before, during and after 2020",
+        "what happened before or after the 2020 vote",
+        "what happened before 2020 and after 2022",
+        "what happened before 2020 or after 2022",
+        "what happened either after 2020 or before 2022",
+    ],
+)
+def test_denied_or_both_sides_read_no_range(question):
+    found = read_question(question, LATER)  # never a QuestionError
+    assert (found.since, found.until, found.phrases) == (None, None, ())
+
+
+def test_two_years_joined_are_all_of_both():
+    assert reading("what happened in 2019 and 2021?")[:2] == ("2019-01-01", "2022-01-01")
+    assert reading("who won in 2019 or 2021")[:2] == ("2019-01-01", "2022-01-01")
+    assert reading("in 2021 or 2019, who won?")[:2] == ("2019-01-01", "2022-01-01")
 
 
 def test_a_side_beyond_the_as_of_day():
@@ -224,6 +312,24 @@ def test_a_date_out_of_range_is_a_clear_error(bound, text):
         bound(text, NOW)
     message = str(error.value)
     assert "\n" not in message and repr(text) in message
+
+
+@pytest.mark.parametrize("text", ["2019-13", "19", "2019-1-45", "201", "0000", "2019-02-29", "13/13/2020", "2019 06"])
+@pytest.mark.parametrize("bound", [since_bound, until_bound, as_of_bound])
+def test_digits_that_are_no_date_are_refused_not_guessed(bound, text):
+    with pytest.raises(QuestionError, match="is not a date") as error:
+        bound(text, NOW)
+    assert "\n" not in str(error.value) and repr(text) in str(error.value)
+
+
+def test_dates_of_digits_are_read_exactly():
+    assert until_bound("2019-1-5", NOW) == day("2019-01-06")
+    assert since_bound("2020/06/15", NOW) == day("2020-06-15")
+    assert since_bound("06/15/2020", NOW) == day("2020-06-15")
+    assert since_bound("15.06.2020", NOW) == day("2020-06-15")
+    assert until_bound("2020-02-29", NOW) == day("2020-03-01")
+    assert until_bound("2019-12", NOW) == day("2020-01-01")
+    assert since_bound("March 3, 2020", NOW) == day("2020-03-03")  # words are still dateparser's
 
 
 def test_the_last_usable_day():
@@ -299,6 +405,9 @@ def test_cli_question_sides(env):
         ("--since", "9999-12-31"),
         ("--since", "-5d"),
         ("--as-of", "+3d"),
+        ("--until", "2019-13"),
+        ("--until", "19"),
+        ("--since", "2019-1-45"),
     ],
 )
 def test_cli_refuses_unusable_dates_in_one_line(env, args):
