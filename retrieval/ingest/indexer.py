@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -370,15 +371,24 @@ class Indexer:
         failed = {p.source for p in collection.problems if p.skipped and not p.note}
         if not failed or previous is None or not held:
             return set()
+        # A line of a JSONL file that fails: which article it held cannot be told (lines
+        # move when one is added above), so every article of that file not read this time
+        # is kept until the file reads cleanly.
+        lines_of = {m.group(1) for f in failed if (m := _LINE.match(f))}
         read = {d.id for d in collection.documents}
         candidates = [i for i in held if i not in read]
-        kept = {d.id for d in previous.documents(candidates) if d.source in failed} if candidates else set()
+        kept = set()
+        for doc in previous.documents(candidates) if candidates else ():
+            m = _LINE.match(doc.source)
+            if doc.source in failed or (m is not None and m.group(1) in lines_of):
+                kept.add(doc.id)
         by_file: dict[str, int] = {}
         for doc in previous.documents(kept) if kept else ():
             by_file[doc.source] = by_file.get(doc.source, 0) + 1
         for name, n in sorted(by_file.items()):
             what = "article" if n == 1 else "articles"
             plan.problems.append(Problem(name, f"could not be read this time; its {n} indexed {what} kept", False))
+        # (by the article's own name: "feed.jsonl line 3", the line it was read from)
         return kept
 
     def _remove(
@@ -749,6 +759,9 @@ def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_
         return stored[key]
     to_embed.append(text)
     return len(to_embed) - 1
+
+
+_LINE = re.compile(r"^(.*) line \d+$")  # "feed.jsonl line 3": an article read from a line
 
 
 def _assemble(previous, sources: Sequence[tuple[int, int] | int], fresh, dim: int, sentences: bool):

@@ -93,3 +93,24 @@ def test_a_rebuild_keeps_what_cannot_be_read_too(cli_env):
     # What a rebuild kept still answers.
     answer = json.loads(run("ask", "--json", "who won the chowder contest?").output)
     assert answer["hits"] and answer["hits"][0]["title"] == "Chowder contest"
+
+
+def test_a_jsonl_line_that_fails_keeps_its_article_even_when_lines_move(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    folder = cli_env / "feed"
+    folder.mkdir()
+
+    def line(name, text):
+        return json.dumps({"title": name, "text": text, "url": f"https://news.example/{name}"})
+
+    good = [line("Harbour", "The harbour bridge reopened on Monday."), line("Chowder", "Maria Lopez won the contest.")]
+    (folder / "items.jsonl").write_text("\n".join(good) + "\n")
+    assert run("index", str(folder)).exit_code == 0
+    assert titles() == ["Chowder", "Harbour"]
+    # The second line breaks, and a new line is added at the top: the broken one is line 3 now.
+    new = line("Ferry", "The ferry sailed again.")
+    (folder / "items.jsonl").write_text("\n".join([new, good[0], '{"title": "Chowder", "text": ']) + "\n")
+    result = run("index")
+    assert result.exit_code == 0, result.output
+    assert "kept" in result.output and "1 gone" not in result.output, result.output
+    assert titles() == ["Chowder", "Ferry", "Harbour"]
