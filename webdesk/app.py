@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -67,8 +69,10 @@ class BadRequest(Exception):
 
 class TooManyQuestions(Exception):
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Too many questions from your address; try again in {max(1, round(retry_after))} s.")
-        self.retry_after = max(1, round(retry_after))
+        # Rounded up: a client that waits exactly what it is told must be let in.
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many questions from your address; try again in {seconds} s.")
+        self.retry_after = seconds
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,16 @@ class Query:
 
 
 def parse_query(params, default_k: int) -> Query:
-    """``q``, ``k``, ``since``, ``until`` (published before), ``as_of`` (nothing published
+    """``q``, ``k``, ``since``, ``until`` (published on or before), ``as_of`` (nothing published
     after that day), ``outlet``, ``source``: as `sourced ask` takes them."""
-    form = {key: params.get(key, "").strip() for key in ("q", "k", "since", "until", "as_of", "outlet", "source")}
+    form = {
+        key: _printable(params.get(key, "")).strip()
+        for key in ("q", "k", "since", "until", "as_of", "outlet", "source")
+    }
     k = default_k
     if form["k"]:
-        try:
-            k = int(form["k"])
-        except ValueError:
-            k = 0
+        # ASCII digits only: int() would also take "١٠" and "1_0".
+        k = int(form["k"]) if form["k"].isascii() and form["k"].isdigit() else 0
         if not 1 <= k <= MAX_K:
             raise BadRequest(f"'k' (the number of results) must be a whole number from 1 to {MAX_K}.")
     from retrieval.query.when import as_of_bound, end_of_day, since_bound, until_bound
@@ -116,15 +121,21 @@ def parse_query(params, default_k: int) -> Query:
     return Query(q, k, since, until, form["outlet"] or None, form["source"] or None, form, as_of)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str) -> str:
+    """A parameter as the page may echo it: no NUL or other control characters."""
+    return _UNPRINTABLE.sub("", value)
+
+
 def _when(name: str, value: str, parse, as_of: datetime | None = None) -> datetime:
     from retrieval.errors import QuestionError
 
     try:
         return parse(value, as_of)
-    except QuestionError:
-        raise BadRequest(
-            f"'{name}' must be a date: YYYY-MM-DD, 7d or words such as 'last week' (got {value[:40]!r})."
-        ) from None
+    except QuestionError as exc:
+        raise BadRequest(f"'{name}' must be a date: {exc}") from None
 
 
 class Desk:
@@ -293,6 +304,8 @@ def result_views(answer) -> list[dict[str, Any]]:
                 # The figure that follows the order and its word, as the terminal and Discord show.
                 "strength": data.get("strength", 0.0),
                 "label": data.get("label", ""),
+                # After the answers run out (as the terminal's "below the answering threshold").
+                "filler": bool(data.get("label")) and data.get("label") != "strong",
                 "more": data["more_in_document"],
                 "also": reported_by(hit.duplicates) if hit.duplicates else None,
                 "newer": _newer_view(hit),
@@ -311,7 +324,10 @@ async def page(request: Request) -> Response:
         "max_chars": desk.max_chars,
         "max_k": MAX_K,
         "default_k": desk.default_k,
-        "form": {key: request.query_params.get(key, "").strip() for key in ("q", "k", "since", "until", "outlet")},
+        "form": {
+            key: _printable(request.query_params.get(key, "")).strip()
+            for key in ("q", "k", "since", "until", "as_of", "outlet")
+        },
         "error": None,
         "answer": None,
     }
@@ -328,6 +344,7 @@ async def page(request: Request) -> Response:
             context["answer"] = {
                 "question": answer.question,
                 "answered": answer.answered,
+                "understood": answer.understood,
                 "results": result_views(answer),
                 "permalink": link,
             }
@@ -337,7 +354,7 @@ async def page(request: Request) -> Response:
         status, context["error"] = 429, str(exc)
         headers["retry-after"] = str(exc.retry_after)
     except SourcedError as exc:
-        status, context["error"] = 503, str(exc)
+        status, context["error"] = 503, _unavailable(exc)
     context.setdefault("facts", None)
     html = request.app.state.templates.get_template("index.html").render(context)
     return HTMLResponse(html, status_code=status, headers=headers)
@@ -355,16 +372,23 @@ async def _too_many(request: Request, exc: Exception) -> Response:
     return _error(429, str(exc), {"retry-after": str(exc.retry_after)})
 
 
+def _unavailable(exc: Exception) -> str:
+    """What a client is told when the index cannot be read: that it is the desk's trouble,
+    not where the index lives (the message, with its paths, goes to the desk's log)."""
+    log.error("the index cannot be read: %s", exc)
+    return "The desk's collection cannot be read right now; try again later (the reason is in the desk's log)."
+
+
 async def _library_error(request: Request, exc: Exception) -> Response:
-    # The library's messages are written for users; an index that cannot be read is the
-    # desk's trouble, not the client's.
-    return _error(503, str(exc))
+    # An index that cannot be read is the desk's trouble, not the client's.
+    return _error(503, _unavailable(exc))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        message = f"Nothing at {request.url.path}. {ROUTES_HELP}"
+        path = request.url.path if len(request.url.path) <= 200 else request.url.path[:200] + "…"
+        message = f"Nothing at {path}. {ROUTES_HELP}"
     elif exc.status_code == 405:
         message = f"The desk is read-only: {request.method} is not allowed here, only GET. {ROUTES_HELP}"
     else:
@@ -394,6 +418,9 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for key, value in SECURITY_HEADERS.items():
                     headers[key] = value
+                if not scope.get("path", "").startswith("/static/") and "cache-control" not in headers:
+                    # Answers follow the index (and the rate limit): never kept by a cache.
+                    headers["cache-control"] = "no-store"
             await send(message)
 
         problem = self._problem(scope)
@@ -450,6 +477,8 @@ def create_app(service, config, collection: str = "default", clock: Callable[[],
         },
         lifespan=lifespan,
     )
+    # No redirect from "/healthz/" to "/healthz": it would be built from the Host header.
+    app.router.redirect_slashes = False
     app.state.desk = desk
     app.state.templates = _templates()
     app.state.schemas = SchemaGenerator(

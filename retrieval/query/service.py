@@ -43,7 +43,9 @@ from retrieval.types import Answer, Document, Hit
 if TYPE_CHECKING:
     import numpy as np
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters, and the invisible ones that are never part of a word (zero-width
+# space, word joiner, byte-order mark): a question of only those is empty.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_RESULTS = 100
 # Candidates fetched per result wanted: deep pages need spare passages, as several come

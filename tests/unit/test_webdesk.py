@@ -476,3 +476,65 @@ def test_library_wiring_is_imported_in_one_place():
             if isinstance(node, ast.ImportFrom) and node.module in wiring_modules and not cli_helpers:
                 users.add(file.name)  # (cli.py takes CliContext and fail from the CLI, not a service)
     assert users == {"wiring.py"}
+
+
+# ---------------------------------------------------------------- found by an adversarial try (2026-12-06)
+
+
+def test_the_page_says_what_was_searched_and_where_the_answers_run_out(index_dir):
+    config = build_config(
+        {"embedding": {"model": "hash"}, "search": {"min_score": 0.3}, "web_desk": {"questions_per_minute": 0}}
+    )
+    with TestClient(create_app(service_for(config, index_dir), config)) as client:
+        api = client.get("/api/ask", params={"q": f"{QUESTION} in 2018", "k": "8"}).json()
+        html = client.get("/", params={"q": f"{QUESTION} in 2018", "k": "8"}).text
+    assert api["understood"] and f"Searching: {api['understood']}" in html.replace("&#34;", '"')
+    labels = [h["label"] for h in api["hits"]]
+    assert api["answered"] and labels[0] == "strong" and labels[-1] != "strong"  # the case under test
+    first_filler = next(h["rank"] for h in api["hits"] if h["label"] != "strong")
+    assert html.count("Below the answering threshold") == 1
+    assert html.index(f'id="r{first_filler - 1}"') < html.index("Below the answering threshold")
+    assert html.index("Below the answering threshold") < html.index(f'id="r{first_filler}"')
+    assert "published on or before" in html and 'name="as_of"' in html
+
+
+def test_retry_after_is_rounded_up_so_waiting_it_out_is_enough():
+    from webdesk.app import TooManyQuestions
+
+    assert TooManyQuestions(1.2).retry_after == 2 and TooManyQuestions(0.01).retry_after == 1
+
+
+def test_an_unreadable_index_is_a_503_that_names_no_path(tmp_path):
+    config = desk_config()
+    with TestClient(create_app(service_for(config, tmp_path / "nothing-here"), config)) as client:
+        response = client.get("/api/ask", params={"q": QUESTION})
+        page = client.get("/", params={"q": QUESTION})
+    assert response.status_code == 503 and str(tmp_path) not in response.text
+    assert page.status_code == 503 and str(tmp_path) not in page.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_answers_are_never_cached_and_no_redirect_echoes_the_host(client):
+    assert client.get("/api/ask", params={"q": QUESTION}).headers["cache-control"] == "no-store"
+    assert client.get("/static/desk.css").headers.get("cache-control") != "no-store"
+    moved = client.get("/healthz/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert moved.status_code == 404 and "evil.example" not in moved.headers.get("location", "")
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"q": QUESTION, "until": "9999-12-31"}, "out of range"),
+        ({"q": QUESTION, "k": "١٠"}, "'k'"),
+        ({"q": QUESTION, "k": "1_0"}, "'k'"),
+        ({"q": "\u200b\u200b"}, "empty"),
+    ],
+)
+def test_lenient_input_is_refused_in_words(client, params, says):
+    response = client.get("/api/ask", params=params)
+    assert response.status_code == 400 and says in response.json()["error"], response.json()
+
+
+def test_control_characters_are_not_echoed_into_the_page(client):
+    html = client.get("/", params={"q": "who\x00 urged\x01 Amazon?"}).text
+    assert "\x00" not in html and "\x01" not in html
