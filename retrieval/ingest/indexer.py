@@ -352,9 +352,12 @@ class Indexer:
         kept = self._kept_from_failed_files(plan, previous, held, collection)
         if rebuild and kept:
             # A rebuild writes everything anew: the articles kept come from the index, as
-            # those of a source that cannot be read do (_keep_stored).
-            plan.documents += previous.documents(kept)
-            plan.origins += [source.key] * len(kept)
+            # those of a source that cannot be read do (_keep_stored), unless another
+            # source already holds the same article in this run.
+            claimed = {d.id for d in plan.documents}
+            again = [d for d in previous.documents(kept) if d.id not in claimed]
+            plan.documents += again
+            plan.origins += [source.key] * len(again)
             kept = set()
         self._apply(
             plan, None if rebuild else previous, source.key, source.kind, collection, index, status, unchanged_ids=kept
@@ -367,28 +370,44 @@ class Indexer:
     ) -> set[str]:
         """The held articles of files that could not be read this time (front matter broken
         mid-edit, a file emptied while it is saved): kept as they were, never dropped for a
-        read that failed. A file that is gone, or read with fewer articles, still loses them."""
+        read that failed. A file that is gone, or read with fewer articles, still loses them.
+
+        A JSONL file is read line by line. When the whole file fails, all its articles are
+        kept; when some lines fail, as many of its unread articles as lines failed are
+        kept, those nearest the failed lines (lines move when one is added above), so a
+        line that always fails does not keep every article ever deleted from the file."""
         failed = {p.source for p in collection.problems if p.skipped and not p.note}
         if not failed or previous is None or not held:
             return set()
-        # A line of a JSONL file that fails: which article it held cannot be told (lines
-        # move when one is added above), so every article of that file not read this time
-        # is kept until the file reads cleanly.
-        lines_of = {m.group(1) for f in failed if (m := _LINE.match(f))}
+        bad_lines: dict[str, list[int]] = {}
+        for p in collection.problems:
+            # A line with no article text (a title alone) never held an article: it keeps none.
+            if p.skipped and not p.note and (m := _LINE.match(p.source)) and not p.reason.startswith("no article"):
+                bad_lines.setdefault(m.group(1), []).append(int(m.group(2)))
         read = {d.id for d in collection.documents}
         candidates = [i for i in held if i not in read]
-        kept = set()
+        kept: set[str] = set()
+        by_line: dict[str, list[tuple[int, str]]] = {}
         for doc in previous.documents(candidates) if candidates else ():
             m = _LINE.match(doc.source)
-            if doc.source in failed or (m is not None and m.group(1) in lines_of):
-                kept.add(doc.id)
+            if (m is None and doc.source in failed) or (m is not None and m.group(1) in failed):
+                kept.add(doc.id)  # the file itself failed (a line's own failure: below)
+            elif m is not None and m.group(1) in bad_lines:
+                by_line.setdefault(m.group(1), []).append((int(m.group(2)), doc.id))
+        for name, lines in by_line.items():
+            for line in bad_lines[name]:
+                if lines:
+                    nearest = min(lines, key=lambda item: (abs(item[0] - line), item[0]))
+                    lines.remove(nearest)
+                    kept.add(nearest[1])
         by_file: dict[str, int] = {}
         for doc in previous.documents(kept) if kept else ():
-            by_file[doc.source] = by_file.get(doc.source, 0) + 1
+            m = _LINE.match(doc.source)
+            name = m.group(1) if m else doc.source
+            by_file[name] = by_file.get(name, 0) + 1
         for name, n in sorted(by_file.items()):
             what = "article" if n == 1 else "articles"
             plan.problems.append(Problem(name, f"could not be read this time; its {n} indexed {what} kept", False))
-        # (by the article's own name: "feed.jsonl line 3", the line it was read from)
         return kept
 
     def _remove(
@@ -541,8 +560,10 @@ class Indexer:
                 )
 
     def _keep_stored(self, plan: Plan, previous: Snapshot, key: str) -> None:
-        """On a rebuild, the articles of a source that cannot be read come from the index."""
-        ids = [doc_id for doc_id, (_, origin, _) in previous.document_index().items() if origin == key]
+        """On a rebuild, the articles of a source that cannot be read come from the index
+        (those another source already holds in this run are written once, by it)."""
+        claimed = {d.id for d in plan.documents}
+        ids = [i for i, (_, origin, _) in previous.document_index().items() if origin == key and i not in claimed]
         plan.documents += previous.documents(ids)
         plan.origins += [key] * len(ids)
 
@@ -761,7 +782,7 @@ def _reuse_or_embed(key: str, text: str, stored: dict[str, tuple[int, int]], to_
     return len(to_embed) - 1
 
 
-_LINE = re.compile(r"^(.*) line \d+$")  # "feed.jsonl line 3": an article read from a line
+_LINE = re.compile(r"^(.*) line (\d+)$")  # "feed.jsonl line 3": an article read from a line
 
 
 def _assemble(previous, sources: Sequence[tuple[int, int] | int], fresh, dim: int, sentences: bool):

@@ -114,3 +114,42 @@ def test_a_jsonl_line_that_fails_keeps_its_article_even_when_lines_move(cli_env)
     assert result.exit_code == 0, result.output
     assert "kept" in result.output and "1 gone" not in result.output, result.output
     assert titles() == ["Chowder", "Ferry", "Harbour"]
+
+
+def test_a_rebuild_keeping_an_article_another_source_also_holds_writes_it_once(cli_env):
+    # B is registered first; A adds an article; B then gets a copy of it (same link); A's
+    # file breaks; a rebuild reads B first (it claims the article), then keeps A's: once.
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    a, b = cli_env / "A", cli_env / "B"
+    a.mkdir()
+    b.mkdir()
+    linked = GOOD.replace("outlet: Gazette", "url: https://news.example/chowder\noutlet: Gazette")
+    (b / "other.md").write_text("Harbour bridge reopens\n\nThe harbour bridge reopened on Monday.\n")
+    assert run("add", str(b)).exit_code == 0
+    (a / "a.md").write_text(linked)
+    assert run("add", str(a)).exit_code == 0
+    (b / "copy.md").write_text(linked)
+    assert run("index").exit_code == 0
+    (a / "a.md").write_text("---\ntitle: [unclosed\n---\nx\n")
+    result = run("index", "--rebuild")
+    assert result.exit_code == 0 and "unexpected failure" not in result.output, result.output
+    assert titles() == ["Chowder contest", "Harbour bridge reopens"]
+
+
+def test_an_emptied_jsonl_keeps_its_articles_and_a_line_that_never_held_one_keeps_none(cli_env):
+    (cli_env / "config.yaml").write_text(HASH_CONFIG_YAML)
+    folder = cli_env / "feed"
+    folder.mkdir()
+    rows = [
+        json.dumps({"title": t, "text": f"{t} happened on Monday.", "url": f"https://n.example/{t}"}) for t in "ABC"
+    ]
+    (folder / "items.jsonl").write_text("\n".join(rows) + "\n")
+    assert run("index", str(folder)).exit_code == 0
+    (folder / "items.jsonl").write_text("")  # emptied mid-save
+    assert run("index").exit_code == 0
+    assert titles() == ["A", "B", "C"]
+    # A title-only line (no article text) never held an article: deleting B is a deletion.
+    title_only = json.dumps({"title": "Only a title"})
+    (folder / "items.jsonl").write_text("\n".join([rows[0], title_only, rows[2]]) + "\n")
+    assert run("index").exit_code == 0
+    assert titles() == ["A", "C"]
