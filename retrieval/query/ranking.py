@@ -64,7 +64,6 @@ COMMON_UNKNOWN = 1.0
 # A word that names something: capitalised after the first word ("Nicole Ozer", "Texas"),
 # or a number ("2019", "98").
 _NAME_WORD = re.compile(r"(?<![\w'’-])(?:[^\W\d_a-z][\w'’.-]*|\d[\d,.]*)")
-_ASKING_WORDS = frozenset(_ASKING.split())
 # Where a sentence starts: at the start, or after ? ! or a full stop that does not end an
 # abbreviation ("U.S.", "Dr.", a middle initial). Opening quotes and brackets between count
 # as nothing.
@@ -88,8 +87,9 @@ def name_words(question: str) -> list[str]:
     out = []
     for m in _NAME_WORD.finditer(question):
         word = m.group()
-        capitalised = word[0].isupper() and word.lower() not in _ASKING_WORDS
-        if word[0].isdigit() or (capitalised and not _starts_sentence(question[: m.start()])):
+        # Inside a sentence a capitalised word names something, an asking word too ("Will
+        # Smith", "Edward Said"); one that starts a sentence is capitalised anyway.
+        if word[0].isdigit() or (word[0].isupper() and not _starts_sentence(question[: m.start()])):
             out.append(word)
     return out
 

@@ -109,8 +109,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _without(text: str, phrases: tuple[str, ...]) -> str:
     """``text`` with each of ``phrases`` (as found in it, any case) taken out."""
-    for phrase in phrases:
-        text = re.sub(re.escape(phrase), " ", text, flags=re.IGNORECASE)
+    for phrase in phrases:  # whole words only: "now" is not taken out of "Snowdon"
+        text = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", " ", text, flags=re.IGNORECASE)
     return text
 
 

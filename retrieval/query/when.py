@@ -417,9 +417,14 @@ def _sided(question: str, parser, today: datetime) -> list[tuple[int, int, datet
         if last is None:
             continue
         last_lo, last_hi, last_end = last
-        phrase = question[side.start() : last_end]
         if lo >= (last_hi or today + DAY) or last_lo < lo:
-            raise QuestionError(f"In “{phrase.strip()}” the start must be earlier than the end.")
+            if word != "between" or last_hi is None:
+                # "from 2020 to 2016 levels": not a range of dates (a question is not refused
+                # for it, as a flag would be); nothing is read from it.
+                found.append((side_start, last_end, None, None))
+                continue
+            # "between 2022 and 2020" is the same span as "between 2020 and 2022".
+            lo, last_hi = last_lo, hi or lo + DAY
         found.append((side_start, last_end, lo, last_hi))
     kept = []
     for entry in sorted(found, key=lambda e: (e[0], -e[1])):
@@ -446,13 +451,9 @@ def _joined(question: str, sided: list) -> tuple[int, int, datetime | None, date
         if kinds == {"since", "until"} and re.fullmatch(r"\s*,?\s*(?:either\s+)?(?:or|and/or)\s*", gap, re.I):
             return start, n_end, None, None  # either side: no one range
         if kinds == {"since", "until"} and re.fullmatch(r"\s*,?\s*(?:and|but)?\s*", gap, re.I):
-            first_until = until is not None
             since, until, end = since or n_since, until or n_until, n_end
-            if since >= until:
-                if first_until:  # "before 2020 and after 2022": two sides, not a range
-                    return start, end, None, None
-                phrase = question[start:end].strip()
-                raise QuestionError(f"In “{phrase}” the start must be earlier than the end.")
+            if since >= until:  # "before 2020 and after 2022" (two sides), or "after 2021 and
+                return start, end, None, None  # before 2020" (none): no one range either way
     return start, end, since, until
 
 
@@ -479,8 +480,9 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
     since the period began. "yesterday": since that day. "in 2019 and 2021": 2019-01-01 to
     2021-12-31. "before 2022": until 2021-12-31; "until 2021", "through 2021", "by 2021":
     until 2021-12-31; "after 2020": since 2021-01-01; "since 2021", "from 2021 on": since
-    2021-01-01; "between 2019 and 2021", "from 2019 to 2021": 2019-01-01 to 2021-12-31 (a
-    reversed range is a :class:`QuestionError`). Both sides of a date, or a side denied
+    2021-01-01; "between 2019 and 2021", "from 2019 to 2021": 2019-01-01 to 2021-12-31
+    ("between 2021 and 2019" is the same span; "from 2021 to 2019" and "after 2021 and
+    before 2019" set none: a question is never refused for its dates). Both sides of a date, or a side denied
     ("never before 2020"), set no range (see the module's doc). "latest", "currently", "now",
     "today": no filter, the recency prior counts for more. The first date phrase decides; a
     question rarely names two."""
