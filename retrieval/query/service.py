@@ -36,7 +36,7 @@ from retrieval.query.ranking import (
     specifics,
 )
 from retrieval.query.rerank import Scorer
-from retrieval.query.strength import WEAK, rate
+from retrieval.query.strength import STRONG, WEAK, rate
 from retrieval.store import Snapshot, Store
 from retrieval.types import Answer, Document, Hit
 
@@ -356,8 +356,8 @@ class QueryService:
     ) -> Answer:
         """The passages that answer ``question``, one per story with wire copies folded,
         oldest first. None when /ask does not count the question answered; else /ask's
-        first result and every story whose passage or sentence reaches
-        ``search.min_score`` (the same test as alerts). Ranked without the recency prior:
+        first result and every story /ask shows above its answering threshold
+        (:meth:`answering`, the same test as alerts). Ranked without the recency prior:
         a timeline is about every date."""
         answer = self.ask(question, k=min(limit, MAX_RESULTS), filters=filters, as_of=as_of, recency=0.0)
         answering = self.answering(answer)
@@ -369,16 +369,18 @@ class QueryService:
     def answering(self, answer: Answer) -> list[Hit]:
         """The hits of ``answer`` that answer: none when it is not ``answered`` (so nothing
         /ask marks low confidence is listed or alerted); else its first result, and every
-        other whose passage or sentence reaches ``search.min_score`` and that does not read
-        "weak" (retrieval.query.strength: the filler far below the first by the ranking,
-        however topical one of its sentences). Timelines and alerts share this test."""
+        other that reads "strong" (what the terminal, Discord and the web page show above
+        "below the answering threshold": an alert never lists a result the page marks as
+        filler) and whose passage or sentence reaches ``search.min_score`` (a strong figure
+        rescaled from the first result's says the ranking is close; the cosine says the
+        passage itself is on the question). Timelines and alerts share this test."""
         if not answer.answered:
             return []
         threshold = self.settings.min_score
         return [
             h
             for n, h in enumerate(answer.hits)
-            if n == 0 or (h.label != WEAK and max(h.similarity, h.sentence_similarity) >= threshold)
+            if n == 0 or (h.label == STRONG and max(h.similarity, h.sentence_similarity) >= threshold)
         ]
 
     def _followup(self, followup: str, previous: str, weight: float):

@@ -310,9 +310,10 @@ def test_timelines_and_alerts_list_no_filler_however_topical_its_sentence(small_
     threshold = small_service.settings.min_score
     hits = (
         hit(1, "strong", threshold + 0.1),
-        hit(2, "fair", threshold + 0.05),  # close below the first, and its passage answers: listed
-        hit(3, "weak", threshold + 0.2),  # far below by the ranking, one topical sentence: filler
-        hit(4, "fair", threshold - 0.05),  # near, but its own passage does not reach min_score
+        hit(2, "strong", threshold + 0.05),  # close below the first, and its passage answers: listed
+        hit(3, "strong", threshold - 0.05),  # close by the ranking, but its own passage is off: not
+        hit(4, "fair", threshold + 0.05),  # shown below the answering threshold: never alerted
+        hit(5, "weak", threshold + 0.2),  # far below by the ranking, one topical sentence: filler
     )
     listed = small_service.answering(Answer("q", hits, answered=True))
     assert [h.rank for h in listed] == [1, 2]
