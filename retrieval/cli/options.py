@@ -85,7 +85,8 @@ def as_of_option(f):
 def parse_as_of(as_of: str | None) -> datetime | None:
     from retrieval.query.when import as_of_bound
 
-    return as_of_bound(as_of) if as_of else None
+    # `--as-of ""` (an unset shell variable) is refused, not read as "now".
+    return as_of_bound(as_of) if as_of is not None else None
 
 
 def make_filters(since, until, outlet, source, as_of: datetime | None = None):
@@ -93,9 +94,16 @@ def make_filters(since, until, outlet, source, as_of: datetime | None = None):
     from retrieval.query.ranking import Filters
     from retrieval.query.when import since_bound, until_bound
 
+    from retrieval.errors import QuestionError
+
+    # An empty value (`--since "$SINCE"` with SINCE unset) is refused in one line: read as
+    # "no limit" it answered from every date, or every outlet, without a word.
+    for name, value in (("outlet", outlet), ("source", source)):
+        if value is not None and not str(value).strip():
+            raise QuestionError(f"The {name} filter is empty; give part of a name, or leave it out.")
     return Filters(
-        since=since_bound(since, as_of) if since else None,
-        until=until_bound(until, as_of) if until else None,
+        since=since_bound(since, as_of) if since is not None else None,
+        until=until_bound(until, as_of) if until is not None else None,
         outlet=outlet or None,
         source=source or None,
     )

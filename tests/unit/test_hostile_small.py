@@ -84,3 +84,32 @@ def test_articles_with_no_outlet_are_not_counted_as_an_outlet(cli_env):
     assert run("add", str(BUNDLED)).exit_code == 0
     stats = run("sources").output
     assert "(unknown outlet)" not in stats.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("--since=", "A date is empty"),
+        ("--until=", "A date is empty"),
+        ("--as-of=", "A date is empty"),
+        ("--outlet=", "The outlet filter is empty"),
+        ("--source= ", "The source filter is empty"),
+    ],
+)
+def test_an_empty_filter_value_is_refused_not_read_as_no_limit(cli_env, option, said):
+    # `--since "$SINCE"` with SINCE unset answered from every date without a word.
+    result = run("ask", "who urged Amazon?", option)
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "unexpected failure" not in result.output
+
+
+def test_an_empty_date_in_a_json_line_fails_that_line_only(cli_env):
+    import json
+
+    assert run("index", str(BUNDLED)).exit_code == 0
+    lines = '{"question": "who urged Amazon?", "since": ""}\n{"question": "who urged Amazon?"}\n'
+    result = CliRunner().invoke(main, ["ask", "--json", "-"], input=lines)
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(records) == 2, result.output
+    assert "A date is empty" in records[0]["error"] and records[0]["hits"] == []
+    assert "error" not in records[1] and records[1]["hits"]
