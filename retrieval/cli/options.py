@@ -91,10 +91,9 @@ def parse_as_of(as_of: str | None) -> datetime | None:
 
 def make_filters(since, until, outlet, source, as_of: datetime | None = None):
     """The filters of the options given; dates relative to ``as_of`` (default: now)."""
+    from retrieval.errors import QuestionError
     from retrieval.query.ranking import Filters
     from retrieval.query.when import since_bound, until_bound
-
-    from retrieval.errors import QuestionError
 
     # An empty value (`--since "$SINCE"` with SINCE unset) is refused in one line: read as
     # "no limit" it answered from every date, or every outlet, without a word.
