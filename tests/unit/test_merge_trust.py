@@ -222,3 +222,32 @@ def test_one_link_and_one_text_under_two_outlets_are_two_publications_the_origin
     answer = service_for(flat, tmp_path / "index").ask("how many herons nested along the river?")
     first = next(h for h in answer.hits if "herons" in h.text.lower())
     assert first.document.outlet == "Reuters" and [d.outlet for d in first.duplicates] == ["Copycat News"]
+
+
+def test_two_excerpts_with_different_outlets_do_not_both_fill_one_article(folder):
+    # The full text has no outlet or date; one excerpt says Reuters in March, the other
+    # AP in May. Checked against the full text only, both joined it and the article showed
+    # Reuters with AP's date, or whichever filled first: a byline no copy carries.
+    half = CHOWDER.split(". ")[0] + "."
+    (folder / "full.md").write_text(md("Chowder contest", CHOWDER, webUrl=LINK))
+    (folder / "a.md").write_text(md("Chowder", half, webUrl=LINK, outlet="Reuters", published="2024-03-01"))
+    (folder / "b.md").write_text(md("Chowder", half + " ", webUrl=LINK, outlet="AP", published="2024-05-01"))
+    collection = read(folder)
+    details = {(d.outlet, d.published.month if d.published else None) for d in collection.documents}
+    assert details <= {(None, None), ("Reuters", 3), ("AP", 5)}, details
+    full = next(d for d in collection.documents if d.text.startswith(CHOWDER[:40]) and len(d.text) > len(half) + 5)
+    assert (full.outlet, full.published.month) in {("Reuters", 3), ("AP", 5)}  # one copy's details, whole
+    assert len(collection.documents) == 2  # the other excerpt is its own publication
+
+
+def test_many_records_under_one_link_keep_each_text_and_merge_only_equal_ones(folder):
+    # A feed dump giving every item the site's home page as link: each text its own article.
+    lines = [
+        json.dumps({"title": f"Item {n}", "text": f"{HERONS} Item number {n} of the dump.", "url": LINK})
+        for n in range(300)
+    ]
+    lines.append(json.dumps({"title": "Item 0 again", "text": f"{HERONS} Item number 0 of the dump.", "url": LINK}))
+    (folder / "dump.jsonl").write_text("\n".join(lines) + "\n")
+    collection = read(folder)
+    assert len(collection.documents) == 300 and collection.merged == 1
+    assert len({d.id for d in collection.documents}) == 300

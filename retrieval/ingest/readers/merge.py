@@ -94,20 +94,32 @@ def _merge_group(
         key=lambda i: (group[i].parent_id is not None, -len(group[i].text), _published_key(group[i]), i),
     )
     clusters: list[tuple[str, list[Document]]] = []  # (the kept record's words, the copies)
+    # Beyond MAX_CONTAINMENT_GROUP only equal texts join, so the clusters a record may join
+    # are found by its words, not by comparing it with every cluster (a feed dump giving
+    # 10,000 items one home-page link would be 50 million comparisons).
+    by_words: dict[str, list[int]] = {}
     merged = 0
     for i in order:
         doc = group[i]
         key = words(doc.text)
-        # A copy whose outlet or date differs is another publication of the text (two
-        # outlets giving one link): kept apart, shown once as "also reported by".
+        candidates = (
+            (clusters[j] for j in by_words.get(key, ()))
+            if not contained
+            else (c for c in clusters if same_text(c[0], key))
+        )
+        # A copy whose outlet or date differs from any copy already there is another
+        # publication of the text (two outlets giving one link): kept apart, shown once as
+        # "also reported by". Checked against every copy, not the kept one only: a kept
+        # record with no outlet would take one copy's outlet and another's date.
         home = next(
-            (c for k, c in clusters if same_text(k, key, contained) and (doc.parent_id or _agree(c[0], doc))), None
+            (c for k, c in candidates if (key or k) and (doc.parent_id or all(_agree(m, doc) for m in c))), None
         )
         if home is not None:
             home.append(doc)
         elif doc.parent_id is not None and clusters:
             merged += 1  # a related entry: folded into the article at its link, lending it nothing
         else:
+            by_words.setdefault(key, []).append(len(clusters))
             clusters.append((key, [doc]))
     docs: list[Document] = []
     first = clusters[0][1][0]
