@@ -251,3 +251,20 @@ def test_many_records_under_one_link_keep_each_text_and_merge_only_equal_ones(fo
     collection = read(folder)
     assert len(collection.documents) == 300 and collection.merged == 1
     assert len({d.id for d in collection.documents}) == 300
+
+
+def test_articles_sharing_a_link_keep_their_ids_when_a_line_is_added_above(folder):
+    # Ids came from the line number: one item added at the top of a feed dump gave every
+    # article after it a new id (its citations broken, everything embedded again).
+    items = [("Chowder", CHOWDER), ("Rates", RATES), ("Herons", HERONS)]
+    dump = folder / "dump.jsonl"
+
+    def write(rows):
+        dump.write_text("".join(json.dumps({"title": t, "text": x, "url": LINK}) + "\n" for t, x in rows))
+        return {d.title: d.id for d in read(folder).documents}
+
+    before = write(items)
+    # (The longest text keeps the link's own id; the new line is shorter than all three.)
+    after = write([("Ferry", "The harbour ferry will run every hour from Monday, the port authority said."), *items])
+    assert len(before) == 3 and len(after) == 4
+    assert {t: after[t] for t in before} == before

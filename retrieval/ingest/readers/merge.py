@@ -32,6 +32,7 @@ MIN_CONTAINED_WORDS = 8
 # same home-page link).
 MAX_CONTAINMENT_GROUP = 64
 _WORD = re.compile(r"\w+")
+_JSONL_LINE = re.compile(r"(.+) line \d+")  # a JSONL record's source (readers.formats.read_jsonl)
 _FILLED = ("url", "outlet", "published")
 
 
@@ -220,8 +221,11 @@ def _fill(primary: Document, copies: Sequence[Document], names: Sequence[str]) -
 
 def _new_id(doc: Document, used: set[str]) -> str:
     """A stable id for an article whose link another article also names (it keeps the
-    link, not the link's id): from the link's id and where the article was read."""
-    new_id = stable_hash("same link", doc.id, doc.source)
+    link, not the link's id): from the link's id and where the article was read. Of a JSONL
+    line, where is its file and title, not its line number: a line added above would give
+    every article after it a new id (citations to them broken, all re-embedded)."""
+    line = _JSONL_LINE.fullmatch(doc.source)
+    new_id = stable_hash("same link", doc.id, f"{line.group(1)}#{doc.title}" if line else doc.source)
     if new_id in used:
         new_id = stable_hash("same link", doc.id, doc.source, words(doc.text))
     used.add(new_id)
