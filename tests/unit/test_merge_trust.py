@@ -268,3 +268,23 @@ def test_articles_sharing_a_link_keep_their_ids_when_a_line_is_added_above(folde
     after = write([("Ferry", "The harbour ferry will run every hour from Monday, the port authority said."), *items])
     assert len(before) == 3 and len(after) == 4
     assert {t: after[t] for t in before} == before
+
+
+def test_one_page_linked_over_http_and_https_is_one_article(folder):
+    (folder / "a.md").write_text(md("Chowder", CHOWDER, webUrl="http://Example.org:80/story/", outlet="Gazette"))
+    (folder / "b.md").write_text(md("Chowder", CHOWDER, webUrl="https://example.org/story", published="2024-07-01"))
+    (folder / "c.md").write_text(md("Rates", RATES, webUrl="https://example.org:8443/story"))  # another server
+    collection = read(folder)
+    chowder = [d for d in collection.documents if d.title == "Chowder"]
+    assert len(chowder) == 1 and collection.merged == 1
+    assert (chowder[0].outlet, chowder[0].published.year) == ("Gazette", 2024)
+    assert len(collection.documents) == 2
+
+
+def test_the_article_key_keeps_what_names_another_page():
+    from retrieval.ingest.readers.fields import article_key
+
+    assert article_key("http://example.org/a") == article_key("https://EXAMPLE.org:443/a/")
+    assert article_key("http://example.org:8080/a") != article_key("https://example.org/a")
+    assert article_key("https://example.org/a?id=1") != article_key("https://example.org/a?id=2")
+    assert article_key("https://example.org/a?utm_source=x#top") == article_key("https://example.org/a")

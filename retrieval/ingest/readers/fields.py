@@ -26,6 +26,20 @@ def normalize_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
+def article_key(url: str) -> str:
+    """The form that names an article: :func:`normalize_url`, with ``http`` read as ``https``
+    and a default port dropped. One page linked as http://… in a feed and https://… in a
+    file is one article, not two answers citing the same story. (A source's registered
+    name keeps its scheme: it is where the page is fetched.)"""
+    key = normalize_url(url)
+    parts = urlsplit(key)
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    netloc = parts.netloc
+    if (netloc.endswith(":80") and parts.scheme == "http") or (netloc.endswith(":443") and parts.scheme == "https"):
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+
 def url_value(value: Any) -> str | None:
     if isinstance(value, str):
         value = value.strip()
@@ -137,5 +151,5 @@ def first_line(text: str) -> str:
 def doc_id(url: str | None, source: str, namespace: str = "") -> str:
     """An article's id: its normalised link, else where it was read (folder and file name)."""
     if url:
-        return stable_hash("url", normalize_url(url))
+        return stable_hash("url", article_key(url))
     return stable_hash("source", namespace, source) if namespace else stable_hash("source", source)

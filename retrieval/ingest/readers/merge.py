@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from retrieval.ingest.readers.fields import normalize_url
+from retrieval.ingest.readers.fields import article_key
 from retrieval.ingest.readers.report import Problem
 from retrieval.types import Document, stable_hash
 
@@ -195,7 +195,7 @@ def _preference(doc: Document, i: int) -> tuple:
 
 def _agree(a: Document, b: Document) -> bool:
     """Whether two copies of one text can be one article: no detail differs."""
-    if a.url and b.url and normalize_url(a.url) != normalize_url(b.url):
+    if a.url and b.url and article_key(a.url) != article_key(b.url):
         return False
     if a.outlet and b.outlet and a.outlet.casefold() != b.outlet.casefold():
         return False

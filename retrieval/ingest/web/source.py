@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.readers import Problem, UnreadableError, normalize_url
-from retrieval.ingest.readers.fields import Fields, doc_id
+from retrieval.ingest.readers.fields import Fields, article_key, doc_id
 from retrieval.ingest.readers.formats import html_document
 from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
 from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
@@ -113,7 +113,7 @@ def read_web_source(
                 read.problems.append(Problem(sitemap, exc.reason))
                 continue
             links += more
-    links = list({normalize_url(link.url): link for link in links}.values())
+    links = list({article_key(link.url): link for link in links}.values())
     if kind == "sitemap":
         # Sitemaps list a site's every page: its home and section fronts are not articles.
         fronts = [link for link in links if section_front(link.url)]
