@@ -49,6 +49,10 @@ _WHEN_HINT = "use YYYY-MM-DD, YYYY-MM, YYYY, 7d or words such as 'last week'"
 # these words: a bare month name is too often a verb ("who may lead") or a name.
 _RELATIVE = re.compile(r"\b(ago|last|past|this|yesterday|today|week|weeks|month|months|day|days|year|years)\b", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
+# What makes "a year", "two weeks" a time rather than a length: "ago", "last", "this"...
+_DIRECTION = re.compile(r"\b(ago|last|past|this|yesterday|today|previous|earlier)\b", re.I)
+# "a one-year moratorium", "a two-year-old law", "year-long": a length, not a time to search.
+_COMPOUND = re.compile(r"\w-(?:day|week|month|year|decade)s?\b|\b(?:day|week|month|year|decade)s?-\w", re.I)
 # Words that ask for the current state of things: no filter, a stronger recency prior.
 _RECENT = re.compile(
     r"\b(latest|newest|most recent|recent|recently|currently|current|now|nowadays|today|these days|at the moment|"
@@ -510,6 +514,11 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
         year = _YEAR.search(words)
         relative = _RELATIVE.search(words)
         if not (year or relative) or re.fullmatch(r"\W*(now|today)\W*", words):
+            continue
+        before = " ".join(question[:at].split()[-2:]) if at >= 0 else ""
+        if not year and not _DIRECTION.search(f"{before} {words}"):
+            continue  # "a one year delay", "a month later": a length, not a time from today
+        if not year and at >= 0 and _COMPOUND.search(question[max(0, at - 1) : at + len(phrase) + 1]):
             continue
         if _SIDE_IN.search(phrase) or (at >= 0 and _SIDE_NEAR.search(question[:at])):
             continue  # a side of a date not read exactly: not that date alone either

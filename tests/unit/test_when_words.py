@@ -449,3 +449,32 @@ def test_json_lines_read_dates_as_the_flags_do(env):
     assert "has a sign" in records[5]["error"]
     assert "error" not in records[6] and records[6]["understood"]  # read as 2020 to 2022, not refused
     assert names(records[7]) == ["alice"] and records[7]["understood"].startswith("until 2020-12-31")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who called for a one-year moratorium on face recognition?",
+        "What was in the two-year contract?",
+        "Who proposed a five-year plan?",
+        "Why did a three-year deal follow a one year delay?",
+        "What did the court rule a month later?",  # later than some event, not than today
+    ],
+)
+def test_a_length_joined_to_its_noun_is_not_a_time_to_search(question):
+    # dateparser reads "a one-year" as since January: every article before would be dropped
+    # and "nothing since 2026-01-01 answers" shown for a question that named no time.
+    assert reading(question) == (None, None, ())
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What happened on the one-year anniversary in 2020?", ("2020-01-01", "2021-01-01", ("in 2020",))),
+        ("Who ended the two-year ban last week?", ("2026-11-29", None, ("last week",))),
+        ("What changed one year ago?", ("2025-12-06", None, ("one year ago",))),
+        ("What happened in the last two weeks?", ("2026-11-22", None, ("two weeks",))),
+    ],
+)
+def test_a_time_beside_a_length_is_still_read(question, expected):
+    assert reading(question) == expected
