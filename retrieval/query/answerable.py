@@ -20,7 +20,8 @@ is *in* what is shown, and how far the best passage stands out from the rest:
 :class:`AnswerModel` is a logistic regression over these, fitted on the dev *train* sets by
 ``benchmarks/fit_answerable.py`` and shipped as ``answerable.json`` beside this module; its
 ``probability`` is :attr:`Answer.support`, and ``answered`` is support ≥ its threshold.
-Applying it is a dot product: no library, no model run. The signals' scale is the
+Applying it is a dot product: no library, no model run. (The model file may instead hold
+boosted trees, ``fit_answerable --kind trees``; measured and not shipped, docs/quality.md.) The signals' scale is the
 embedding model's (its cosines), so the model applies only to an index built with the
 embedding model it was fitted for; any other (a model of the user's, the tests' hashing
 embedder) goes by ``search.min_score`` on the cosine, which is calibrated per model.
@@ -101,10 +102,22 @@ def read_signals(
     )
 
 
+# A node of a tree: [feature index, threshold, left, right] (a value at or below the
+# threshold goes left), or [leaf value].
+Tree = tuple[tuple[float, ...], ...]
+
+
 @dataclass(frozen=True)
 class AnswerModel:
-    """A logistic regression over :class:`Signals` (features standardised by ``mean`` and
-    ``scale``), and the probability at or above which a question counts as answered."""
+    """What :class:`Signals` say of whether what is shown answers, and the probability at or
+    above which a question counts as answered.
+
+    Either a logistic regression (features standardised by ``mean`` and ``scale``, then
+    ``weights`` and ``bias``), or, when ``trees`` are given, boosted trees: the log-odds are
+    ``bias`` plus one leaf value per tree. The trees are fitted with monotonic constraints
+    (benchmarks/fit_answerable.py): more of the question shown, a closer cosine or a best
+    passage that stands out further never lowers the support. Either way applying it is a
+    few hundred comparisons in plain Python: no library at question time."""
 
     model_id: str  # the embedding model whose signals it was fitted on
     features: tuple[str, ...]
@@ -113,16 +126,30 @@ class AnswerModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    trees: tuple[Tree, ...] = ()
 
     def probability(self, signals: Signals) -> float:
         values = asdict(signals)
         z = self.bias
-        for name, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=True):
-            z += w * (float(values[name]) - m) / s
+        if self.trees:
+            x = [float(values[name]) for name in self.features]
+            for tree in self.trees:
+                node = tree[0]
+                while len(node) == 4:
+                    node = tree[int(node[2]) if x[int(node[0])] <= node[1] else int(node[3])]
+                z += node[0]
+        else:
+            for name, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=True):
+                z += w * (float(values[name]) - m) / s
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def to_json(self) -> dict:
-        return asdict(self) | {"features": list(self.features)}
+        out = asdict(self) | {"features": list(self.features)}
+        if self.trees:
+            out["trees"] = [[list(node) for node in tree] for tree in self.trees]
+        else:
+            out.pop("trees")
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping) -> AnswerModel:
@@ -138,10 +165,30 @@ class AnswerModel:
             weights=tuple(float(x) for x in data["weights"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
+            trees=tuple(_tree(t, len(features)) for t in data.get("trees", ())),
         )
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.weights):
             raise ValueError("the answer model's features, mean, scale and weights differ in length")
         return model
+
+
+def _tree(nodes, features: int) -> Tree:
+    """One tree as :data:`Tree`, checked so that walking it always ends at a leaf: a
+    damaged file must fail when read, not loop or fail per question."""
+    tree = tuple(tuple(float(v) for v in node) for node in nodes)
+    if not tree:
+        raise ValueError("an empty tree in the answer model")
+    for n, node in enumerate(tree):
+        if len(node) == 4:
+            feature, _, left, right = node
+            if not (0 <= feature < features and feature == int(feature)):
+                raise ValueError(f"a tree node names signal {feature}, of {features}")
+            # Children come after their parent: no cycle, every walk ends.
+            if not all(n < child < len(tree) and child == int(child) for child in (left, right)):
+                raise ValueError("a tree node points outside its tree")
+        elif len(node) != 1 or not math.isfinite(node[0]):
+            raise ValueError("a tree node is neither a split nor a finite leaf")
+    return tree
 
 
 def load_model(model_id: str | None, path: Path | None = None) -> AnswerModel | None:

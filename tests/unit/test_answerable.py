@@ -318,3 +318,57 @@ def test_timelines_and_alerts_list_no_filler_however_topical_its_sentence(small_
     listed = small_service.answering(Answer("q", hits, answered=True))
     assert [h.rank for h in listed] == [1, 2]
     assert small_service.answering(Answer("q", hits, answered=False)) == []
+
+
+def _signals(**values: float) -> Signals:
+    return Signals(**{f: values.get(f, 0.0) for f in FEATURES})
+
+
+def test_a_tree_model_adds_one_leaf_per_tree_to_its_bias():
+    data = _model("m").to_json() | {
+        "bias": 0.5,
+        # tree 1: coverage (feature 3) <= 0.5 -> -1.0 else +1.0; tree 2: a single leaf.
+        "trees": [[[3, 0.5, 1, 2], [-1.0], [1.0]], [[0.25]]],
+    }
+    model = AnswerModel.from_json(json.loads(json.dumps(data)))
+    sigmoid = lambda z: 1.0 / (1.0 + math.exp(-z))  # noqa: E731
+    assert model.probability(_signals(coverage=0.5)) == pytest.approx(sigmoid(0.5 - 1.0 + 0.25))
+    assert model.probability(_signals(coverage=0.9)) == pytest.approx(sigmoid(0.5 + 1.0 + 0.25))
+    assert AnswerModel.from_json(model.to_json()) == model
+
+
+@pytest.mark.parametrize(
+    "trees",
+    [
+        [[[3, 0.5, 0, 1], [1.0]]],  # a node pointing at itself: a walk that never ends
+        [[[3, 0.5, 1, 5], [1.0]]],  # a child outside the tree
+        [[[42, 0.5, 1, 2], [1.0], [2.0]]],  # a signal the model does not have
+        [[[float("nan")]]],  # a leaf that is no number
+        [[]],
+    ],
+)
+def test_a_damaged_tree_fails_when_the_model_is_read_not_per_question(tmp_path, trees):
+    from retrieval.errors import ModelLoadError
+
+    path = tmp_path / "answerable.json"
+    path.write_text(json.dumps(_model("m").to_json() | {"trees": trees}))
+    with pytest.raises(ModelLoadError, match="cannot be read"):
+        load_model("m", path)
+
+
+def test_exported_trees_give_the_fitted_probabilities():
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("sklearn")
+    from benchmarks.fit_answerable import fit
+
+    rng = np.random.default_rng(0)
+    records = []
+    for n in range(300):
+        values = {f: float(rng.random()) for f in FEATURES}
+        should = values["coverage"] + 0.3 * values["confidence"] + 0.2 * float(rng.random()) > 0.8
+        # Each kind is all answerable or all not, as the dev sets are.
+        records.append(["quiz_train" if should else "quizU_train", 0, 0, should, 0, f"q{n}", values])
+    model, grid = fit(records, "m", kind="trees")  # raises when the export disagrees with sklearn
+    assert model.trees and model.threshold in {g["threshold"] for g in grid}
+    low, high = _signals(coverage=0.1), _signals(coverage=0.95, confidence=0.9)
+    assert model.probability(high) > model.probability(low)  # monotonic in what is shown
