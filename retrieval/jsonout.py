@@ -76,6 +76,15 @@ def answer_json(answer) -> dict[str, Any]:
         "since": _date(answer.since),
         "until": _date(answer.until),  # exclusive: the first moment not searched
         "understood": answer.understood,
+        # The dates the question named, and whether they were searched ("searched": false:
+        # nothing in them answered, and since/until above are what was searched instead).
+        "question_dates": None
+        if answer.question_dates is None
+        else {
+            "since": _date(answer.question_dates[0]),
+            "until": _date(answer.question_dates[1]),
+            "searched": answer.question_dates_searched,
+        },
     }
 
 

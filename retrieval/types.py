@@ -161,6 +161,11 @@ class Answer:
     until: datetime | None = None
     # What was read from the question about time, as shown ("since 2024-05-01, from “last week”").
     understood: str | None = None
+    # The dates the question's time words ("in 2018", "last week") make, within any
+    # filter's, as (since, until exclusive); None when it names no time. And whether they
+    # were searched, or gave way to all dates (or the filters' dates): nothing in them answered.
+    question_dates: tuple[datetime | None, datetime | None] | None = None
+    question_dates_searched: bool = False
     # How likely what is shown answers (0..1): the answer model's probability
     # (retrieval.query.answerable; `answered` is support >= its threshold, or every name
     # shown), or the answer re-ranker's score when that stage is on. None when neither is.

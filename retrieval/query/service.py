@@ -319,6 +319,7 @@ class QueryService:
                     self._snapshot = None
                 return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight, timed)
 
+        read = (asked.since, asked.until) if asked is not filters else None
         if asked.since and asked.until and asked.since >= asked.until and asked is not filters:
             answer = None  # the question's range is empty as of this day
         else:
@@ -345,6 +346,8 @@ class QueryService:
             since=asked.since,
             until=asked.until,
             understood="; ".join(n for n in notes if n) or None,
+            question_dates=read,
+            question_dates_searched=read is not None and asked is not filters,
         )
 
     def timeline(

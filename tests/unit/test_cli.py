@@ -53,6 +53,7 @@ def test_index_then_ask_json(env):
         "since",
         "until",
         "understood",
+        "question_dates",
     }
     assert len(data["hits"]) == 3
     # The confidence is that of what is shown, never of a passage left off the page.

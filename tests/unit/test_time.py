@@ -161,6 +161,24 @@ def test_a_range_read_from_the_question_is_shown_and_gives_way_when_empty(dated_
     assert empty.hits and empty.understood.startswith("nothing 1999-01-01 to 1999-12-31 answers: all dates")
 
 
+def test_json_says_whether_the_question_s_dates_were_searched_or_gave_way(dated_service):
+    # A client must not parse `understood` to learn that "in 1999" was not what was searched.
+    from retrieval.jsonout import answer_json
+
+    kept = answer_json(dated_service.ask(f"who was elected {PARTY} in 2021?", k=3, as_of=NOW))
+    assert kept["question_dates"] == {
+        "since": "2021-01-01T00:00:00+00:00",
+        "until": "2022-01-01T00:00:00+00:00",
+        "searched": True,
+    }
+    gave_way = answer_json(dated_service.ask(f"who was elected {PARTY} in 1999?", k=3, as_of=NOW))
+    assert (
+        gave_way["question_dates"]["since"].startswith("1999-01-01") and gave_way["question_dates"]["searched"] is False
+    )
+    assert gave_way["since"] is None  # what was searched: every date
+    assert answer_json(dated_service.ask(f"who was elected {PARTY}?", k=3, as_of=NOW))["question_dates"] is None
+
+
 def test_explicit_filters_win_over_the_question(dated_service):
     answer = dated_service.ask(f"who was elected {PARTY} in 2021?", k=3, filters=Filters(since=day("2020-01-01")))
     assert answer.since == day("2020-01-01")
