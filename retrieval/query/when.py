@@ -307,6 +307,132 @@ def _phrase_span(phrase: str, data, today: datetime) -> tuple[datetime, datetime
     return start, (start + DAY if period == "day" else None)
 
 
+# A year's number before a plural is a count ("hired 2000 new officers", "by 1800
+# points"), except where a year is what the words before it take ("the 2020 elections",
+# "in 2019 protests", "March 2020 lockdowns") or the plural is an event or a name.
+_YEAR_LEAD = frozenset(
+    {
+        "the",
+        "in",
+        "during",
+        "since",
+        "before",
+        "after",
+        "until",
+        "till",
+        "through",
+        "from",
+        "of",
+        "this",
+        "that",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "early",
+        "late",
+        "mid",
+        "spring",
+        "summer",
+        "fall",
+        "autumn",
+        "winter",
+    }
+)
+_EVENTS = frozenset(
+    {
+        "elections",
+        "games",
+        "finals",
+        "playoffs",
+        "awards",
+        "news",
+        "results",
+        "polls",
+        "primaries",
+        "midterms",
+        "seasons",
+        "olympics",
+        "levels",
+    }
+)
+_IRREGULAR = frozenset(
+    {
+        "people",
+        "police",
+        "staff",
+        "children",
+        "men",
+        "women",
+        "personnel",
+    }
+)
+# A word between a year and a plural that makes it no count ("June 19, 1865 when slaves…").
+_FUNCTION = frozenset(
+    {
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "that",
+        "what",
+        "while",
+        "as",
+        "if",
+        "was",
+        "were",
+        "is",
+        "are",
+        "had",
+        "has",
+        "have",
+        "did",
+        "do",
+        "does",
+        "and",
+        "or",
+        "but",
+        "to",
+        "for",
+        "with",
+        "by",
+        "on",
+        "at",
+    }
+)
+
+
+def _plural(word: str) -> bool:
+    w = word.strip(_PUNCT)
+    if not w.isalpha() or not w.islower() or w in _EVENTS:
+        return False
+    return w in _IRREGULAR or (len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")))
+
+
+def _count(question: str, start: int, end: int) -> bool:
+    """Whether the year-like number at ``question[start:end]`` counts things."""
+    before = question[:start].split()
+    lead = before[-1].lower().strip(_PUNCT) if before else ""
+    if lead in _YEAR_LEAD or lead in _MONTHS or lead.isdigit() or lead.endswith(("'s", "’s")):
+        return False  # "the 2020 protests", "June 19, 1865 …", "Biden's 2021 plans"
+    after = question[end:].split()[:2] if question[end : end + 1] == " " else []
+    if not after:
+        return False
+    if _plural(after[0]):
+        return True
+    middle = after[0]  # "2000 new officers"
+    return len(after) == 2 and middle.isalpha() and middle.islower() and middle not in _FUNCTION and _plural(after[1])
+
+
+def _counted(phrase: str, question: str, at: int) -> bool:
+    """Whether every year in ``phrase`` (found at ``question[at:]``) is a count."""
+    years = list(_YEAR.finditer(phrase))
+    return bool(years) and at >= 0 and all(_count(question, at + y.start(), at + y.end()) for y in years)
+
+
 def _date_word(token: str) -> bool:
     word = token.lower().strip(_PUNCT)
     return bool(re.search(r"\d", word) or word in _MONTHS or _RELATIVE.fullmatch(word))
@@ -332,7 +458,7 @@ def _date_at(question: str, at: int, parser, today: datetime):
         end = at + tokens[n - 1].end()
         phrase = question[at:end].rstrip(_PUNCT)
         end = at + len(question[at:end].rstrip(_PUNCT))
-        if not (_YEAR.search(phrase) or _RELATIVE.search(phrase)):
+        if not (_YEAR.search(phrase) or _RELATIVE.search(phrase)) or _counted(phrase, question, at):
             continue
         try:
             data = parser.get_date_data(phrase)
@@ -516,6 +642,8 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
         if not (year or relative) or re.fullmatch(r"\W*(now|today)\W*", words):
             continue
         before = " ".join(question[:at].split()[-2:]) if at >= 0 else ""
+        if year and _counted(phrase, question, at):
+            continue  # "more than 2000 people"
         if not year and not _DIRECTION.search(f"{before} {words}"):
             continue  # "a one year delay", "a month later": a length, not a time from today
         if not year and at >= 0 and _COMPOUND.search(question[max(0, at - 1) : at + len(phrase) + 1]):

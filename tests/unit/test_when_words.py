@@ -478,3 +478,31 @@ def test_a_length_joined_to_its_noun_is_not_a_time_to_search(question):
 )
 def test_a_time_beside_a_length_is_still_read(question, expected):
     assert reading(question) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why did the Dow fall by 1800 points?",  # was "until 1800-12-31"
+        "Which city hired 2000 new officers?",
+        "Why did more than 2000 people protest?",
+        "Who sued over 1900 cameras?",
+    ],
+)
+def test_a_count_that_looks_like_a_year_is_no_date(question):
+    assert reading(question) == (None, None, ())
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How did the index fall by 2000 points in 2020?", ("2020-01-01", "2021-01-01", ("in 2020",))),
+        ("What did the 2020 protests change?", ("2020-01-01", "2021-01-01", ("the 2020",))),
+        ("What happened in 2019 protests?", ("2019-01-01", "2020-01-01", ("in 2019",))),
+        ("Who won the 2021 Oscars?", ("2021-01-01", "2022-01-01", ("the 2021",))),
+        ("Which law passed in March 2020 lockdowns?", ("2020-03-01", "2020-04-01", ("in March 2020",))),
+        ("Where were 1200 arrests made before 2020?", (None, "2020-01-01", ("before 2020",))),
+    ],
+)
+def test_a_year_before_a_plural_is_still_a_year_where_the_words_say_so(question, expected):
+    assert reading(question) == expected
