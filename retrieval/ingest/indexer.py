@@ -211,7 +211,9 @@ class Indexer:
                 rebuild, only_added = True, False
             keys = [s.key for s in registry]
             plan = Plan()
-            named = named_sources(add, keys, strict_add, plan)
+            own = [s for s in registry if not s.samples and not is_web(s.key) and s.kind != "documents"]
+            folders = [s.key for s in own if s.kind == "folder"]
+            named = named_sources(add, keys, strict_add, plan, folders, [s.key for s in own])
             removing = removing_keys(remove, keys)
             defaults = self._defaults(registry, named, removing, only_added, keys)
             named += defaults

@@ -16,10 +16,33 @@ from retrieval.ingest.sources import Source, SourceState, is_web, source_key, un
 from retrieval.types import Document
 
 
-def named_sources(add: Sequence[Path | str], keys: list[str], strict_add: bool, plan: Plan) -> list[tuple[str, Path]]:
+def _within(key: str, folders: Sequence[str]) -> str | None:
+    """The first of ``folders`` that holds ``key`` (a file or folder below it), or None."""
+    if is_web(key):
+        return None
+    path = Path(key)
+    return next((f for f in folders if f != key and path.is_relative_to(f)), None)
+
+
+def named_sources(
+    add: Sequence[Path | str],
+    keys: list[str],
+    strict_add: bool,
+    plan: Plan,
+    folders: Sequence[str] = (),
+    own: Sequence[str] = (),
+) -> list[tuple[str, Path]]:
     """The sources named on the command line, each once; with ``strict_add`` (`sourced
-    add`) one already registered is reported as a duplicate, not synced."""
+    add`) one already registered is reported as a duplicate, not synced.
+
+    ``folders``: the registered folders, ``own`` every registered file and folder (the
+    samples aside in both: they make way for the user's own). A file or
+    folder inside one is read with it already, and is not registered again: its link-less
+    files would be two articles, each "also reported by" the other. A folder that holds a
+    registered file or folder is refused for the same reason (nothing changes)."""
     named: list[tuple[str, Path]] = []
+    local = [k for k in add if not is_web(k)]
+    named_folders = [source_key(p) for p in local if Path(p).is_dir()]
     for path in add:
         key = source_key(path)
         if key in [k for k, _ in named]:
@@ -28,6 +51,22 @@ def named_sources(add: Sequence[Path | str], keys: list[str], strict_add: bool, 
         if strict_add and key in keys:
             plan.reports.append(SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do"))
             continue
+        outer = _within(key, folders)
+        if outer is not None:
+            plan.reports.append(
+                SourceReport(key, "folder", "duplicate", reason=f"already read as part of {outer}; nothing to do")
+            )
+            continue
+        outer = _within(key, named_folders)
+        if outer is not None:
+            plan.problems.append(Problem(str(path), f"inside {outer}, named too; read once, with it", skipped=False))
+            continue
+        held = [k for k in own if k != key and _within(k, [key]) is not None]
+        if held:
+            raise SourceError(
+                f"{key} holds the registered source {held[0]}, whose files would be read twice: "
+                f"remove it first (`sourced remove {held[0]}`); nothing changed."
+            )
         named.append((key, Path(key)))
     return named
 

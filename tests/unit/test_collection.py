@@ -96,6 +96,40 @@ def test_naming_a_source_twice_or_an_unknown_one_is_one_clear_line(cli_env, bird
     assert len(sources_json()["articles"]) == 17
 
 
+def test_a_folder_inside_a_source_or_holding_one_is_not_read_twice(cli_env, birds):
+    # Link-less files read through two sources were two articles, each "also reported by"
+    # the other, and counted twice.
+    inner = birds / "sea"
+    article(inner, "tern.txt", "Terns on the pier", "Arctic terns nested on the old pier.")
+    both = run("index", str(birds), str(inner))  # one command naming both: read once
+    assert both.exit_code == 0 and "read once, with it" in " ".join(both.output.split())
+    assert len(sources_json()["articles"]) == 3
+    for named in (inner, inner / "tern.txt"):
+        result = run("add", str(named))
+        assert result.exit_code == 0, result.output
+        assert f"{named}: already read as part of {birds}; nothing to do" in " ".join(result.output.split())
+    assert [s["path"] for s in sources_json()["sources"]] == [str(birds)]
+    assert len(sources_json()["articles"]) == 3
+
+
+def test_a_folder_holding_a_registered_source_is_refused_and_nothing_changes(cli_env, birds):
+    inner = birds / "sea"
+    article(inner, "tern.txt", "Terns on the pier", "Arctic terns nested on the old pier.")
+    assert run("add", str(inner)).exit_code == 0
+    store = FolderStore(cli_env / "index")
+    live = store.current_name()
+    result = run("add", str(birds))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        f"error: {birds} holds the registered source {inner}, whose files would be read twice: "
+        f"remove it first (`sourced remove {inner}`); nothing changed."
+    ]
+    assert store.current_name() == live and [s["path"] for s in sources_json()["sources"]] == [str(inner)]
+    assert run("remove", str(inner)).exit_code == 0 and run("add", str(birds)).exit_code == 0
+    assert len(sources_json()["articles"]) == 3
+
+
 def test_a_missing_source_keeps_its_articles_until_removed(cli_env, birds):
     run("add", str(BUNDLED), str(birds))
     shutil.rmtree(birds)
