@@ -213,7 +213,7 @@ class Indexer:
             plan = Plan()
             own = [s for s in registry if not s.samples and not is_web(s.key) and s.kind != "documents"]
             folders = [s.key for s in own if s.kind == "folder"]
-            named = named_sources(add, keys, strict_add, plan, folders, [s.key for s in own])
+            named = named_sources(add, keys, strict_add, plan, folders)
             removing = removing_keys(remove, keys)
             defaults = self._defaults(registry, named, removing, only_added, keys)
             named += defaults
@@ -590,6 +590,10 @@ class Indexer:
         seen: set[str] = set()
         for doc in collection.documents:
             owner = index.get(doc.id, (None, key, 0))[1]
+            if doc.id in seen:  # two records of this source under one id: the first is kept
+                plan.merged += 1
+                plan.problems.append(Problem(doc.source, "same article as another of this source; indexed once", False))
+                continue
             if owner != key or doc.id in claimed:
                 plan.merged += 1
                 plan.also.setdefault(key, (set(), prune))[0].add(doc.id)

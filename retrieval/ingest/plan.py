@@ -30,16 +30,17 @@ def named_sources(
     strict_add: bool,
     plan: Plan,
     folders: Sequence[str] = (),
-    own: Sequence[str] = (),
 ) -> list[tuple[str, Path]]:
     """The sources named on the command line, each once; with ``strict_add`` (`sourced
     add`) one already registered is reported as a duplicate, not synced.
 
-    ``folders``: the registered folders, ``own`` every registered file and folder (the
-    samples aside in both: they make way for the user's own). A file or
-    folder inside one is read with it already, and is not registered again: its link-less
-    files would be two articles, each "also reported by" the other. A folder that holds a
-    registered file or folder is refused for the same reason (nothing changes)."""
+    ``folders``: the registered folders (the samples aside: they make way for the user's
+    own). A folder inside one is read with it already, and is not registered again: its
+    link-less files would be two articles, each "also reported by" the other. A folder
+    that holds a registered folder is refused for the same reason (nothing changes). A
+    single file may be registered on its own inside a folder (it stays when the folder
+    goes); a link-less one in a subfolder is then still read twice.
+    """
     named: list[tuple[str, Path]] = []
     local = [k for k in add if not is_web(k)]
     named_folders = [source_key(p) for p in local if Path(p).is_dir()]
@@ -51,22 +52,25 @@ def named_sources(
         if strict_add and key in keys:
             plan.reports.append(SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do"))
             continue
-        outer = _within(key, folders)
-        if outer is not None:
-            plan.reports.append(
-                SourceReport(key, "folder", "duplicate", reason=f"already read as part of {outer}; nothing to do")
-            )
-            continue
-        outer = _within(key, named_folders)
-        if outer is not None:
-            plan.problems.append(Problem(str(path), f"inside {outer}, named too; read once, with it", skipped=False))
-            continue
-        held = [k for k in own if k != key and _within(k, [key]) is not None]
-        if held:
-            raise SourceError(
-                f"{key} holds the registered source {held[0]}, whose files would be read twice: "
-                f"remove it first (`sourced remove {held[0]}`); nothing changed."
-            )
+        if Path(key).is_dir():
+            outer = _within(key, folders)
+            if outer is not None:
+                plan.reports.append(
+                    SourceReport(key, "folder", "duplicate", reason=f"already read as part of {outer}; nothing to do")
+                )
+                continue
+            outer = _within(key, named_folders)
+            if outer is not None:
+                plan.problems.append(
+                    Problem(str(path), f"inside {outer}, named too; read once, with it", skipped=False)
+                )
+                continue
+            held = [k for k in folders if k != key and _within(k, [key]) is not None]
+            if held:
+                raise SourceError(
+                    f"{key} holds the registered folder {held[0]}, whose files would be read twice: "
+                    f"remove it first (`sourced remove {held[0]}`); nothing changed."
+                )
         named.append((key, Path(key)))
     return named
 

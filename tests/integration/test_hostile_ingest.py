@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import main
-from tests.webserver import ARTICLES, NewsSite, Route, atom, rss
+from tests.webserver import ARTICLES, NewsSite, Route, article_page, atom, rss
 
 
 @pytest.fixture
@@ -117,6 +117,50 @@ def test_a_canonical_link_on_the_same_site_is_still_the_citation(site, cli):
     assert article["url"] == f"{site.url}/news/the-story" and article["title"] == REAL_STORY[0]
 
 
+def _canonical(site, slug: str, canonical: str) -> None:
+    title, body = ARTICLES[slug]
+    html = article_page(slug, title, body).replace(
+        f'<link rel="canonical" href="/news/{slug}">', f'<link rel="canonical" href="{canonical}">'
+    )
+    site.routes[f"/news/{slug}"] = Route(body=html.encode())
+
+
+def _absolute(site, path: str) -> str:
+    return site.url + path  # trafilatura reads a relative canonical link as the page's own
+
+
+@pytest.mark.parametrize("canonical", ["/", "/news/latest-story"])
+def test_stories_naming_one_address_are_each_their_own_article_and_no_sync_fails(site, cli, canonical):
+    # Every story of a feed naming the site's home page (or one story) as its canonical
+    # link: one id for three texts made every later sync fail (a UNIQUE constraint), or
+    # kept one story at the home page's address and dropped the others.
+    for slug in ARTICLES:
+        _canonical(site, slug, _absolute(site, canonical))
+    feed = f"{site.url}/feed.xml"
+    first = cli("add", feed)
+    assert first.exit_code == 0, first.output
+    assert "cited at the address it came from" in first.output
+    stored = {a["title"]: a["url"] for a in articles(cli)}
+    assert stored == {title: f"{site.url}/news/{slug}" for slug, (title, _) in ARTICLES.items()}
+    again = cli("index")  # and the next sync goes through
+    assert again.exit_code == 0, again.output
+    assert len(articles(cli)) == len(ARTICLES)
+
+
+def test_a_story_naming_its_site_s_home_page_is_cited_where_it_came_from(site, cli):
+    slug = "harbour-bridge-reopens"
+    _canonical(site, slug, _absolute(site, "/"))
+    added = cli("add", f"{site.url}/news/{slug}")
+    assert added.exit_code == 0, added.output
+    assert f"names its site's front page {site.url}/ as its address" in added.output
+    (article,) = articles(cli)
+    assert article["url"] == f"{site.url}/news/{slug}"
+    other = "council-bans-face-recognition"
+    _canonical(site, other, _absolute(site, "/"))
+    assert cli("add", f"{site.url}/news/{other}").exit_code == 0
+    assert len(articles(cli)) == 2  # not "same article as …; indexed once"
+
+
 # ---------------------------------------------------------------------- #2 remove keeps what another source holds
 
 
@@ -155,3 +199,24 @@ def test_removing_a_folder_keeps_a_file_in_it_that_is_registered_on_its_own(tmp_
     assert sources(cli)[str(kept)]["articles"] == 1
     synced = cli("index")  # the file's next sync finds its article in place: nothing changes
     assert synced.exit_code == 0 and "Index is up to date" in synced.output, synced.output
+
+
+def test_two_links_to_one_text_under_one_address_are_one_article(site, cli):
+    # The same page served at two links (a print view, a tracking link) names one address:
+    # one article, said once, and no failed write.
+    title, body = ARTICLES["harbour-bridge-reopens"]
+    page = article_page("harbour-bridge-reopens", title, body).replace(
+        '<link rel="canonical" href="/news/harbour-bridge-reopens">',
+        f'<link rel="canonical" href="{site.url}/news/harbour-bridge-reopens">',
+    )
+    for slug in ("bridge-print", "bridge-amp"):
+        site.routes[f"/news/{slug}"] = Route(body=page.encode())
+    site.routes["/twice.xml"] = Route(
+        content_type="application/rss+xml", body=rss(["bridge-print", "bridge-amp"], site.url).encode()
+    )
+    added = cli("add", f"{site.url}/twice.xml")
+    assert added.exit_code == 0, added.output
+    assert "indexed once" in added.output
+    (article,) = articles(cli)
+    assert article["url"] == f"{site.url}/news/harbour-bridge-reopens"
+    assert cli("index").exit_code == 0

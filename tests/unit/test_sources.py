@@ -345,7 +345,7 @@ def test_an_unexpected_failure_costs_one_feed_item_only(monkeypatch):
     def page(response, url, cleaner, fetcher, problems):
         if url.endswith("/2"):
             raise OverflowError("date value out of range")
-        return SimpleNamespace(id=url, url=url)
+        return SimpleNamespace(id=url, url=url, title=url, text=url)
 
     monkeypatch.setattr(web, "_page", page)
     monkeypatch.setattr(web, "kind_of", lambda response: "page")

@@ -152,6 +152,42 @@ def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
     return bool(held) and isinstance(items, list) and set(items) <= held
 
 
+def stable_text(doc: Document) -> str:
+    """What makes two fetched pages one story: their title and text, not where each was read."""
+    return f"{doc.title}\n{doc.text}"
+
+
+def _own_addresses(results: list, fetcher: Fetcher) -> list:
+    """Items whose pages name one address (a same-site canonical link) but differ in text
+    are different stories: each is cited at, and identified by, the address it was
+    fetched from, so none is lost or shown at another's link. Same text under one address
+    stays one article (the indexer keeps the first)."""
+    texts: dict[str, set[str]] = {}  # id -> the texts fetched under it
+    for _, doc, *_ in results:
+        if doc is not None:
+            texts.setdefault(doc.id, set()).add(stable_text(doc))
+    shared = {doc_id for doc_id, hashes in texts.items() if len(hashes) > 1}
+    if not shared:
+        return results
+    out = []
+    for link, doc, reason, unchanged, warnings in results:
+        if doc is not None and doc.id in shared:
+            warnings = [
+                *warnings,
+                Problem(
+                    link.url,
+                    f"names {doc.url} as its address, as other stories do; cited at the address it came from",
+                    skipped=False,
+                ),
+            ]
+            doc = dataclasses.replace(doc, url=link.url, id=doc_id(link.url, doc.source))
+            entry = fetcher.cache.entries.get(link.url)
+            if entry is not None:
+                entry["doc"] = doc.id
+        out.append((link, doc, reason, unchanged, warnings))
+    return out
+
+
 def _held_doc(fetcher: Fetcher, url: str) -> str:
     return fetcher.cache.entries.get(url, {}).get("doc", "")
 
@@ -184,6 +220,12 @@ def _where_it_came_from(doc: Document, response: Response, fields: Fields) -> Do
     url, identity = doc.url, doc.id
     if url and not same_site(url, fetched):
         fields.warn(f"names {url} as its address, on another site; cited at the address it came from")
+        url = fetched
+        identity = fields.doc_id(url, doc.source)
+    elif url and section_front(url) and not section_front(fetched):
+        # A story whose canonical link is its site's home or a section front (a common
+        # template slip): every story would be one article, at an address without it.
+        fields.warn(f"names its site's front page {url} as its address; cited at the address it came from")
         url = fetched
         identity = fields.doc_id(url, doc.source)
     outlet = outlet_for(doc.outlet, fetched)
@@ -234,22 +276,25 @@ def _read_items(
     done = 0
     items: list[str] = []
     workers = max(1, min(fetcher.settings.concurrency, len(links)))
+    results = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sourced-fetch") as pool:
-        for link, doc, reason, unchanged, warnings in pool.map(one, links):
+        for result in pool.map(one, links):
+            results.append(result)
             done += 1
-            left = budget is not None and doc is None and reason == budget.reason
-            read.fetched += 0 if left else 1
-            read.problems += warnings  # collected here, in one thread
             if progress:
                 progress(done, len(links))
-            if unchanged:
-                items.append(_held_doc(fetcher, link.url) or doc_id(link.url, link.url))
-                read.unchanged.add(items[-1])
-            elif doc is not None:
-                items.append(doc.id)
-                read.documents.append(doc)
-            else:
-                items.append(f"unread:{link.url}")
-                if reason != "":  # "": named already, by the source that listed it first
-                    read.problems.append(Problem(link.url, reason or "could not be read"))
+    for link, doc, reason, unchanged, warnings in _own_addresses(results, fetcher):
+        left = budget is not None and doc is None and reason == budget.reason
+        read.fetched += 0 if left else 1
+        read.problems += warnings  # collected here, in one thread
+        if unchanged:
+            items.append(_held_doc(fetcher, link.url) or doc_id(link.url, link.url))
+            read.unchanged.add(items[-1])
+        elif doc is not None:
+            items.append(doc.id)
+            read.documents.append(doc)
+        else:
+            items.append(f"unread:{link.url}")
+            if reason != "":  # "": named already, by the source that listed it first
+                read.problems.append(Problem(link.url, reason or "could not be read"))
     return items
