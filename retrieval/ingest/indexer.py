@@ -204,6 +204,9 @@ class Indexer:
         started = time.perf_counter()
         progress = progress or NoProgress()
         with self.store.writer_lock(), self._web_session():
+            repair = getattr(self.store, "repair_pointer", None)
+            if repair is not None:
+                repair()  # a lost CURRENT: the newest whole generation is live, said so again
             previous = self._previous()
             registry = self._registry()
             if previous is not None and not self._compatible(previous):

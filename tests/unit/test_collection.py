@@ -317,3 +317,28 @@ def test_an_index_from_before_document_counts_in_the_manifest_still_updates(tmp_
     assert snap.manifest["documents"] == 3
     assert all("documents" in entry for entry in snap.manifest["segments"])
     assert check_index(store).ok
+
+
+@pytest.mark.parametrize("damage", ["", "gen-999999-deadbeef\n", "../../../etc\n", None])
+def test_a_lost_current_pointer_never_starts_the_collection_over(cli_env, birds, damage):
+    # An empty or missing CURRENT read as "no index": the next `sourced index` built the
+    # samples afresh and the user's articles were gone from the live collection, with
+    # rollback refusing ("the oldest generation kept").
+    assert run("add", str(BUNDLED), str(birds)).exit_code == 0
+    store = FolderStore(cli_env / "index")
+    live = store.current_name()
+    current = cli_env / "index" / "CURRENT"
+    if damage is None:
+        current.unlink()
+    else:
+        current.write_text(damage)
+    assert store.current_name() == live  # the newest whole generation
+    doctor = run("doctor")
+    assert doctor.exit_code == 1
+    assert "the newest whole generation, is read as the live one (`sourced index` writes it again" in doctor.output
+    assert "--rebuild" not in doctor.output
+    assert len(sources_json()["articles"]) == 17  # read as before
+    synced = run("index")
+    assert synced.exit_code == 0, synced.output
+    assert current.read_text().strip() == live  # pointed again, nothing rebuilt
+    assert len(sources_json()["articles"]) == 17 and run("doctor").exit_code == 0

@@ -88,9 +88,11 @@ def check_folder(store: FolderStore) -> HealthReport:
     except SourcedError as exc:
         return HealthReport(tuple(facts), (str(exc),))
     try:
-        return _check_consistency(store, name, snap, facts)
+        report = _check_consistency(store, name, snap, facts)
     except IndexDamagedError as exc:
         return HealthReport(tuple(facts), (str(exc),))
+    lost = store.pointer_problem()
+    return HealthReport(report.facts, (*report.problems, lost)) if lost else report
 
 
 def _check_consistency(store: FolderStore, name: str, snap: Any, facts: list[str]) -> HealthReport:

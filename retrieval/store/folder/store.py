@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -40,6 +41,8 @@ from retrieval.store.records import (
 )
 from retrieval.types import Document
 
+_GENERATION = re.compile(r"gen-\d+(?:-[0-9a-f]+)?")  # what _next_name makes; never a path
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -66,13 +69,40 @@ class FolderStore:
     # ------------------------------------------------------------------ reading
 
     def current_name(self) -> str | None:
+        """The live generation: the one CURRENT names, or, when CURRENT is missing, empty or
+        names no whole generation while whole ones are there (a disk that lost the file, a
+        hand edit), the newest whole one (:meth:`pointer_problem` says so). Never None while
+        a generation is kept: the collection must not be started over from nothing."""
+        name = self._pointed()
+        if name is not None and _GENERATION.fullmatch(name) and (self.path / name / MANIFEST).is_file():
+            return name
+        whole = [g for g in self.generations() if (self.path / g / MANIFEST).is_file()]
+        return whole[-1] if whole else None
+
+    def _pointed(self) -> str | None:
         try:
-            name = (self.path / CURRENT).read_text(encoding="utf-8").strip()
+            return (self.path / CURRENT).read_text(encoding="utf-8", errors="replace").strip()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise IndexMissingError(f"Cannot read the index at {self.path}: {exc.strerror or exc}.") from None
-        return name or None
+
+    def pointer_problem(self) -> str | None:
+        """What is wrong with CURRENT when the live generation had to be found without it."""
+        live = self.current_name()
+        pointed = self._pointed()
+        if live is None or pointed == live:
+            return None
+        what = "missing" if pointed is None else "empty" if not pointed else f"naming no generation ({pointed[:40]!r})"
+        return (
+            f"{CURRENT} is {what}; {live}, the newest whole generation, is read as the live one "
+            "(`sourced index` writes it again; nothing is rebuilt)"
+        )
+
+    def repair_pointer(self) -> None:
+        """Point CURRENT at the live generation again when it had to be found without it. Hold the lock."""
+        if self.pointer_problem() is not None:
+            self._point_current(self.current_name())
 
     def exists(self) -> bool:
         name = self.current_name()
