@@ -38,7 +38,8 @@ def print_report(report) -> None:
         name = escape(source.key)
         if source.status == "unreadable":
             kept = (
-                f"; its {_articles(source.articles)} stay until `sourced remove {name}`"
+                f"; its {_articles(source.articles)} {'stays' if source.articles == 1 else 'stay'}"
+                f" until `sourced remove {name}`"
                 if source.articles
                 else "; nothing was added from it"
             )

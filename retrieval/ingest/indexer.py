@@ -527,6 +527,16 @@ class Indexer:
             if rebuild and previous is not None:
                 self._keep_stored(plan, previous, source.key)
             return registry, with_sync(state, source.key, exc.reason)
+        if source.key in keys and source.kind in ("feed", "sitemap") and read.kind == "page":
+            # A feed that answers with a web page (a maintenance notice, a login wall, an
+            # error page sent as 200) has failed: the notice is no article, and the source
+            # stays a feed for when it comes back.
+            reason = f"answered with a web page, not its {source.kind}"
+            fetcher.cache.entries.pop(source.key, None)  # no validator of the notice: read it whole next time
+            plan.reports.append(SourceReport(source.key, source.kind, "unreadable", len(held), reason=reason))
+            if rebuild and previous is not None:
+                self._keep_stored(plan, previous, source.key)
+            return registry, with_sync(state, source.key, reason)
         if read.kind != source.kind:
             registry = [dataclasses.replace(s, kind=read.kind) if s.key == source.key else s for s in registry]
         plan.files_read += read.fetched

@@ -220,3 +220,24 @@ def test_two_links_to_one_text_under_one_address_are_one_article(site, cli):
     (article,) = articles(cli)
     assert article["url"] == f"{site.url}/news/harbour-bridge-reopens"
     assert cli("index").exit_code == 0
+
+
+def test_a_feed_that_answers_with_a_web_page_has_failed_and_stays_a_feed(site, cli):
+    feed = f"{site.url}/feed.xml"
+    assert cli("add", feed).exit_code == 0
+    before = sorted(a["title"] for a in articles(cli))
+    healthy = site.routes[feed.removeprefix(site.url)]
+    notice = "<html><body><p>We are down for maintenance and will be back soon, thank you.</p></body></html>"
+    site.routes["/feed.xml"] = Route(body=notice.encode(), etag='"maintenance"')
+    down = cli("index")
+    assert down.exit_code == 2, down.output  # the only source could not be read
+    flat = " ".join(down.output.split())
+    assert f"{feed}: answered with a web page, not its feed; its {len(before)} articles stay" in flat
+    assert sorted(a["title"] for a in articles(cli)) == before  # the notice is no article
+    assert sources(cli)[feed]["kind"] == "feed" and "web page" in sources(cli)[feed]["problem"]
+    assert cli("index").exit_code == 2  # no 304 of the notice's validator taken for the feed's
+    site.routes["/feed.xml"] = healthy
+    back = cli("index")
+    assert back.exit_code == 0, back.output
+    assert sources(cli)[feed]["kind"] == "feed" and sources(cli)[feed]["problem"] is None
+    assert sorted(a["title"] for a in articles(cli)) == before
