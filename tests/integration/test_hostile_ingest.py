@@ -241,3 +241,48 @@ def test_a_feed_that_answers_with_a_web_page_has_failed_and_stays_a_feed(site, c
     assert back.exit_code == 0, back.output
     assert sources(cli)[feed]["kind"] == "feed" and sources(cli)[feed]["problem"] is None
     assert sorted(a["title"] for a in articles(cli)) == before
+
+
+def _undated(site, slug: str) -> None:
+    title, body = ARTICLES[slug]
+    html = article_page(slug, title, body)
+    html = "\n".join(line for line in html.splitlines() if "published_time" not in line)
+    site.routes[f"/news/{slug}"] = Route(body=html.encode())
+
+
+def test_a_story_whose_page_has_no_date_takes_its_feed_item_s(site, cli):
+    # Undated, it was out of every --since, --as-of and timeline, though its feed dated it.
+    slug = "harbour-bridge-reopens"
+    _undated(site, slug)
+    future = "council-bans-face-recognition"
+    _undated(site, future)
+    body = rss([slug, future], site.url).replace(
+        f"<link>{site.url}/news/{future}</link><pubDate>Wed, 01 May 2024 09:30:00 GMT",
+        f"<link>{site.url}/news/{future}</link><pubDate>Fri, 01 Jan 2100 09:30:00 GMT",
+    )
+    site.routes["/dated.xml"] = Route(content_type="application/rss+xml", body=body.encode())
+    added = cli("add", f"{site.url}/dated.xml")
+    assert added.exit_code == 0, added.output
+    dated = {a["title"]: a["published"] for a in articles(cli)}
+    assert dated[ARTICLES[slug][0]].startswith("2024-05-01")
+    assert not (dated[ARTICLES[future][0]] or "").startswith("2100")  # a date in 2100 is no date…
+    assert "listed as published 2100-01-01, in the future; not used" in " ".join(added.output.split())  # …said
+    since = ask_json(cli, "harbour bridge reopens repairs")
+    assert since["hits"][0]["published"].startswith("2024-05-01")
+
+
+def test_a_news_sitemap_s_publication_date_is_read_and_lastmod_is_not():
+    from retrieval.ingest.web.extract import sitemap_links
+    from retrieval.ingest.web.fetch import Response
+
+    body = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+      xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+      <url><loc>https://example.org/a-1</loc><lastmod>2024-06-01</lastmod>
+        <news:news><news:publication_date>2024-05-01T09:00:00Z</news:publication_date></news:news></url>
+      <url><loc>https://example.org/b-2</loc><lastmod>2024-06-02</lastmod></url></urlset>"""
+    response = Response(url="https://example.org/sitemap.xml", status=200, content_type="application/xml", body=body)
+    links, _ = sitemap_links(response, 10)
+    assert [(link.published, link.modified) for link in links] == [
+        ("2024-05-01T09:00:00Z", "2024-06-01"),
+        (None, "2024-06-02"),
+    ]

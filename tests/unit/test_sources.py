@@ -342,7 +342,7 @@ def test_an_unexpected_failure_costs_one_feed_item_only(monkeypatch):
     from retrieval.ingest.web import source as web
     from retrieval.ingest.web.extract import Link
 
-    def page(response, url, cleaner, fetcher, problems):
+    def page(response, url, cleaner, fetcher, problems, listed=None):
         if url.endswith("/2"):
             raise OverflowError("date value out of range")
         return SimpleNamespace(id=url, url=url, title=url, text=url)

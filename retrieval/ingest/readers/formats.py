@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -135,14 +136,33 @@ def read_html(reader: ReaderContext, file: Path, html: str, source: str, fields:
     return [html_document(reader.cleaner, html, source, fields)]
 
 
-def html_document(cleaner: Cleaner, html: str, source: str, fields: Fields, page_url: str | None = None) -> Document:
+def html_document(
+    cleaner: Cleaner,
+    html: str,
+    source: str,
+    fields: Fields,
+    page_url: str | None = None,
+    listed: datetime | None = None,
+) -> Document:
     """The article in an HTML page: main text (trafilatura, without navigation, comments and
     footers), title, outlet (``og:site_name``), date and link. The link is the page's
-    canonical URL, else ``page_url`` (where it was fetched), else none; never invented."""
+    canonical URL, else ``page_url`` (where it was fetched), else none; never invented.
+
+    The date is the page's own (its metadata, or a date in its markup), else ``listed``
+    (what the feed item or news sitemap that listed it says), else htmldate's extensive
+    guess ("Copyright 2024" in a footer reads as 2024-01-01: the last resort, not before
+    a listing's real date)."""
     import trafilatura
+    from trafilatura.settings import set_date_params
 
     try:
-        extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, url=page_url)
+        extracted = trafilatura.bare_extraction(
+            html,
+            with_metadata=True,
+            include_comments=False,
+            url=page_url,
+            date_extraction_params=set_date_params(extensive=False),
+        )
     except Exception:  # noqa: BLE001 - the extractor's internal failures all mean "no text"
         extracted = None
     text = cleaner.clean(getattr(extracted, "text", None) or "") if extracted else ""
@@ -161,9 +181,22 @@ def html_document(cleaner: Cleaner, html: str, source: str, fields: Fields, page
         text=text,
         url=url,
         outlet=cleaner.fix(extracted.sitename or "") or None,
-        published=parse_date(extracted.date) if extracted.date else None,
+        published=(parse_date(extracted.date) if extracted.date else None) or listed or _guessed_date(html, page_url),
         source=source,
     )
+
+
+def _guessed_date(html: str, page_url: str | None) -> datetime | None:
+    """htmldate's extensive search (dates in the text, a copyright year), as trafilatura's default does."""
+    from trafilatura.settings import set_date_params
+
+    try:
+        from htmldate import find_date
+
+        found = find_date(html, url=page_url, **set_date_params(extensive=True))
+    except Exception:  # noqa: BLE001 - no date is a fine answer
+        return None
+    return parse_date(found) if found else None
 
 
 def read_jsonl(reader: ReaderContext, file: Path, lines: Iterable[str], source: str, fields: Fields) -> list[Document]:

@@ -25,7 +25,10 @@ _XML_PROLOG = re.compile(rb"\s*(<\?[^>]*\?>\s*|<!--.*?-->\s*|<!doctype[^>]*>\s*)
 class Link:
     url: str
     title: str | None = None
+    # When the feed item (or a news sitemap's entry) says the story was published: the
+    # article's date when its page gives none.
     published: str | None = None
+    modified: str | None = None  # a sitemap's <lastmod>: when the page last changed, no publication date
 
 
 def _looks_binary(body: bytes) -> bool:
@@ -105,7 +108,8 @@ def feed_links(response: Response, limit: int) -> list[Link]:
         )
         if not href:
             continue
-        links.append(Link(urljoin(response.url, href), entry.get("title"), entry.get("published")))
+        published = entry.get("published") or entry.get("updated")  # Atom's <updated> when that is all
+        links.append(Link(urljoin(response.url, href), entry.get("title"), published))
         if len(links) >= limit:
             break
     return links
@@ -139,5 +143,9 @@ def sitemap_links(response: Response, limit: int) -> tuple[list[Link], list[str]
             nested.append(urljoin(response.url, loc.strip()))
         elif tag == "url" and len(pages) < limit:
             modified = next((c.text for c in element if c.tag.rsplit("}", 1)[-1] == "lastmod"), None)
-            pages.append(Link(urljoin(response.url, loc.strip()), None, modified))
+            # A news sitemap's <news:news><news:publication_date>.
+            published = next(
+                (c.text for c in element.iter() if c.tag.rsplit("}", 1)[-1] == "publication_date" and c.text), None
+            )
+            pages.append(Link(urljoin(response.url, loc.strip()), None, published, modified))
     return pages, nested

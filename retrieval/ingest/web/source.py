@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.readers import Problem, UnreadableError, normalize_url
-from retrieval.ingest.readers.fields import Fields, article_key, doc_id
+from retrieval.ingest.readers.fields import Fields, article_key, doc_id, parse_date
 from retrieval.ingest.readers.formats import html_document
 from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
 from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
@@ -152,6 +153,23 @@ def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
     return bool(held) and isinstance(items, list) and set(items) <= held
 
 
+# A date this far past the sync's clock is no publication date (a typo, a scheduled item).
+FUTURE_SLACK = 1  # days
+
+
+def _listed_date(link: Link, problems: list[Problem]) -> datetime | None:
+    """When the feed item (or news sitemap entry) says the story was published: the
+    article's date when its page gives none (undated, a story is out of every date
+    filter, every "as of" and every timeline). A date in the future is no date (said)."""
+    published = parse_date(link.published) if link.published else None
+    if published is not None and published > datetime.now(UTC) + timedelta(days=FUTURE_SLACK):
+        problems.append(
+            Problem(link.url, f"listed as published {published.date().isoformat()}, in the future; not used", False)
+        )
+        return None
+    return published
+
+
 def stable_text(doc: Document) -> str:
     """What makes two fetched pages one story: their title and text, not where each was read."""
     return f"{doc.title}\n{doc.text}"
@@ -192,11 +210,19 @@ def _held_doc(fetcher: Fetcher, url: str) -> str:
     return fetcher.cache.entries.get(url, {}).get("doc", "")
 
 
-def _page(response: Response, url: str, cleaner: Cleaner, fetcher: Fetcher, problems: list[Problem]) -> Document:
-    """The article in a response already known to be a page; field warnings go to ``problems``."""
+def _page(
+    response: Response,
+    url: str,
+    cleaner: Cleaner,
+    fetcher: Fetcher,
+    problems: list[Problem],
+    listed: datetime | None = None,
+) -> Document:
+    """The article in a response already known to be a page; field warnings go to ``problems``.
+    ``listed``: the date the feed or sitemap that listed it gives."""
     fields = Fields(url, cleaner, problems)
     try:
-        doc = html_document(cleaner, decoded(response), url, fields, page_url=response.url)
+        doc = html_document(cleaner, decoded(response), url, fields, page_url=response.url, listed=listed)
     except UnreadableError as exc:
         raise FetchError(str(exc)) from None
     doc = _where_it_came_from(doc, response, fields)
@@ -267,7 +293,8 @@ def _read_items(
             kind = kind_of(response)
             if kind != "page":
                 raise FetchError(f"a {kind}, not an article page")
-            return link, _page(response, link.url, cleaner, fetcher, problems), None, False, problems
+            doc = _page(response, link.url, cleaner, fetcher, problems, _listed_date(link, problems))
+            return link, doc, None, False, problems
         except FetchError as exc:
             return link, None, exc.reason, False, problems
         except Exception as exc:  # noqa: BLE001 - a surprise in one item costs that item only, named
