@@ -177,6 +177,10 @@ def render_answer(answer: Answer, budget: int = PASSAGE_BUDGET, asked: str | Non
     if asked is not None and asked != answer.question:
         question = f"{_cut_words(escape(asked), 300)}\n*Searching: {question}*"
     question = _searching(answer, question)
+    if not answer.hits and answer.excluded:
+        return Reply(
+            f"**Q:** {question}\nNo article is within the filters set ({escape(answer.excluded)}): nothing was searched."
+        )
     if not answer.hits:
         return Reply(f"**Q:** {question}\nI couldn't find this in the collection.")
     if answer.answered:

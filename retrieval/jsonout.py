@@ -78,6 +78,8 @@ def answer_json(answer) -> dict[str, Any]:
         "understood": answer.understood,
         # The dates the question named, and whether they were searched ("searched": false:
         # nothing in them answered, and since/until above are what was searched instead).
+        # No article is within the filters (dates, outlet, source, as-of): nothing was searched.
+        "excluded": answer.excluded,
         "question_dates": None
         if answer.question_dates is None
         else {

@@ -166,6 +166,10 @@ class Answer:
     # were searched, or gave way to all dates (or the filters' dates): nothing in them answered.
     question_dates: tuple[datetime | None, datetime | None] | None = None
     question_dates_searched: bool = False
+    # When no article at all is within the filters set (dates, outlet, source, as-of): what
+    # they were ("since 2030-01-01; outlet “Nonexistent”"). Nothing was searched, which
+    # is not "nothing matches the question".
+    excluded: str | None = None
     # How likely what is shown answers (0..1): the answer model's probability
     # (retrieval.query.answerable; `answered` is support >= its threshold, or every name
     # shown), or the answer re-ranker's score when that stage is on. None when neither is.

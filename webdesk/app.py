@@ -345,6 +345,7 @@ async def page(request: Request) -> Response:
                 "question": answer.question,
                 "answered": answer.answered,
                 "understood": answer.understood,
+                "excluded": answer.excluded,
                 "results": result_views(answer),
                 "permalink": link,
             }

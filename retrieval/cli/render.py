@@ -103,6 +103,11 @@ def print_answer(answer) -> None:
     out = console(stderr=False)
     if answer.understood:
         out.print(f"[dim italic]Searching: {escape(answer.question)} · {escape(answer.understood)}[/]")
+    if not answer.hits and answer.excluded:
+        out.print(
+            f"No article in the collection is within the filters set ({escape(answer.excluded)}): nothing was searched."
+        )
+        return
     if not answer.hits:
         out.print("Nothing in the collection matches this question.")
         return

@@ -340,6 +340,16 @@ class QueryService:
                 answer, asked = fallback, filters
         if as_of is not None:
             notes.append(f"as of {now.date().isoformat()}")
+        excluded = None
+        if not answer.hits and asked.active() and len(asked.rows(self.snapshot())) == 0:
+            flag_until = None if as_of is not None and asked.until == cap else asked.until
+            parts = [describe_range(asked.since, flag_until)]
+            parts += [
+                f"outlet “{asked.outlet}”" if asked.outlet else "",
+                f"source {asked.source}" if asked.source else "",
+            ]
+            parts.append(f"as of {now.date().isoformat()}" if as_of is not None else "")
+            excluded = "; ".join(p for p in parts if p) or "the filters set"
         return dataclasses.replace(
             answer,
             as_of=as_of,
@@ -348,6 +358,7 @@ class QueryService:
             understood="; ".join(n for n in notes if n) or None,
             question_dates=read,
             question_dates_searched=read is not None and asked is not filters,
+            excluded=excluded,
         )
 
     def timeline(

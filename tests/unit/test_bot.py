@@ -270,3 +270,12 @@ def test_a_failing_mention_is_logged_and_apologised_for(make_context, caplog):
     (reply,) = message.replies
     assert reply["content"] == f"Sorry, something went wrong answering that (ref {message.id})."
     assert "index on fire" in caplog.text
+
+
+def test_filters_that_leave_no_article_are_named_not_called_no_answer():
+    from bot.render import render_answer
+    from retrieval.types import Answer
+
+    reply = render_answer(Answer("amazon", (), False, excluded="since 2030-01-01; outlet “*Nope*”"))
+    assert "No article is within the filters set (since 2030-01-01; outlet “\\*Nope\\*”)" in reply.content
+    assert "I couldn't find this" not in reply.content

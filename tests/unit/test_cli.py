@@ -53,6 +53,7 @@ def test_index_then_ask_json(env):
         "since",
         "until",
         "understood",
+        "excluded",
         "question_dates",
     }
     assert len(data["hits"]) == 3

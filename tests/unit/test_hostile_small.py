@@ -113,3 +113,27 @@ def test_an_empty_date_in_a_json_line_fails_that_line_only(cli_env):
     assert len(records) == 2, result.output
     assert "A date is empty" in records[0]["error"] and records[0]["hits"] == []
     assert "error" not in records[1] and records[1]["hits"]
+
+
+def test_filters_that_leave_no_article_say_so_not_that_nothing_matches(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+    from tests.helpers import BUNDLED, HASH_CONFIG_YAML
+
+    config = tmp_path / "config.yaml"
+    config.write_text(HASH_CONFIG_YAML, encoding="utf-8")
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
+    run = CliRunner().invoke
+    assert run(main, ["index", str(BUNDLED)]).exit_code == 0
+    late = run(main, ["ask", "amazon", "--since", "2030-01-01"])
+    assert late.exit_code == 0
+    assert (
+        "No article in the collection is within the filters set (since 2030-01-01): nothing was searched."
+        in late.stdout
+    )
+    early = run(main, ["ask", "amazon", "--as-of", "2000-01-01", "--outlet", "CNET"])
+    assert "within the filters set (outlet “CNET”; as of 2000-01-01)" in early.stdout
+    found = run(main, ["ask", "amazon", "--outlet", "CNET"])
+    assert "within the filters set" not in found.stdout and "Nothing in the collection" not in found.stdout

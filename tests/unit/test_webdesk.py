@@ -152,9 +152,15 @@ def test_page_filters_by_outlet_and_date_and_lists_the_outlets(client):
     assert html.count('<li id="r') == len(api["hits"])
 
 
-def test_page_says_when_the_collection_has_no_answer(client):
+def test_page_says_when_the_filters_leave_nothing_to_search(client):
+    # It said "nothing in it matches", as if the articles did not hold the question's words.
     html = client.get("/", params={"q": "facial recognition", "since": "2099-01-01"}).text
-    assert "The collection has no answer" in html and '<li id="r' not in html
+    assert "No article in the collection is within the filters set (since 2099-01-01): nothing was searched." in html
+    assert '<li id="r' not in html and "nothing in it matches" not in html
+    api = client.get("/api/ask", params={"q": "facial recognition", "outlet": "Nonexistent"}).json()
+    assert api["hits"] == [] and api["excluded"] == "outlet “Nonexistent”"
+    kept = client.get("/api/ask", params={"q": "facial recognition", "outlet": "CNET"}).json()
+    assert kept["hits"] and kept["excluded"] is None
 
 
 def test_page_marks_low_confidence(index_dir):
