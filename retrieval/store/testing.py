@@ -84,11 +84,22 @@ class StoreContract:
         assert dated and all(h.document.published.year == 2022 for h in dated)
         assert check_index(store).ok, check_index(store).problems
 
-    def _article(folder: Path, name: str, title: str, text: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(
-            f"---\ntitle: {title}\noutlet: Test Wire\ndate: 2024-05-0{len(name) % 9 + 1}\n---\n{text}\n"
-        )
+    def test_an_outlet_filter_leaves_out_a_claim_its_site_did_not_bear_out(self, make_store, contract_config, tmp_path):
+        store = make_store()
+        news = tmp_path / "wires"
+        for name, outlet in (("real.md", "Reuters"), ("claim.md", "Reuters (evil.example)")):
+            news.mkdir(parents=True, exist_ok=True)
+            (news / name).write_text(
+                f"---\ntitle: Port strike {name}\noutlet: {outlet}\n---\nPort workers end strike.\n"
+            )
+        Indexer(contract_config, store, HashEmbedder()).run([news])
+        service = QueryService(store, HashEmbedder, contract_config.search)
+
+        def outlets(text: str) -> set[str | None]:
+            return {h.document.outlet for h in service.ask("port strike", filters=Filters(outlet=text)).hits}
+
+        assert outlets("reuters") == {"Reuters"}
+        assert outlets("Reuters (evil") == {"Reuters (evil.example)"}
 
     def test_updates_rollback_and_kept_generations(self, make_store, contract_config, tmp_path):
         store = make_store(keep=3)

@@ -105,6 +105,12 @@ def test_a_page_cannot_cite_itself_as_another_site_nor_swallow_the_real_article(
     assert "same article" not in real.output and "indexed once" not in real.output
     urls = sorted(a["url"] for a in articles(cli))
     assert urls == sorted([hostile, site.spoofed_url])
+    # `--outlet Reuters` means the real one, not a page that only claims to be it; the
+    # claim is still found by its full name.
+    only = json.loads(cli("ask", "--json", "port workers end strike", "--outlet", "Reuters").stdout)
+    assert hostile not in [h["url"] for h in only["hits"]]
+    named = json.loads(cli("ask", "--json", "port workers end strike", "--outlet", "Reuters (127.0.0.1").stdout)
+    assert [h["url"] for h in named["hits"]] == [hostile]
 
 
 def test_a_canonical_link_on_the_same_site_is_still_the_citation(site, cli):

@@ -85,3 +85,9 @@ DOC_COLUMNS = "id, title, text, url, outlet, published, source, parent_id, topic
 
 def like_pattern(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# An outlet a page claimed and its site did not bear out is shown with the site beside it
+# ("Reuters (evil.example)", retrieval.ingest.web.sites.outlet_for). `--outlet Reuters`
+# means the real one: such names match only a filter that names the suffix too ("(").
+CLAIMED_ELSEWHERE = ("% (%.%)", "% (%:%)")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.errors import IndexDamagedError
 from retrieval.store.folder import vectors as vector_index
 from retrieval.store.folder.durable import fsync_file
-from retrieval.store.folder.schema import DOC_COLUMNS, SCHEMA, doc_row, like_pattern, row_doc
+from retrieval.store.folder.schema import CLAIMED_ELSEWHERE, DOC_COLUMNS, SCHEMA, doc_row, like_pattern, row_doc
 from retrieval.store.lexical import Postings, tokenize
 from retrieval.store.records import ChunkRecord, SegmentData, SentenceRecord, quantize_sentences
 from retrieval.types import Chunk, Document
@@ -388,6 +388,9 @@ class Segment:
         if outlet:
             clauses.append("lower(coalesce(d.outlet, '')) LIKE ? ESCAPE '\\'")
             args.append(f"%{like_pattern(outlet.lower())}%")
+            if "(" not in outlet:  # see CLAIMED_ELSEWHERE
+                clauses += ["lower(coalesce(d.outlet, '')) NOT LIKE ?"] * len(CLAIMED_ELSEWHERE)
+                args += list(CLAIMED_ELSEWHERE)
         if source:
             clauses.append("(lower(d.source) LIKE ? ESCAPE '\\' OR lower(coalesce(d.url, '')) LIKE ? ESCAPE '\\')")
             args += [f"%{like_pattern(source.lower())}%"] * 2

@@ -162,7 +162,7 @@ class PgSnapshot(ManifestFacts):
     def rows_where(self, since: str | None, until: str | None, outlet: str | None, source: str | None) -> np.ndarray:
         import numpy as np
 
-        from retrieval.store.folder.schema import like_pattern
+        from retrieval.store.folder.schema import CLAIMED_ELSEWHERE, like_pattern
 
         clauses, args = [], {}
         if since:
@@ -174,6 +174,10 @@ class PgSnapshot(ManifestFacts):
         if outlet:
             clauses.append("lower(coalesce(d.outlet, '')) LIKE %(outlet)s")
             args["outlet"] = f"%{like_pattern(outlet.lower())}%"
+            if "(" not in outlet:  # see CLAIMED_ELSEWHERE
+                for n, pattern in enumerate(CLAIMED_ELSEWHERE):
+                    clauses.append(f"lower(coalesce(d.outlet, '')) NOT LIKE %(claimed{n})s")
+                    args[f"claimed{n}"] = pattern
         if source:
             clauses.append("(lower(d.source) LIKE %(source)s OR lower(coalesce(d.url, '')) LIKE %(source)s)")
             args["source"] = f"%{like_pattern(source.lower())}%"
