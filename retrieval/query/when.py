@@ -50,7 +50,7 @@ _WHEN_HINT = "use YYYY-MM-DD, YYYY-MM, YYYY, 7d or words such as 'last week'"
 _RELATIVE = re.compile(r"\b(ago|last|past|this|yesterday|today|week|weeks|month|months|day|days|year|years)\b", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
 # What makes "a year", "two weeks" a time rather than a length: "ago", "last", "this"...
-_DIRECTION = re.compile(r"\b(ago|last|past|this|yesterday|today|previous|earlier)\b", re.I)
+_DIRECTION = re.compile(r"\b(ago|back|last|past|this|yesterday|today|previous|earlier)\b", re.I)
 # "a one-year moratorium", "a two-year-old law", "year-long": a length, not a time to search.
 _COMPOUND = re.compile(r"\w-(?:day|week|month|year|decade)s?\b|\b(?:day|week|month|year|decade)s?-\w", re.I)
 # Words that ask for the current state of things: no filter, a stronger recency prior.
@@ -307,37 +307,61 @@ def _phrase_span(phrase: str, data, today: datetime) -> tuple[datetime, datetime
     return start, (start + DAY if period == "day" else None)
 
 
-# A year's number before a plural is a count ("hired 2000 new officers", "by 1800
-# points"), except where a year is what the words before it take ("the 2020 elections",
-# "in 2019 protests", "March 2020 lockdowns") or the plural is an event or a name.
-_YEAR_LEAD = frozenset(
+# A year's number is a count only where the words say so: a quantity word or a verb of
+# change before it and a plural after ("fell by 1800 points", "more than 2000 people",
+# "hired 2000 new officers"). Anywhere else it is a year ("Which 2024 candidates…", "the
+# 2020 protests"): a year read as a count loses the question's time, a count read as a
+# year only narrows the first search, which gives way to all dates when nothing answers.
+_COUNT_LEAD = frozenset(
     {
-        "the",
-        "in",
-        "during",
-        "since",
-        "before",
-        "after",
-        "until",
-        "till",
-        "through",
-        "from",
-        "of",
-        "this",
-        "that",
-        "its",
-        "their",
-        "his",
-        "her",
-        "our",
-        "early",
-        "late",
-        "mid",
-        "spring",
-        "summer",
+        "by",
+        "than",
+        "over",
+        "under",
+        "about",
+        "around",
+        "nearly",
+        "almost",
+        "approximately",
+        "roughly",
+        "some",
+        "least",
+        "most",
+        "only",
+        "just",
+        "another",
+        "extra",
+        "additional",
+        "hired",
+        "fired",
+        "cut",
+        "added",
+        "lost",
+        "gained",
+        "shed",
+        "fell",
+        "rose",
+        "dropped",
+        "jumped",
+        "climbed",
+        "plunged",
+        "sank",
+        "soared",
+        "tumbled",
         "fall",
-        "autumn",
-        "winter",
+        "drop",
+        "rise",
+        "gain",
+        "lose",
+        "add",
+        "hire",
+        "fire",
+        "sold",
+        "bought",
+        "arrested",
+        "killed",
+        "injured",
+        "evacuated",
     }
 )
 _EVENTS = frozenset(
@@ -354,21 +378,10 @@ _EVENTS = frozenset(
         "midterms",
         "seasons",
         "olympics",
-        "levels",
     }
 )
-_IRREGULAR = frozenset(
-    {
-        "people",
-        "police",
-        "staff",
-        "children",
-        "men",
-        "women",
-        "personnel",
-    }
-)
-# A word between a year and a plural that makes it no count ("June 19, 1865 when slaves…").
+_IRREGULAR = frozenset({"people", "police", "staff", "children", "men", "women", "personnel"})
+# A word between a number and a plural that makes it no count ("June 19, 1865 when slaves…").
 _FUNCTION = frozenset(
     {
         "when",
@@ -416,8 +429,8 @@ def _count(question: str, start: int, end: int) -> bool:
     """Whether the year-like number at ``question[start:end]`` counts things."""
     before = question[:start].split()
     lead = before[-1].lower().strip(_PUNCT) if before else ""
-    if lead in _YEAR_LEAD or lead in _MONTHS or lead.isdigit() or lead.endswith(("'s", "’s")):
-        return False  # "the 2020 protests", "June 19, 1865 …", "Biden's 2021 plans"
+    if lead not in _COUNT_LEAD:
+        return False
     after = question[end:].split()[:2] if question[end : end + 1] == " " else []
     if not after:
         return False
@@ -644,7 +657,8 @@ def read_question(question: str, as_of: datetime) -> TimeReading:
         before = " ".join(question[:at].split()[-2:]) if at >= 0 else ""
         if year and _counted(phrase, question, at):
             continue  # "more than 2000 people"
-        if not year and not _DIRECTION.search(f"{before} {words}"):
+        after = " ".join(question[at + len(phrase) :].split()[:1]) if at >= 0 else ""
+        if not year and not _DIRECTION.search(f"{before} {words} {after}"):
             continue  # "a one year delay", "a month later": a length, not a time from today
         if not year and at >= 0 and _COMPOUND.search(question[max(0, at - 1) : at + len(phrase) + 1]):
             continue

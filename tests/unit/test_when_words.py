@@ -487,6 +487,7 @@ def test_a_time_beside_a_length_is_still_read(question, expected):
         "Which city hired 2000 new officers?",
         "Why did more than 2000 people protest?",
         "Who sued over 1900 cameras?",
+        "Why did the Dow fall 1800 points?",  # "fall" the verb, not the season
     ],
 )
 def test_a_count_that_looks_like_a_year_is_no_date(question):
@@ -502,6 +503,12 @@ def test_a_count_that_looks_like_a_year_is_no_date(question):
         ("Who won the 2021 Oscars?", ("2021-01-01", "2022-01-01", ("the 2021",))),
         ("Which law passed in March 2020 lockdowns?", ("2020-03-01", "2020-04-01", ("in March 2020",))),
         ("Where were 1200 arrests made before 2020?", (None, "2020-01-01", ("before 2020",))),
+        # A year before a plural anywhere else is a year (a review found these lost).
+        ("Which 2024 candidates dropped out?", ("2024-01-01", "2025-01-01", ("2024",))),
+        ("Why did 2021 home sales surge?", ("2021-01-01", "2022-01-01", ("2021",))),
+        ("How many 2024 voters turned out?", ("2024-01-01", "2025-01-01", ("2024",))),
+        ("What changed between 2019 and 2021 protests?", ("2019-01-01", "2022-01-01", ("between 2019 and 2021",))),
+        ("What was announced 3 days back?", ("2026-12-03", None, ("3 days",))),
     ],
 )
 def test_a_year_before_a_plural_is_still_a_year_where_the_words_say_so(question, expected):
