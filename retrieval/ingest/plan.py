@@ -6,6 +6,7 @@ documents by source, deletions, reports) before one generation is written.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,11 @@ def _within(key: str, folders: Sequence[str]) -> str | None:
     """The first of ``folders`` that holds ``key`` (a file or folder below it), or None."""
     if is_web(key):
         return None
-    path = Path(key)
-    return next((f for f in folders if f != key and path.is_relative_to(f)), None)
+    # Registered keys are absolute but may hold ".." (`sourced add ../sport` from news/world).
+    path = Path(os.path.normpath(key))
+    return next(
+        (f for f in folders if Path(os.path.normpath(f)) != path and path.is_relative_to(os.path.normpath(f))), None
+    )
 
 
 def named_sources(
@@ -52,7 +56,7 @@ def named_sources(
         if strict_add and key in keys:
             plan.reports.append(SourceReport(key, "folder", "duplicate", reason="already a source; nothing to do"))
             continue
-        if Path(key).is_dir():
+        if Path(key).is_dir() and key not in keys:  # a pair registered before this rule keeps syncing
             outer = _within(key, folders)
             if outer is not None:
                 plan.reports.append(

@@ -342,3 +342,49 @@ def test_a_lost_current_pointer_never_starts_the_collection_over(cli_env, birds,
     assert synced.exit_code == 0, synced.output
     assert current.read_text().strip() == live  # pointed again, nothing rebuilt
     assert len(sources_json()["articles"]) == 17 and run("doctor").exit_code == 0
+
+
+def test_a_sibling_named_through_dot_dot_is_not_inside_and_a_pair_registered_before_keeps_syncing(
+    cli_env, birds, monkeypatch
+):
+    from retrieval.ingest.plan import Plan, named_sources
+
+    sea, land = birds / "sea", birds / "land"
+    article(sea, "tern.txt", "Terns on the pier", "Arctic terns nested on the old pier.")
+    article(land, "owl.txt", "Owls in the barn", "Barn owls returned to the old barn.")
+    assert run("add", str(sea)).exit_code == 0
+    monkeypatch.chdir(sea)
+    sibling = run("add", "../land")  # registered as …/birds/sea/../land: not inside sea
+    assert sibling.exit_code == 0 and "already read as part of" not in sibling.output, sibling.output
+    assert len(sources_json()["sources"]) == 2
+    # A collection that registered a folder and one inside it (before the rule) still syncs both by name.
+    plan = Plan()
+    outer, inner = str(birds), str(sea)
+    named = named_sources([birds], [outer, inner], False, plan, folders=[outer, inner])
+    assert [k for k, _ in named] == [outer] and not plan.reports
+
+
+def test_a_generation_never_made_live_is_not_found_later_as_the_newest(cli_env, birds, tmp_path, monkeypatch):
+    # The pointer write of an add fails (a full disk): "the previous index is unchanged",
+    # but its generation stayed, whole. After a rollback and a lost CURRENT it came back,
+    # undoing the rollback and bringing back the failed add.
+    from retrieval.store.folder.store import FolderStore as Store
+
+    owls = tmp_path / "owls"
+    article(owls, "owl.txt", "Owls in the barn", "Barn owls returned to the old barn.")
+    terns = tmp_path / "terns"
+    article(terns, "tern.txt", "Terns on the pier", "Arctic terns nested on the old pier.")
+    assert run("add", str(birds)).exit_code == 0
+    assert run("add", str(owls)).exit_code == 0
+    real = Store._point_current
+
+    def full_disk(self, name):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "_point_current", full_disk)
+    failed = run("add", str(terns))
+    assert failed.exit_code == 1 and "unchanged" in failed.output
+    monkeypatch.setattr(Store, "_point_current", real)
+    assert run("rollback").exit_code == 0  # the owls go
+    (cli_env / "index" / "CURRENT").unlink()
+    assert [s["path"] for s in sources_json()["sources"]] == [str(birds)]

@@ -224,7 +224,7 @@ class FolderStore:
             )
         self._point_current(parent)
         shutil.rmtree(self.path / name, ignore_errors=True)
-        self._collect_segments()
+        self._prune(keep=parent)
         return name, parent
 
     # ------------------------------------------------------------------ internals
@@ -403,7 +403,12 @@ class FolderStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._point_current(name)
+        try:
+            self._point_current(name)
+        except BaseException:
+            # Never live: it must not be found later as the newest whole generation.
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            raise
         self._prune(keep=name)
         return FolderSnapshot(self.path / name)
 
@@ -441,11 +446,27 @@ class FolderStore:
             shutil.rmtree(stale, ignore_errors=True)
 
     def _prune(self, keep: str) -> None:
-        # Older generations stay for `sourced rollback` (and for readers that just opened one).
-        gens = [g for g in self.generations() if g != keep]
-        for old in gens[: max(0, len(gens) - (self.keep_generations - 1))]:
-            shutil.rmtree(self.path / old, ignore_errors=True)
+        # Older generations stay for `sourced rollback` (and for readers that just opened one):
+        # the live one's ancestors, keep_generations in all. Any other never was, or no longer
+        # is, on the way back (written and then not made live: a write killed before CURRENT
+        # moved, a generation rolled back): it must not be found later as the newest whole one.
+        chain = self._chain(keep)[: self.keep_generations]
+        for gen in self.generations():
+            if gen not in chain:
+                shutil.rmtree(self.path / gen, ignore_errors=True)
         self._collect_segments()
+
+    def _chain(self, live: str) -> list[str]:
+        """``live`` and its ancestors (each manifest's parent), newest first."""
+        chain: list[str] = []
+        name: str | None = live
+        while name and name not in chain and (self.path / name / MANIFEST).is_file():
+            chain.append(name)
+            try:
+                name = json.loads((self.path / name / MANIFEST).read_text(encoding="utf-8")).get("parent")
+            except (OSError, ValueError):
+                break
+        return chain
 
     def referenced_segments(self) -> set[str]:
         names: set[str] = set()
