@@ -47,9 +47,11 @@ def rate(
     (the model decided). ``answered``: what the answer said; when it abstained no hit reads
     "strong", and when it answered the first does, so the word never contradicts the
     verdict above it (a name question answered by its names shown, below the model's
-    threshold)."""
+    threshold). A result after the first reads "strong" only when its own passage or
+    sentence also reaches ``min_score`` by cosine (what alerts and timelines list)."""
     if not hits:
         return []
+    cosine_min = min_score
     if support is not None and threshold is not None:
         confidence, min_score = support, threshold
     top = hits[0].score
@@ -67,5 +69,9 @@ def rate(
             label = FAIR
         elif answered and not out:
             label = STRONG
+        elif label == STRONG and max(hit.similarity, hit.sentence_similarity) < cosine_min:
+            # Ranked close to the answer, but its own text is not on the question (a story
+            # of the same town for "the seawall"): filler, below the line, never alerted.
+            label = FAIR
         out.append(dataclasses.replace(hit, strength=figure, label=label))
     return out
