@@ -372,3 +372,15 @@ def test_exported_trees_give_the_fitted_probabilities():
     assert model.trees and model.threshold in {g["threshold"] for g in grid}
     low, high = _signals(coverage=0.1), _signals(coverage=0.95, confidence=0.9)
     assert model.probability(high) > model.probability(low)  # monotonic in what is shown
+
+
+def test_a_later_result_whose_own_text_is_off_the_question_is_not_strong():
+    from retrieval.query.strength import FAIR, STRONG, rate
+
+    def hit(n: int, score: float, cosine: float) -> Hit:
+        doc = Document(id=f"d{n}", title=f"t{n}", text="x", source=f"f{n}.txt")
+        return Hit(Chunk(doc.id, 0, "x", 0, 1), doc, score, n, cosine, sentence_similarity=cosine)
+
+    # Ranked close to the first (a story of the same town), its own cosine far below min_score.
+    shown = rate([hit(1, 1.0, 0.62), hit(2, 0.95, 0.12), hit(3, 0.9, 0.5)], 0.62, 0.3, True, 0.8, 0.4)
+    assert [h.label for h in shown] == [STRONG, FAIR, STRONG]
