@@ -376,6 +376,7 @@ def test_exported_trees_give_the_fitted_probabilities():
 
 def test_a_later_result_whose_own_text_is_off_the_question_is_not_strong():
     from retrieval.query.strength import FAIR, STRONG, rate
+    from retrieval.types import Chunk, Document, Hit
 
     def hit(n: int, score: float, cosine: float) -> Hit:
         doc = Document(id=f"d{n}", title=f"t{n}", text="x", source=f"f{n}.txt")
