@@ -622,6 +622,9 @@ class Indexer:
             else:
                 unchanged += 1
                 continue
+            if doc.published is not None and doc.published > _tomorrow():  # said once, when it comes in
+                day = doc.published.date().isoformat()
+                plan.problems.append(Problem(doc.source, f"dated {day}, after today: not shown before that day", False))
             plan.documents.append(doc)
             plan.origins.append(key)
         kept = (set(unchanged_ids) & set(held)) - seen
@@ -823,3 +826,10 @@ def _kept(snap: Snapshot) -> dict[str, object]:
     """Settings of the live generation a compaction must keep as they are."""
     keys = ("model_id", "dimension", "chunking", "index_kind", "lexical", "sentence_vectors")
     return {k: snap.manifest[k] for k in keys if k in snap.manifest}
+
+
+def _tomorrow():
+    """A date past this (now + one day, for time zones) is in the future."""
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(days=1)

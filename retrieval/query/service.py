@@ -341,7 +341,8 @@ class QueryService:
         if as_of is not None:
             notes.append(f"as of {now.date().isoformat()}")
         excluded = None
-        if not answer.hits and asked.active() and len(asked.rows(self.snapshot())) == 0:
+        shown = dataclasses.replace(asked, until=min(asked.until, cap) if asked.until else cap)
+        if not answer.hits and asked.active() and len(shown.rows(self.snapshot())) == 0:
             flag_until = None if as_of is not None and asked.until == cap else asked.until
             parts = [describe_range(asked.since, flag_until)]
             parts += [

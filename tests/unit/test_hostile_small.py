@@ -137,3 +137,26 @@ def test_filters_that_leave_no_article_say_so_not_that_nothing_matches(tmp_path,
     assert "within the filters set (outlet “CNET”; as of 2000-01-01)" in early.stdout
     found = run(main, ["ask", "amazon", "--outlet", "CNET"])
     assert "within the filters set" not in found.stdout and "Nothing in the collection" not in found.stdout
+
+
+def test_an_article_dated_after_today_is_said_once_and_filters_count_only_what_may_be_shown(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+    from tests.helpers import HASH_CONFIG_YAML
+
+    config = tmp_path / "config.yaml"
+    config.write_text(HASH_CONFIG_YAML, encoding="utf-8")
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "old.md").write_text("---\ntitle: Library opens\ndate: 2024-03-01\n---\nThe library opened.\n")
+    (news / "future.md").write_text("---\ntitle: Seawall finished\ndate: 2999-02-01\n---\nThe seawall is done.\n")
+    run = CliRunner().invoke
+    first = run(main, ["index", str(news)])
+    assert first.exit_code == 0 and "future.md: dated 2999-02-01, after today: not shown before that day" in first.output
+    assert "after today" not in run(main, ["index"]).output  # said when it comes in, not at every sync
+    # Only the future article is after May 2025; hidden as of today, it must not count.
+    late = run(main, ["ask", "library", "--since", "2025-05-01"])
+    assert "No article in the collection is within the filters set (since 2025-05-01)" in late.stdout
