@@ -342,7 +342,8 @@ class QueryService:
             notes.append(f"as of {now.date().isoformat()}")
         excluded = None
         shown = dataclasses.replace(asked, until=min(asked.until, cap) if asked.until else cap)
-        if not answer.hits and asked.active() and len(shown.rows(self.snapshot())) == 0:
+        empty = shown.since is not None and shown.since >= shown.until  # since a day after today
+        if not answer.hits and asked.active() and (empty or len(shown.rows(self.snapshot())) == 0):
             flag_until = None if as_of is not None and asked.until == cap else asked.until
             parts = [describe_range(asked.since, flag_until)]
             parts += [
