@@ -36,7 +36,7 @@ from retrieval.query.ranking import (
     specifics,
 )
 from retrieval.query.rerank import Scorer
-from retrieval.query.strength import STRONG, WEAK, rate
+from retrieval.query.strength import STRONG, rate
 from retrieval.store import Snapshot, Store
 from retrieval.types import Answer, Document, Hit
 
@@ -625,7 +625,7 @@ class QueryService:
         return known
 
     def _newer(self, snap: Snapshot, hits, candidates, similarities, refs, published) -> list[Hit]:
-        """Each answering hit (the first, and those that do not read "weak") with the newest
+        """Each answering hit (the first, and those that read "strong") with the newest
         article published after it whose passage, among the candidates already scored,
         also answers (cosine at or above ``search.min_score``). Filler below the answers
         carries none: "newer coverage" under a result that does not answer would point
@@ -644,7 +644,7 @@ class QueryService:
         picks: dict[int, str] = {}
         for n, hit in enumerate(hits):
             mine = _utc(hit.document.published)
-            if mine is None or (n > 0 and hit.label == WEAK):
+            if mine is None or (n > 0 and hit.label != STRONG):  # filler below the line: none
                 continue
             skip = {hit.document.id, *(d.id for d in hit.duplicates)}
             later = [(when, sim, d) for d, (when, sim) in best.items() if when > mine and d not in skip]

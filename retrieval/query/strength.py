@@ -55,13 +55,21 @@ def rate(
     if support is not None and threshold is not None:
         confidence, min_score = support, threshold
     top = hits[0].score
+    first = max(hits[0].similarity, hits[0].sentence_similarity)
     out: list[Hit] = []
     ceiling = confidence
     for hit in hits:
+        own = max(hit.similarity, hit.sentence_similarity)
         if top > 0 and math.isfinite(top) and math.isfinite(hit.score):
-            figure = confidence * max(0.0, hit.score) / top
+            ratio = max(0.0, hit.score) / top
+            # Fused scores are rescaled over the candidates, so in a collection of a few
+            # articles the last candidate scores 0 however close its text is: its cosine
+            # to the question, against the first's, says how close it is too.
+            if first > 0:
+                ratio = max(ratio, min(1.0, own / first))
+            figure = confidence * ratio
         else:  # a scale with no positive top: the hit's own cosine
-            figure = max(hit.similarity, hit.sentence_similarity)
+            figure = own
         figure = min(max(0.0, figure), ceiling)  # never above a result ranked before it
         ceiling = figure
         label = label_for(figure, min_score)
@@ -69,9 +77,10 @@ def rate(
             label = FAIR
         elif answered and not out:
             label = STRONG
-        elif label == STRONG and max(hit.similarity, hit.sentence_similarity) < cosine_min:
+        elif label == STRONG and (own < cosine_min or (out and out[-1].label != STRONG)):
             # Ranked close to the answer, but its own text is not on the question (a story
-            # of the same town for "the seawall"): filler, below the line, never alerted.
+            # of the same town for "the seawall"): filler, below the line, never alerted;
+            # and once the answers run out, what follows is below the line too (one line).
             label = FAIR
         out.append(dataclasses.replace(hit, strength=figure, label=label))
     return out

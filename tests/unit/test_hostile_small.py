@@ -155,7 +155,9 @@ def test_an_article_dated_after_today_is_said_once_and_filters_count_only_what_m
     (news / "future.md").write_text("---\ntitle: Seawall finished\ndate: 2999-02-01\n---\nThe seawall is done.\n")
     run = CliRunner().invoke
     first = run(main, ["index", str(news)])
-    assert first.exit_code == 0 and "future.md: dated 2999-02-01, after today: not shown before that day" in first.output
+    assert (
+        first.exit_code == 0 and "future.md: dated 2999-02-01, after today: not shown before that day" in first.output
+    )
     assert "after today" not in run(main, ["index"]).output  # said when it comes in, not at every sync
     # Only the future article is after May 2025; hidden as of today, it must not count.
     late = run(main, ["ask", "library", "--since", "2025-05-01"])
