@@ -87,7 +87,7 @@ def print_report(report) -> None:
         )
         return
     err.print(
-        f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} files or pages into "
+        f"Indexed {report.documents} documents ({report.chunks} chunks) from {report.files_read} {'file or page' if report.files_read == 1 else 'files or pages'} into "
         f"{report.where or report.index_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.merged} merged as duplicates; "
         f"{report.chunks_embedded} passages and {report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"

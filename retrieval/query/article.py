@@ -33,8 +33,9 @@ def find_article(snap: Snapshot, doc_id: str) -> Article:
         raise NotFoundError(f"{doc_id!r} is the start of {len(found)} article ids; give more of it.")
     if not found:
         shown = doc_id if len(doc_id) <= 40 else doc_id[:40] + "…"  # one line, whatever was pasted
+        short = f"; give at least {MIN_PREFIX} characters of it" if len(wanted) < MIN_PREFIX else ""
         raise NotFoundError(
-            f"No article with id {shown!r} in this collection (ids are in `sourced ask --json` and "
+            f"No article with id {shown!r} in this collection{short} (ids are in `sourced ask --json` and "
             "`sourced sources --json`)."
         )
     (doc,) = snap.documents(found)

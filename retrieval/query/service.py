@@ -45,7 +45,10 @@ if TYPE_CHECKING:
 
 # Control characters, and the invisible ones that are never part of a word (zero-width
 # space, word joiner, byte-order mark): a question of only those is empty.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Invisible inside a word (a name pasted from a web page: "Qui\u200bñones"): taken out, not
+# made a space that splits the name in two.
+_INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_RESULTS = 100
 # Candidates fetched per result wanted: deep pages need spare passages, as several come
@@ -142,7 +145,8 @@ def clean_question(question: str, max_chars: int) -> str:
         raise QuestionError("The question must be text.")
     # NFKC: a question typed in full-width letters ("Ｎｉｃｏｌｅ"), with ligatures or
     # compatibility digits asks what its plain form asks.
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFKC", valid_text(question))).split())
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", valid_text(question)))
+    text = " ".join(_CONTROL.sub(" ", text).split())
     if not text:
         raise QuestionError(
             "The question is empty. Ask something, e.g. “who urged Amazon to stop selling Rekognition?”"

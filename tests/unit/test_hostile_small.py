@@ -162,3 +162,26 @@ def test_an_article_dated_after_today_is_said_once_and_filters_count_only_what_m
     # Only the future article is after May 2025; hidden as of today, it must not count.
     late = run(main, ["ask", "library", "--since", "2025-05-01"])
     assert "No article in the collection is within the filters set (since 2025-05-01)" in late.stdout
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u00ad", "\u2060", "\ufeff"])
+def test_an_invisible_character_inside_a_pasted_name_does_not_split_it(invisible):
+    from retrieval.query.service import clean_question
+
+    pasted = f"Who is Marisol Qui{invisible}ñones-Oyelaran?"
+    assert clean_question(pasted, 1000) == "Who is Marisol Quiñones-Oyelaran?"
+
+
+def test_a_short_id_prefix_is_told_how_long_it_must_be(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from retrieval.cli import main
+    from tests.helpers import BUNDLED, HASH_CONFIG_YAML
+
+    config = tmp_path / "config.yaml"
+    config.write_text(HASH_CONFIG_YAML, encoding="utf-8")
+    monkeypatch.setenv("SOURCED_CONFIG", str(config))
+    monkeypatch.setenv("SOURCED_INDEX_DIR", str(tmp_path / "idx"))
+    assert CliRunner().invoke(main, ["index", str(BUNDLED)]).exit_code == 0
+    short = CliRunner().invoke(main, ["show", "d0b00"])
+    assert short.exit_code != 0 and "give at least 6 characters of it" in short.output
