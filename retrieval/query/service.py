@@ -323,7 +323,10 @@ class QueryService:
                     self._snapshot = None
                 return self._ask(text, k, chosen, offset, mode, started, vectors, now, cap, weight, timed)
 
-        read = (asked.since, asked.until) if asked is not filters else None
+        # The question's own dates (within the flags'), searched unless they give way below;
+        # also when the flags set just those dates (asked is then the flags themselves).
+        read = (asked.since, asked.until) if reading and (reading.since or reading.until) else None
+        gave_way = False
         if asked.since and asked.until and asked.since >= asked.until and asked is not filters:
             answer = None  # the question's range is empty as of this day
         else:
@@ -341,7 +344,7 @@ class QueryService:
                     notes = [f"the question's dates are outside the dates set: {instead}"]
                 else:
                     notes = [f"nothing {span} answers: {instead}" if span else instead]
-                answer, asked = fallback, filters
+                answer, asked, gave_way = fallback, filters, True
         if as_of is not None:
             notes.append(f"as of {now.date().isoformat()}")
         excluded = None
@@ -363,7 +366,7 @@ class QueryService:
             until=asked.until,
             understood="; ".join(n for n in notes if n) or None,
             question_dates=read,
-            question_dates_searched=read is not None and asked is not filters,
+            question_dates_searched=read is not None and not gave_way,
             excluded=excluded,
         )
 

@@ -177,6 +177,14 @@ def test_json_says_whether_the_question_s_dates_were_searched_or_gave_way(dated_
     )
     assert gave_way["since"] is None  # what was searched: every date
     assert answer_json(dated_service.ask(f"who was elected {PARTY}?", k=3, as_of=NOW))["question_dates"] is None
+    # Flags that set just the question's dates: still its dates, searched.
+    flagged = dated_service.ask(
+        f"who was elected {PARTY} in 2021?",
+        k=3,
+        as_of=NOW,
+        filters=Filters(since=day("2021-01-01"), until=day("2022-01-01")),
+    )
+    assert answer_json(flagged)["question_dates"]["searched"] is True
 
 
 def test_explicit_filters_win_over_the_question(dated_service):
