@@ -340,8 +340,14 @@ class QueryService:
                 flag_until = None if as_of is not None and filters.until == cap else filters.until  # as-of: said below
                 searched = describe_range(filters.since, flag_until)
                 instead = f"searched {searched}" if searched else "all dates"
+                first = fallback.hits[0].document.published if fallback.hits else None
+                inside = first is not None and _within_span(first, asked.since, asked.until)
                 if answer is None and asked.since and asked.until and asked.since >= asked.until:
                     notes = [f"the question's dates are outside the dates set: {instead}"]
+                elif inside and fallback.answered and span:
+                    # Searched with its time words as words, the answer is within its dates
+                    # after all: "nothing … answers" above an answer from then would contradict it.
+                    notes = [f"{span}, found searching {searched or 'all dates'} with {phrases} as words"]
                 else:
                     notes = [f"nothing {span} answers: {instead}" if span else instead]
                 answer, asked, gave_way = fallback, filters, True
@@ -850,3 +856,8 @@ class QueryService:
             generation=snap.generation,
             created=snap.manifest.get("created"),
         )
+
+
+def _within_span(when: datetime, since: datetime | None, until: datetime | None) -> bool:
+    when = _utc(when)
+    return (since is None or when >= since) and (until is None or when < until)

@@ -492,3 +492,27 @@ def test_when_the_question_s_dates_and_the_flags_disagree_the_line_says_what_was
     # With no flag, nothing in a range that answers still reads "all dates".
     empty = service.ask(f"who was elected {PARTY} in 2015?")
     assert empty.understood.startswith("nothing 2015-01-01 to 2015-12-31 answers: all dates")
+
+
+def test_a_fallback_whose_answer_is_within_the_question_s_dates_does_not_say_nothing_there_answers(
+    dated_service, monkeypatch
+):
+    # Searched within September 2024 with "September 2024" left out of the words, nothing
+    # answered; searched across all dates with them as words, the answer was from
+    # 2024-09-15. "nothing 2024-09-01 to 2024-09-30 answers" above it contradicted it.
+    from retrieval.query import service as svc
+    from retrieval.types import Answer, Chunk, Document, Hit
+
+    doc = Document(id="d", title="t", text="x", published=day("2024-09-15"), source="f.txt")
+    hit = Hit(Chunk("d", 0, "x", 0, 1), doc, 1.0, 1, 0.5)
+    calls = []
+
+    def fake(self, text, k, chosen, *args, **kwargs):
+        calls.append(chosen)
+        return Answer(text, (hit,), answered=len(calls) > 1)
+
+    monkeypatch.setattr(svc.QueryService, "_ask", fake)
+    answer = dated_service.ask("What happened in September 2024?", as_of=day("2026-12-07"))
+    assert len(calls) == 2 and answer.answered
+    assert answer.understood.startswith("2024-09-01 to 2024-09-30, found searching all dates with “")
+    assert "nothing" not in answer.understood
