@@ -518,6 +518,7 @@ class Indexer:
                 self.config.web.feed_items,
                 progress.reading,
                 self._budget,
+                _stored_by_id(previous),
             )
         except FetchError as exc:
             if source.key not in keys:  # a new address that cannot be read is not registered
@@ -833,3 +834,15 @@ def _tomorrow():
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(days=1)
+
+
+def _stored_by_id(previous: Snapshot | None):
+    """The article the index holds under an id, or None (what a web read compares with)."""
+    if previous is None:
+        return None
+
+    def stored(doc_id: str) -> Document | None:
+        found = previous.documents([doc_id])
+        return found[0] if found else None
+
+    return stored

@@ -292,3 +292,25 @@ def test_a_news_sitemap_s_publication_date_is_read_and_lastmod_is_not():
         ("2024-05-01T09:00:00Z", "2024-06-01"),
         (None, "2024-06-02"),
     ]
+
+
+@pytest.mark.parametrize("how", ["pages", "feed after a 304"])
+def test_a_story_naming_an_indexed_story_s_address_does_not_replace_it(site, cli, how):
+    # B names A's address as its canonical link. Added as two pages, B was "the same article"
+    # and dropped; read by a feed while A answered 304, B's text replaced A's under A's link.
+    a, b = "harbour-bridge-reopens", "council-bans-face-recognition"
+    title, body = ARTICLES[a]
+    site.routes[f"/news/{a}"] = Route(body=article_page(a, title, body).encode(), etag='"a1"')
+    _canonical(site, b, f"{site.url}/news/{a}")
+    if how == "pages":
+        assert cli("add", f"{site.url}/news/{a}").exit_code == 0
+        second = cli("add", f"{site.url}/news/{b}")
+    else:
+        site.routes["/one.xml"] = Route(content_type="application/rss+xml", body=rss([a], site.url).encode())
+        assert cli("add", f"{site.url}/one.xml").exit_code == 0
+        site.routes["/one.xml"] = Route(content_type="application/rss+xml", body=rss([a, b], site.url).encode())
+        second = cli("index")
+    assert second.exit_code == 0, second.output
+    assert "as another story does; cited at the address it came from" in second.output
+    stored = {x["title"]: x["url"] for x in articles(cli)}
+    assert stored == {ARTICLES[a][0]: f"{site.url}/news/{a}", ARTICLES[b][0]: f"{site.url}/news/{b}"}

@@ -77,6 +77,7 @@ def read_web_source(
     items: int = 100,
     progress: Callable[[int, int], None] | None = None,
     budget: SyncBudget | None = None,
+    stored: Stored | None = None,
 ) -> WebRead:
     """Read the source at ``url``. ``held``: ids of the articles the index holds, from
     whichever source (a conditional GET is only sent for what the index still has: an
@@ -96,7 +97,17 @@ def read_web_source(
     kind = kind_of(response)
     read = WebRead(kind, fetched=1)
     if kind == "page":
-        read.documents.append(_page(response, url, cleaner, fetcher, read.problems))
+        doc = _page(response, url, cleaner, fetcher, read.problems)
+        if _claims_another(doc, stored):
+            read.problems.append(
+                Problem(
+                    url,
+                    f"names {doc.url} as its address, as another story does; cited at the address it came from",
+                    False,
+                )
+            )
+            doc = _at_own_address(doc, url, fetcher)
+        read.documents.append(doc)
         return read
     if kind == "feed":
         links = feed_links(response, items)
@@ -121,7 +132,7 @@ def read_web_source(
         read.problems += [Problem(link.url, "a section front page, not an article") for link in fronts]
         links = [link for link in links if link not in fronts]
     read.listed = len(links)
-    items = _read_items(links, fetcher, cleaner, held, read, progress, budget)
+    items = _read_items(links, fetcher, cleaner, held, read, progress, budget, stored)
     if url in fetcher.cache.entries:
         # What the feed listed, by the article each item became: a later 304 is trusted only
         # while the index holds every one of them (an item that failed, or an article a
@@ -175,35 +186,55 @@ def stable_text(doc: Document) -> str:
     return f"{doc.title}\n{doc.text}"
 
 
-def _own_addresses(results: list, fetcher: Fetcher) -> list:
+def _own_addresses(results: list, fetcher: Fetcher, stored: Stored | None = None) -> list:
     """Items whose pages name one address (a same-site canonical link) but differ in text
     are different stories: each is cited at, and identified by, the address it was
     fetched from, so none is lost or shown at another's link. Same text under one address
-    stays one article (the indexer keeps the first)."""
+    stays one article (the indexer keeps the first). ``stored``: the article the index
+    holds under an id, to tell a story naming an earlier one's address (another link,
+    another text) from that story edited."""
     texts: dict[str, set[str]] = {}  # id -> the texts fetched under it
     for _, doc, *_ in results:
         if doc is not None:
             texts.setdefault(doc.id, set()).add(stable_text(doc))
     shared = {doc_id for doc_id, hashes in texts.items() if len(hashes) > 1}
-    if not shared:
-        return results
     out = []
     for link, doc, reason, unchanged, warnings in results:
-        if doc is not None and doc.id in shared:
+        if doc is not None and (doc.id in shared or _claims_another(doc, stored)):
             warnings = [
                 *warnings,
                 Problem(
                     link.url,
-                    f"names {doc.url} as its address, as other stories do; cited at the address it came from",
+                    f"names {doc.url} as its address, as another story does; cited at the address it came from",
                     skipped=False,
                 ),
             ]
-            doc = dataclasses.replace(doc, url=link.url, id=doc_id(link.url, doc.source))
-            entry = fetcher.cache.entries.get(link.url)
-            if entry is not None:
-                entry["doc"] = doc.id
+            doc = _at_own_address(doc, link.url, fetcher)
         out.append((link, doc, reason, unchanged, warnings))
     return out
+
+
+Stored = Callable[[str], "Document | None"]
+
+
+def _claims_another(doc: Document, stored: Stored | None) -> bool:
+    """Whether the index holds another story under ``doc``'s id: read from another link,
+    with another text."""
+    if stored is None or not doc.url:
+        return False
+    held = stored(doc.id)
+    return held is not None and held.source != doc.source and stable_text(held) != stable_text(doc)
+
+
+def _at_own_address(doc: Document, url: str, fetcher: Fetcher) -> Document:
+    doc = dataclasses.replace(doc, url=url, id=doc_id(url, doc.source))
+    entry = fetcher.cache.entries.get(url)
+    if entry is not None:
+        entry["doc"] = doc.id
+    if url in fetcher.pages:  # another source listing it in this sync gets this one
+        _, reason, unchanged = fetcher.pages[url]
+        fetcher.pages[url] = (doc, reason, unchanged)
+    return doc
 
 
 def _held_doc(fetcher: Fetcher, url: str) -> str:
@@ -268,6 +299,7 @@ def _read_items(
     read: WebRead,
     progress: Callable[[int, int], None] | None,
     budget: SyncBudget | None = None,
+    stored: Stored | None = None,
 ) -> list[str]:
     """Fetch the items; returns the id each became (a failed item, or one left for the next
     sync when ``budget`` is spent: an id no article has, so the feed's 304 is not trusted
@@ -310,7 +342,7 @@ def _read_items(
             done += 1
             if progress:
                 progress(done, len(links))
-    for link, doc, reason, unchanged, warnings in _own_addresses(results, fetcher):
+    for link, doc, reason, unchanged, warnings in _own_addresses(results, fetcher, stored):
         left = budget is not None and doc is None and reason == budget.reason
         read.fetched += 0 if left else 1
         read.problems += warnings  # collected here, in one thread
