@@ -298,6 +298,8 @@ def _phrase_span(phrase: str, data, today: datetime) -> tuple[datetime, datetime
         return _period(start, period)
     if "yesterday" in words:
         return start, start + DAY
+    if period == "month" and all(w in _MONTHS for w in words.strip(_PUNCT).split()):
+        return _period(start, "month")  # "May": all of the latest May
     if "this" in words:
         if period == "week":
             return today - 6 * DAY, None
@@ -446,6 +448,17 @@ def _counted(phrase: str, question: str, at: int) -> bool:
     return bool(years) and at >= 0 and all(_count(question, at + y.start(), at + y.end()) for y in years)
 
 
+def _bare_month(phrase: str, question: str, at: int, end: int) -> bool:
+    """A month named alone after a side word ("since May?", "before March, who…"): the
+    latest such month up to today. Only where it ends a clause ("since May took office"
+    names a person), and not after "by" ("by July 4" is a deadline ahead, more often than
+    not: which year it means, the question does not say)."""
+    words = phrase.lower().strip(_PUNCT).split()
+    rest = question[end:].lstrip()
+    side = question[:at].split()[-1:] or [""]
+    return len(words) == 1 and words[0] in _MONTHS and side[0].lower() != "by" and (not rest or rest[0] in ",.;:!?)")
+
+
 def _date_word(token: str) -> bool:
     word = token.lower().strip(_PUNCT)
     return bool(re.search(r"\d", word) or word in _MONTHS or _RELATIVE.fullmatch(word))
@@ -471,7 +484,8 @@ def _date_at(question: str, at: int, parser, today: datetime):
         end = at + tokens[n - 1].end()
         phrase = question[at:end].rstrip(_PUNCT)
         end = at + len(question[at:end].rstrip(_PUNCT))
-        if not (_YEAR.search(phrase) or _RELATIVE.search(phrase)) or _counted(phrase, question, at):
+        month_only = _bare_month(phrase, question, at, end)
+        if not (_YEAR.search(phrase) or _RELATIVE.search(phrase) or month_only) or _counted(phrase, question, at):
             continue
         try:
             data = parser.get_date_data(phrase)

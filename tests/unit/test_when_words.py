@@ -513,3 +513,16 @@ def test_a_count_that_looks_like_a_year_is_no_date(question):
 )
 def test_a_year_before_a_plural_is_still_a_year_where_the_words_say_so(question, expected):
     assert reading(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What has happened to the library since May?", ("2026-05-01", None, ("since May",))),
+        ("What happened before March, and who said it?", (None, "2026-03-01", ("before March",))),
+        ("What has changed since May took office?", (None, None, ())),  # Theresa May, not the month
+        ("Who will finish the works by May?", (None, None, ())),  # a deadline: which year is not said
+    ],
+)
+def test_a_month_named_alone_after_a_side_word_is_the_latest_such_month(question, expected):
+    assert reading(question) == expected
