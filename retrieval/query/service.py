@@ -327,6 +327,11 @@ class QueryService:
         # also when the flags set just those dates (asked is then the flags themselves).
         read = (asked.since, asked.until) if reading and (reading.since or reading.until) else None
         gave_way = False
+
+        def said_until(until: datetime | None) -> datetime | None:
+            # The bound an as-of day sets is said as "as of …", not as a date range.
+            return None if as_of is not None and until == cap else until
+
         if asked.since and asked.until and asked.since >= asked.until and asked is not filters:
             answer = None  # the question's range is empty as of this day
         else:
@@ -337,8 +342,7 @@ class QueryService:
                 span = describe_range(asked.since, asked.until)
                 # What was searched instead: every date, or the range the flags set (they
                 # win over the question's, and still bound what is shown).
-                flag_until = None if as_of is not None and filters.until == cap else filters.until  # as-of: said below
-                searched = describe_range(filters.since, flag_until)
+                searched = describe_range(filters.since, said_until(filters.until))
                 instead = f"searched {searched}" if searched else "all dates"
                 first = fallback.hits[0].document.published if fallback.hits else None
                 inside = first is not None and _within_span(first, asked.since, asked.until)
@@ -357,8 +361,7 @@ class QueryService:
         shown = dataclasses.replace(asked, until=min(asked.until, cap) if asked.until else cap)
         empty = shown.since is not None and shown.since >= shown.until  # since a day after today
         if not answer.hits and asked.active() and (empty or len(shown.rows(self.snapshot())) == 0):
-            flag_until = None if as_of is not None and asked.until == cap else asked.until
-            parts = [describe_range(asked.since, flag_until)]
+            parts = [describe_range(asked.since, said_until(asked.until))]
             parts += [
                 f"outlet “{asked.outlet}”" if asked.outlet else "",
                 f"source {asked.source}" if asked.source else "",
