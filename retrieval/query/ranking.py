@@ -411,9 +411,53 @@ def select(
             story_owner.append(entry)
         per_doc.setdefault(doc_id, entry)
         counts[doc_id] = counts.get(doc_id, 0) + 1
-    # Passages beyond the k chosen still count as "more from this article".
+    # Passages beyond the k chosen still count as "more from this article", and copies of
+    # a chosen story still fold into it (who else reported it must not depend on -k).
     for idx in np.flatnonzero(live):
-        doc_id = doc_of(candidates[int(idx)].row)
+        row = candidates[int(idx)].row
+        doc_id = doc_of(row)
         if doc_id in per_doc:
             per_doc[doc_id].more_in_document += 1
+        elif story_owner and doc_id not in copies and doc_id in stories:
+            agree = (story_rows[: len(story_owner)] == stories[doc_id]).mean(axis=1)
+            best = int(np.argmax(agree))
+            if agree[best] >= same_story:
+                story_owner[best].duplicate_rows.append(row)
+                copies.add(doc_id)
     return chosen
+
+
+def cite_earliest(
+    chosen: list[Selected],
+    candidates: Sequence[Candidate],
+    doc_of: Callable[[int], str],
+    published: Mapping[str, datetime | None],
+) -> None:
+    """Show each story under its earliest copy: a wire story another outlet ran first is
+    cited at that outlet, the later ones "also reported by" (it was the other way round
+    when the later copy ranked first). The copy's own best passages then compete for the
+    sentence shown, as the chosen article's did: it is the same story, told in the same
+    words."""
+    best: dict[str, Candidate] = {}
+    count: dict[str, int] = {}
+    for c in candidates:
+        d = doc_of(c.row)
+        count[d] = count.get(d, 0) + 1
+        if d not in best or c.score > best[d].score:
+            best[d] = c
+    for entry in chosen:
+        mine = published.get(entry.doc_id)
+        if mine is None:
+            continue
+        earlier = []
+        for d in {doc_of(r) for r in entry.duplicate_rows} - {entry.doc_id}:
+            when = published.get(d)
+            if when is not None and when < mine and d in best:
+                earlier.append((when, d))
+        if not earlier:
+            continue
+        _, first = min(earlier)
+        kept = [r for r in entry.duplicate_rows if doc_of(r) != first]
+        entry.duplicate_rows = [*kept, entry.candidate.row]
+        entry.candidate, entry.doc_id = best[first], first
+        entry.more_in_document = count[first] - 1

@@ -31,6 +31,7 @@ from retrieval.query.ranking import (
     Candidate,
     Filters,
     FusionParams,
+    cite_earliest,
     retrieve,
     select,
     specifics,
@@ -493,6 +494,7 @@ class QueryService:
             stories,
             self.settings.same_story,
         )
+        cite_earliest(chosen, candidates, lambda row: refs[row][0], {d: _utc(v) for d, v in published.items()})
         shown_tokens: list[set[str]] = []
         shown_rows: list[int] = []
         idf = snap.lexical.idf(tokens)

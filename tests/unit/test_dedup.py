@@ -122,3 +122,23 @@ def test_signatures_survive_merges_and_are_computed_for_older_segments(tmp_path,
     old = Segment(segment.path)
     rows = old.signature_rows()
     assert all(np.array_equal(old.signatures[rows[k]], after[k]) for k in after)
+
+
+def test_a_story_is_cited_at_the_outlet_that_ran_it_first(tmp_path, hash_config):
+    # The later copy's headline matches the question better and ranked first: it was cited
+    # as the story, with the outlet that ran it first under "also reported by".
+    store = _index(tmp_path, hash_config)
+    service = service_for(hash_config, store.path)
+    for question in ("Bridge repairs finished, reopening set?", "when will the harbour bridge reopen after repairs?"):
+        (bridge,) = [h for h in service.ask(question).hits if "ridge" in h.document.title]
+        assert bridge.document.outlet == "The Daily Bugle", question  # 2024-05-06, before the Herald's 14:00
+        assert [d.outlet for d in bridge.duplicates] == ["Evening Herald"]
+
+
+def test_who_else_reported_a_story_does_not_depend_on_how_many_results_are_asked_for(tmp_path, hash_config):
+    store = _index(tmp_path, hash_config)
+    service = service_for(hash_config, store.path)
+    listed = {
+        k: {d.outlet for h in service.ask("harbour bridge reopen", k=k).hits for d in h.duplicates} for k in (1, 2, 5)
+    }
+    assert listed[1] == listed[2] == listed[5] == {"Evening Herald"}
