@@ -27,6 +27,7 @@ from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.plan import Plan, action_of, named_sources, refuse_unreadable, removing_keys, with_also
 from retrieval.ingest.progress import IndexProgress, NoProgress, preparing
 from retrieval.ingest.readers import Collection, CollectionReader, Problem
+from retrieval.ingest.readers.fields import in_future
 from retrieval.ingest.report import IndexReport, SourceReport
 from retrieval.ingest.sources import (
     Source,
@@ -214,8 +215,7 @@ class Indexer:
                 rebuild, only_added = True, False
             keys = [s.key for s in registry]
             plan = Plan()
-            own = [s for s in registry if not s.samples and not is_web(s.key) and s.kind != "documents"]
-            folders = [s.key for s in own if s.kind == "folder"]
+            folders = [s.key for s in registry if s.kind == "folder" and not s.samples]
             named = named_sources(add, keys, strict_add, plan, folders)
             removing = removing_keys(remove, keys)
             defaults = self._defaults(registry, named, removing, only_added, keys)
@@ -518,7 +518,7 @@ class Indexer:
                 self.config.web.feed_items,
                 progress.reading,
                 self._budget,
-                _stored_by_id(previous),
+                _stored_by_id(previous, index),
             )
         except FetchError as exc:
             if source.key not in keys:  # a new address that cannot be read is not registered
@@ -623,7 +623,7 @@ class Indexer:
             else:
                 unchanged += 1
                 continue
-            if doc.published is not None and doc.published > _tomorrow():  # said once, when it comes in
+            if doc.published is not None and in_future(doc.published):  # said once, when it comes in
                 day = doc.published.date().isoformat()
                 plan.problems.append(Problem(doc.source, f"dated {day}, after today: not shown before that day", False))
             plan.documents.append(doc)
@@ -829,19 +829,15 @@ def _kept(snap: Snapshot) -> dict[str, object]:
     return {k: snap.manifest[k] for k in keys if k in snap.manifest}
 
 
-def _tomorrow():
-    """A date past this (now + one day, for time zones) is in the future."""
-    from datetime import UTC, datetime, timedelta
-
-    return datetime.now(UTC) + timedelta(days=1)
-
-
-def _stored_by_id(previous: Snapshot | None):
-    """The article the index holds under an id, or None (what a web read compares with)."""
+def _stored_by_id(previous: Snapshot | None, index: dict[str, tuple[str, str, int]]):
+    """The article the index holds under an id, or None (what a web read compares with).
+    ``index``: the ids it holds, so that a new item costs no read."""
     if previous is None:
         return None
 
     def stored(doc_id: str) -> Document | None:
+        if index and doc_id not in index:  # (a rebuild has no index of ids: it reads)
+            return None
         found = previous.documents([doc_id])
         return found[0] if found else None
 

@@ -233,7 +233,9 @@ def doctor(obj: CliContext, index_dir: Path | None) -> None:
         return
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
-    if all("`sourced index` writes it again" in p for p in report.problems):
+    from retrieval.store.folder.store import POINTER_FIX
+
+    if all(p.endswith(POINTER_FIX) for p in report.problems):
         sys.exit(EXIT_ERROR)  # only the pointer: its line says what to run
     hint = "sourced index --rebuild" if report.facts else "sourced index"
     click.echo(f"Run `{hint}` to build a whole index.", err=True)

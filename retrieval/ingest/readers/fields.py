@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -139,6 +139,16 @@ def parse_date(value: Any) -> datetime | None:
         return result.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+
+
+# A date more than this far past the clock is no publication date yet (a typo, a scheduled
+# item): a day of slack for time zones.
+FUTURE_SLACK = timedelta(days=1)
+
+
+def in_future(when: datetime) -> bool:
+    """Whether ``when`` (timezone-aware) is past today, time zones allowed for."""
+    return when > datetime.now(UTC) + FUTURE_SLACK
 
 
 def first_line(text: str) -> str:

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from retrieval.ingest.clean import Cleaner
 from retrieval.ingest.readers import Problem, UnreadableError, normalize_url
-from retrieval.ingest.readers.fields import Fields, article_key, doc_id, parse_date
+from retrieval.ingest.readers.fields import Fields, article_key, doc_id, in_future, parse_date
 from retrieval.ingest.readers.formats import html_document
 from retrieval.ingest.web.extract import Link, decoded, feed_links, kind_of, sitemap_links
 from retrieval.ingest.web.fetch import Fetcher, FetchError, Response
@@ -99,14 +99,7 @@ def read_web_source(
     if kind == "page":
         doc = _page(response, url, cleaner, fetcher, read.problems)
         if _claims_another(doc, stored):
-            read.problems.append(
-                Problem(
-                    url,
-                    f"names {doc.url} as its address, as another story does; cited at the address it came from",
-                    False,
-                )
-            )
-            doc = _at_own_address(doc, url, fetcher)
+            doc = _at_own_address(doc, url, fetcher, read.problems)
         read.documents.append(doc)
         return read
     if kind == "feed":
@@ -164,16 +157,12 @@ def _may_skip(fetcher: Fetcher, url: str, held: set[str]) -> bool:
     return bool(held) and isinstance(items, list) and set(items) <= held
 
 
-# A date this far past the sync's clock is no publication date (a typo, a scheduled item).
-FUTURE_SLACK = 1  # days
-
-
 def _listed_date(link: Link, problems: list[Problem]) -> datetime | None:
     """When the feed item (or news sitemap entry) says the story was published: the
     article's date when its page gives none (undated, a story is out of every date
     filter, every "as of" and every timeline). A date in the future is no date (said)."""
     published = parse_date(link.published) if link.published else None
-    if published is not None and published > datetime.now(UTC) + timedelta(days=FUTURE_SLACK):
+    if published is not None and in_future(published):
         problems.append(
             Problem(link.url, f"listed as published {published.date().isoformat()}, in the future; not used", False)
         )
@@ -201,15 +190,8 @@ def _own_addresses(results: list, fetcher: Fetcher, stored: Stored | None = None
     out = []
     for link, doc, reason, unchanged, warnings in results:
         if doc is not None and (doc.id in shared or _claims_another(doc, stored)):
-            warnings = [
-                *warnings,
-                Problem(
-                    link.url,
-                    f"names {doc.url} as its address, as another story does; cited at the address it came from",
-                    skipped=False,
-                ),
-            ]
-            doc = _at_own_address(doc, link.url, fetcher)
+            warnings = list(warnings)
+            doc = _at_own_address(doc, link.url, fetcher, warnings)
         out.append((link, doc, reason, unchanged, warnings))
     return out
 
@@ -226,7 +208,11 @@ def _claims_another(doc: Document, stored: Stored | None) -> bool:
     return held is not None and held.source != doc.source and stable_text(held) != stable_text(doc)
 
 
-def _at_own_address(doc: Document, url: str, fetcher: Fetcher) -> Document:
+def _at_own_address(doc: Document, url: str, fetcher: Fetcher, problems: list[Problem]) -> Document:
+    """``doc``, fetched from ``url``, cited at and identified by that address (said in ``problems``)."""
+    problems.append(
+        Problem(url, f"names {doc.url} as its address, as another story does; cited at the address it came from", False)
+    )
     doc = dataclasses.replace(doc, url=url, id=doc_id(url, doc.source))
     entry = fetcher.cache.entries.get(url)
     if entry is not None:

@@ -42,6 +42,8 @@ from retrieval.store.records import (
 from retrieval.types import Document
 
 _GENERATION = re.compile(r"gen-\d+(?:-[0-9a-f]+)?")  # what _next_name makes; never a path
+# How a lost CURRENT is mended, said at the end of the doctor's line (which then needs no hint).
+POINTER_FIX = "(`sourced index` writes it again; nothing is rebuilt)"
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,10 +96,7 @@ class FolderStore:
         if live is None or pointed == live:
             return None
         what = "missing" if pointed is None else "empty" if not pointed else f"naming no generation ({pointed[:40]!r})"
-        return (
-            f"{CURRENT} is {what}; {live}, the newest whole generation, is read as the live one "
-            "(`sourced index` writes it again; nothing is rebuilt)"
-        )
+        return f"{CURRENT} is {what}; {live}, the newest whole generation, is read as the live one {POINTER_FIX}"
 
     def repair_pointer(self) -> None:
         """Point CURRENT at the live generation again when it had to be found without it. Hold the lock."""
